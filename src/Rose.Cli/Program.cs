@@ -1,6 +1,56 @@
+using System.CommandLine;
+
 namespace Rose.Cli;
 
 public static class Program
 {
-    public static int Main(string[] args) => 0;
+    public static int Main(string[] args) => Run(args, Console.Out);
+
+    /// <summary>Exit codes: 0 success, 1 bad input or usage (one-line message), 2 internal error.</summary>
+    public static int Run(string[] args, TextWriter stdout)
+    {
+        var root = new RootCommand("Rose: one-shot pruning of LLaMA-family models (ROSE, SparseGPT, Wanda, magnitude)")
+        {
+            EvalCommand.Create(stdout),
+            ImportLlama2cCommand.Create(stdout),
+        };
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            foreach (var error in parsed.Errors) Console.Error.WriteLine($"error: {error.Message}");
+            Console.Error.WriteLine("run 'rose --help' for usage");
+            return 1;
+        }
+        return parsed.Invoke();
+    }
+}
+
+/// <summary>Turns exceptions into the documented exit codes and one-line messages.</summary>
+public static class CommandGuard
+{
+    public static int Run(Func<int> action)
+    {
+        try
+        {
+            return action();
+        }
+        catch (RoseException e)
+        {
+            Console.Error.WriteLine($"error: {OneLine(e.Message)}");
+            return 1;
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"error: {OneLine(e.Message)}");
+            return 1;
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"internal error: {e.GetType().Name}: {OneLine(e.Message)}");
+            if (Environment.GetEnvironmentVariable("ROSE_DEBUG") == "1") Console.Error.WriteLine(e);
+            return 2;
+        }
+    }
+
+    private static string OneLine(string s) => s.ReplaceLineEndings(" ");
 }

@@ -1,0 +1,29 @@
+namespace Rose.Modeling;
+
+/// <summary>One decoder layer's parameters widened to fp32: exactly what one layer's forward needs.</summary>
+public sealed class DecoderLayerWeights
+{
+    private readonly Dictionary<LinearKind, LinearWeight> _linears;
+
+    public DecoderLayerWeights(int index, float[] inputNorm, float[] postAttentionNorm, Dictionary<LinearKind, LinearWeight> linears)
+    {
+        foreach (var kind in LinearKinds.All)
+            if (!linears.ContainsKey(kind)) throw new ArgumentException($"layer {index}: missing {kind.ModulePath()}");
+        Index = index;
+        InputNorm = inputNorm;
+        PostAttentionNorm = postAttentionNorm;
+        _linears = linears;
+    }
+
+    public int Index { get; }
+    public float[] InputNorm { get; }
+    public float[] PostAttentionNorm { get; }
+    public LinearWeight this[LinearKind kind] => _linears[kind];
+
+    /// <summary>Swaps in a pruned weight matrix (same shape) so the next forward uses it.</summary>
+    public void ReplaceWeight(LinearKind kind, float[] weight)
+    {
+        var old = _linears[kind];
+        _linears[kind] = new LinearWeight(weight, old.OutFeatures, old.InFeatures, old.Bias);
+    }
+}
