@@ -52,7 +52,9 @@ public sealed class PerplexityEvaluator
             for (int layer = 0; layer < _model.LayerCount; layer++)
             {
                 var weights = _model.LoadLayer(layer);
-                Parallel.For(0, count, () => new DecoderLayerForward(_model.Shape, _model.Rope),
+                bool perWindow = count >= Environment.ProcessorCount;
+                Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = perWindow ? -1 : 1 },
+                    () => new DecoderLayerForward(_model.Shape, _model.Rope) { ParallelInside = !perWindow },
                     (w, _, forward) => { forward.Run(weights, states[w], len); return forward; }, _ => { });
                 done += count;
                 progress?.Report(new ProgressUpdate($"layer {layer + 1}/{_model.LayerCount}", done, steps));

@@ -1,40 +1,67 @@
+using System.Buffers;
 using System.Numerics.Tensors;
 
 namespace Rose.Modeling;
 
 /// <summary>Causal grouped-query attention, fp32, as HF's eager path computes it:
-/// out[t, h] = Σ_{s≤t} softmax_s(q[t,h]·k[s,g]/√d) · v[s,g], with g = h / (heads / kvHeads).</summary>
+/// out[t, h] = Σ_{s≤t} softmax_s(q[t,h]·k[s,g]/√d) · v[s,g], with g = h / (heads / kvHeads).
+/// Per head, the scores are one tokens × tokens GEMM (Q·Kᵀ) and the output another (P·V), so the
+/// vectorized matmul does the work even for small head dims; entries above the diagonal are
+/// masked to zero probability before P·V.</summary>
 public static class CausalAttention
 {
-    public static unsafe void Forward(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> output,
-        int tokens, int heads, int kvHeads, int headDim)
+    public static void Forward(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, Span<float> output,
+        int tokens, int heads, int kvHeads, int headDim, bool parallel = true)
     {
-        int groupSize = heads / kvHeads;
-        float scale = 1f / MathF.Sqrt(headDim);
         int qStride = heads * headDim, kvStride = kvHeads * headDim;
-        fixed (float* pq = q, pk = k, pv = v, po = output)
+        var qa = q.ToArray();
+        var ka = k.ToArray();
+        var va = v.ToArray();
+        var result = ArrayPool<float>.Shared.Rent(tokens * qStride);
+        try
         {
-            nint aq = (nint)pq, ak = (nint)pk, av = (nint)pv, ao = (nint)po;
-            void Row(int index)
+            if (parallel) Parallel.For(0, heads, h => Head(qa, ka, va, result, h, tokens, heads, kvHeads, headDim, true));
+            else for (int h = 0; h < heads; h++) Head(qa, ka, va, result, h, tokens, heads, kvHeads, headDim, false);
+            result.AsSpan(0, tokens * qStride).CopyTo(output);
+        }
+        finally { ArrayPool<float>.Shared.Return(result); }
+    }
+
+    private static void Head(float[] q, float[] k, float[] v, float[] output, int h, int tokens, int heads, int kvHeads, int headDim, bool parallel)
+    {
+        int g = h / (heads / kvHeads);
+        int qStride = heads * headDim, kvStride = kvHeads * headDim;
+        float scale = 1f / MathF.Sqrt(headDim);
+        var pool = ArrayPool<float>.Shared;
+        float[] qh = pool.Rent(tokens * headDim), kh = pool.Rent(tokens * headDim), vt = pool.Rent(headDim * tokens);
+        float[] scores = pool.Rent(tokens * tokens), oh = pool.Rent(tokens * headDim);
+        try
+        {
+            for (int t = 0; t < tokens; t++)
+                for (int i = 0; i < headDim; i++)
+                {
+                    qh[t * headDim + i] = q[t * qStride + h * headDim + i];
+                    kh[t * headDim + i] = k[t * kvStride + g * headDim + i];
+                    vt[i * tokens + t] = v[t * kvStride + g * headDim + i];
+                }
+            CpuMath.MatMulTransposed(qh, kh, scores, tokens, headDim, tokens, parallel: parallel);
+            for (int t = 0; t < tokens; t++)
             {
-                int h = index % heads, t = index / heads, g = h / groupSize;
-                float* qs = (float*)aq, ks = (float*)ak, vs = (float*)av, os = (float*)ao;
-                var scores = t + 1 <= 1024 ? stackalloc float[t + 1] : new float[t + 1];
-                var qRow = new ReadOnlySpan<float>(qs + (long)t * qStride + h * headDim, headDim);
-                for (int s = 0; s <= t; s++)
-                    scores[s] = TensorPrimitives.Dot(qRow, new ReadOnlySpan<float>(ks + (long)s * kvStride + g * headDim, headDim)) * scale;
-                float max = TensorPrimitives.Max(scores);
-                TensorPrimitives.Subtract(scores, max, scores);
-                TensorPrimitives.Exp(scores, scores);
-                TensorPrimitives.Multiply(scores, 1f / TensorPrimitives.Sum(scores), scores);
-                var outRow = new Span<float>(os + (long)t * qStride + h * headDim, headDim);
-                outRow.Clear();
-                for (int s = 0; s <= t; s++)
-                    TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(vs + (long)s * kvStride + g * headDim, headDim), scores[s], outRow, outRow);
+                var row = scores.AsSpan(t * tokens, t + 1);
+                TensorPrimitives.Multiply(row, scale, row);
+                float max = TensorPrimitives.Max(row);
+                TensorPrimitives.Subtract(row, max, row);
+                TensorPrimitives.Exp(row, row);
+                TensorPrimitives.Multiply(row, 1f / TensorPrimitives.Sum(row), row);
+                scores.AsSpan(t * tokens + t + 1, tokens - t - 1).Clear();
             }
-            int count = tokens * heads;
-            if ((long)tokens * tokens * heads * headDim < 1 << 18) { for (int i = 0; i < count; i++) Row(i); }
-            else Parallel.For(0, count, Row);
+            CpuMath.MatMulTransposed(scores, vt, oh, tokens, tokens, headDim, parallel: parallel);
+            for (int t = 0; t < tokens; t++)
+                oh.AsSpan(t * headDim, headDim).CopyTo(output.AsSpan(t * qStride + h * headDim, headDim));
+        }
+        finally
+        {
+            pool.Return(qh); pool.Return(kh); pool.Return(vt); pool.Return(scores); pool.Return(oh);
         }
     }
 }

@@ -18,6 +18,10 @@ public sealed class DecoderLayerForward
         _rope = rope;
     }
 
+    /// <summary>False when the caller already runs several sequences in parallel: nesting
+    /// parallel loops on top of that only makes the thread pool stall.</summary>
+    public bool ParallelInside { get; init; } = true;
+
     public void Run(DecoderLayerWeights layer, Span<float> hidden, int tokens, ILinearInputObserver? observer = null)
     {
         var s = _shape;
@@ -34,23 +38,23 @@ public sealed class DecoderLayerForward
 
         CpuMath.RmsNorm(hidden, layer.InputNorm, normed, tokens, s.Hidden, s.RmsNormEps);
         observer?.Observe(LinearInputGroup.AttentionInput, normed, tokens, s.Hidden);
-        layer[LinearKind.Q].Apply(normed, q, tokens);
-        layer[LinearKind.K].Apply(normed, k, tokens);
-        layer[LinearKind.V].Apply(normed, v, tokens);
+        layer[LinearKind.Q].Apply(normed, q, tokens, ParallelInside);
+        layer[LinearKind.K].Apply(normed, k, tokens, ParallelInside);
+        layer[LinearKind.V].Apply(normed, v, tokens, ParallelInside);
         _rope.Apply(q, tokens, s.Heads);
         _rope.Apply(k, tokens, s.KvHeads);
-        CausalAttention.Forward(q, k, v, attn, tokens, s.Heads, s.KvHeads, s.HeadDim);
+        CausalAttention.Forward(q, k, v, attn, tokens, s.Heads, s.KvHeads, s.HeadDim, ParallelInside);
         observer?.Observe(LinearInputGroup.AttentionOutput, attn, tokens, s.QDim);
-        layer[LinearKind.O].Apply(attn, proj, tokens);
+        layer[LinearKind.O].Apply(attn, proj, tokens, ParallelInside);
         AddInPlace(hidden, proj);
 
         CpuMath.RmsNorm(hidden, layer.PostAttentionNorm, normed, tokens, s.Hidden, s.RmsNormEps);
         observer?.Observe(LinearInputGroup.MlpInput, normed, tokens, s.Hidden);
-        layer[LinearKind.Gate].Apply(normed, gate, tokens);
-        layer[LinearKind.Up].Apply(normed, up, tokens);
+        layer[LinearKind.Gate].Apply(normed, gate, tokens, ParallelInside);
+        layer[LinearKind.Up].Apply(normed, up, tokens, ParallelInside);
         CpuMath.SiluMultiply(gate, up);
         observer?.Observe(LinearInputGroup.MlpHidden, gate, tokens, s.Intermediate);
-        layer[LinearKind.Down].Apply(gate, proj, tokens);
+        layer[LinearKind.Down].Apply(gate, proj, tokens, ParallelInside);
         AddInPlace(hidden, proj);
     }
 

@@ -21,6 +21,6 @@ public sealed class LinearWeight
     public float[]? Bias { get; }
 
     /// <summary>y[t, :] = x[t, :]·Wᵀ + b for every token t.</summary>
-    public void Apply(ReadOnlySpan<float> x, Span<float> y, int tokens) =>
-        CpuMath.MatMulTransposed(x, Weight, y, tokens, InFeatures, OutFeatures, Bias);
+    public void Apply(ReadOnlySpan<float> x, Span<float> y, int tokens, bool parallel = true) =>
+        CpuMath.MatMulTransposed(x, Weight, y, tokens, InFeatures, OutFeatures, Bias, parallel);
 }

@@ -1,3 +1,4 @@
+using NUnit.Framework;
 using Rose.Import;
 using Rose.Modeling;
 using Rose.Tests.Modeling;

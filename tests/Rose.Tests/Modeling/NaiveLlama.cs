@@ -29,20 +29,20 @@ public sealed class NaiveLlama
             for (int t = 0; t < T; t++)
             {
                 attn[t] = new double[Heads * HeadDim];
-                for (int head = 0; head < Heads; head++)
+                for (int hh = 0; hh < Heads; hh++)
                 {
-                    int g = head / (Heads / KvHeads);
+                    int g = hh / (Heads / KvHeads);
                     var scores = new double[t + 1];
                     for (int s = 0; s <= t; s++)
                     {
                         double dot = 0;
-                        for (int i = 0; i < HeadDim; i++) dot += q[t][head * HeadDim + i] * k[s][g * HeadDim + i];
+                        for (int i = 0; i < HeadDim; i++) dot += q[t][hh * HeadDim + i] * k[s][g * HeadDim + i];
                         scores[s] = dot / Math.Sqrt(HeadDim);
                     }
                     double max = scores.Max(), sum = scores.Sum(sc => Math.Exp(sc - max));
                     for (int s = 0; s <= t; s++)
                         for (int i = 0; i < HeadDim; i++)
-                            attn[t][head * HeadDim + i] += Math.Exp(scores[s] - max) / sum * v[s][g * HeadDim + i];
+                            attn[t][hh * HeadDim + i] += Math.Exp(scores[s] - max) / sum * v[s][g * HeadDim + i];
                 }
             }
             for (int t = 0; t < T; t++) Add(x[t], Linear(attn[t], p + "self_attn.o_proj"));
