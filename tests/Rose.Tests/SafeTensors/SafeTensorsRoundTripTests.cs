@@ -186,4 +186,28 @@ public class SafeTensorsRoundTripTests
         var missing = Assert.Throws<RoseException>(() => file.GetInfo("absent"));
         Assert.That(missing!.Message, Does.Contain("typed.safetensors").And.Contain("absent"));
     }
+
+    [Test]
+    public void LargeTensorConvertsAcrossParallelChunks()
+    {
+        // Several million elements so the reader splits the conversion into chunks and threads.
+        const int n = (1 << 22) + 13;
+        var values = new float[n];
+        for (int i = 0; i < n; i++) values[i] = (i % 1000) * 0.37f - 100f;
+        var path = _temp.File("large.safetensors");
+        using (var writer = new SafeTensorsFileWriter(path, [new TensorSpec("w", DType.BF16, [n])]))
+        {
+            writer.WriteFloat32("w", values);
+            writer.Complete();
+        }
+        using var file = SafeTensorsFile.Open(path);
+        var read = file.ReadFloat32("w");
+        var raw = MemoryMarshal.Cast<byte, ushort>(file.GetBytes("w"));
+        for (int i = 0; i < n; i += 4099)
+        {
+            Assert.That(raw[i], Is.EqualTo(FloatConversion.SingleToBFloat16(values[i])), $"stored element {i}");
+            Assert.That(read[i], Is.EqualTo(FloatConversion.BFloat16ToSingle(raw[i])), $"read element {i}");
+        }
+        Assert.That(read[n - 1], Is.EqualTo(FloatConversion.BFloat16ToSingle(FloatConversion.SingleToBFloat16(values[n - 1]))));
+    }
 }
