@@ -170,11 +170,24 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     {
         byte* src = DataPointer(info);
         int size = info.DType.ElementSize();
-        for (int start = 0; start < destination.Length; start += ConversionChunk)
+        int chunks = (destination.Length + ConversionChunk - 1) / ConversionChunk;
+        int total = destination.Length;
+        fixed (float* dst = destination)
         {
-            int n = Math.Min(ConversionChunk, destination.Length - start);
-            FloatConversion.ToSingle(info.DType, new ReadOnlySpan<byte>(src + (long)start * size, n * size), destination.Slice(start, n));
+            float* dstPtr = dst;
+            // Conversion is memory bound; a few threads help only once a tensor spans several chunks.
+            if (chunks >= 4)
+                Parallel.For(0, chunks, c => ConvertChunk(info.DType, src, dstPtr, total, size, c));
+            else
+                for (int c = 0; c < chunks; c++) ConvertChunk(info.DType, src, dstPtr, total, size, c);
         }
+    }
+
+    private static void ConvertChunk(DType dtype, byte* src, float* dst, int total, int size, int chunk)
+    {
+        int start = chunk * ConversionChunk;
+        int n = Math.Min(ConversionChunk, total - start);
+        FloatConversion.ToSingle(dtype, new ReadOnlySpan<byte>(src + (long)start * size, n * size), new Span<float>(dst + start, n));
     }
 
     private ReadOnlySpan<byte> Whole(TensorInfo info)

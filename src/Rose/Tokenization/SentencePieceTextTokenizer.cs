@@ -45,12 +45,21 @@ public sealed class SentencePieceTextTokenizer : ITextTokenizer
 
     public int[] Encode(string text, bool addBos)
     {
+        bool normalize = true;
+        // Microsoft.ML.Tokenizers 2.0.1 returns no ids at all (not even BOS) for a one-character
+        // text such as "x"; normalizing it ourselves ("▁x") and skipping its normalizer gives
+        // SentencePiece's answer. Whitespace is left to the library, which handles it.
+        if (text.Length == 1 && !char.IsWhiteSpace(text[0]))
+        {
+            text = _tokenizer.AddDummyPrefix ? "\u2581" + text : text;
+            normalize = false;
+        }
         var ids = _tokenizer.EncodeToIds(
             text,
             addBeginningOfSentence: addBos && AddsBos,
             addEndOfSentence: addBos && _addsEos,
             considerPreTokenization: true,
-            considerNormalization: true);
+            considerNormalization: normalize);
         return [.. ids];
     }
 

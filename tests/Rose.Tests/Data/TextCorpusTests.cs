@@ -276,6 +276,15 @@ public class TextCorpusTests
     }
 
     [Test]
+    public void Parquet_NullText_NamesRowAcrossRowGroups()
+    {
+        var text = new DataField<string>("text");
+        var path = WriteParquet("c.parquet", [(text, new[] { "a", "b" })], [(text, new[] { "c", null! })]);
+        var e = Assert.Throws<RoseException>(() => TextCorpus.LoadDocuments(path))!;
+        Assert.That(e.Message, Does.Contain(path).And.Contain("row 3").And.Contain("null"));
+    }
+
+    [Test]
     public void Parquet_NotAParquetFile_IsError()
     {
         var path = WriteText("fake.parquet", "this is not parquet at all");
