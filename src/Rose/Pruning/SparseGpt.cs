@@ -73,7 +73,8 @@ public static class SparseGpt
             nonPd++;
             if (attempt == MaxDampRetries) break;
             // Add only the increment so the prepared H is not copied again for a rare retry.
-            double next = lambda * 10;
+            // λ = 0 cannot grow by ×10, so it restarts from the default 0.01.
+            double next = lambda > 0 ? lambda * 10 : 0.01;
             backend.AddDiagonal(hessian, (float)((next - lambda) * prep.MeanDiagonal));
             lambda = next;
         }
