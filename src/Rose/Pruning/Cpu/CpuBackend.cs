@@ -1,0 +1,460 @@
+using System.Numerics.Tensors;
+
+namespace Rose.Pruning.Cpu;
+
+/// <summary>The reference backend: host float[] storage, row-parallel loops (Parallel.For),
+/// SIMD through TensorPrimitives, double accumulation inside the factorizations.</summary>
+public sealed class CpuBackend : IPruningBackend
+{
+    public string Name => "cpu";
+
+    public void Dispose() { }
+
+    // ---- memory -------------------------------------------------------------------------
+
+    public BackendMatrix Allocate(int rows, int cols) => new CpuMatrix(rows, cols);
+
+    public BackendMatrix Upload(ReadOnlySpan<float> data, int rows, int cols)
+    {
+        if (data.Length != (long)rows * cols)
+            throw new ArgumentException($"Upload of {data.Length} values does not fit a {rows}×{cols} matrix.");
+        return new CpuMatrix(data.ToArray(), rows, cols);
+    }
+
+    public BackendVector AllocateVector(int length) => new CpuVector(new float[length]);
+
+    public BackendVector UploadVector(ReadOnlySpan<float> data) => new CpuVector(data.ToArray());
+
+    public void Download(BackendMatrix source, Span<float> destination)
+    {
+        var m = M(source);
+        if (destination.Length < m.Data.Length)
+            throw new ArgumentException($"Download destination holds {destination.Length} values, matrix has {m.Data.Length}.");
+        m.Data.CopyTo(destination);
+    }
+
+    public void Download(BackendVector source, Span<float> destination)
+    {
+        var v = V(source);
+        if (destination.Length < v.Data.Length)
+            throw new ArgumentException($"Download destination holds {destination.Length} values, vector has {v.Data.Length}.");
+        v.Data.CopyTo(destination);
+    }
+
+    public BackendMatrix Clone(BackendMatrix source)
+    {
+        var m = M(source);
+        return new CpuMatrix((float[])m.Data.Clone(), m.Rows, m.Cols);
+    }
+
+    // ---- calibration statistics ----------------------------------------------------------
+
+    public void FoldSequence(BackendMatrix hessian, BackendVector sOfficial, BackendVector sMean,
+        ReadOnlySpan<float> x, int tokens, int sequenceIndex)
+    {
+        var h = M(hessian);
+        var so = V(sOfficial);
+        var sm = V(sMean);
+        int cols = h.Cols;
+        if (h.Rows != cols || so.Length != cols || sm.Length != cols)
+            throw new ArgumentException($"Statistics shapes disagree: H {h.Rows}×{h.Cols}, s {so.Length}/{sm.Length}.");
+        if (tokens < 0 || x.Length != (long)tokens * cols)
+            throw new ArgumentException($"Calibration input has {x.Length} values, expected {tokens} tokens × {cols} columns.");
+        ArgumentOutOfRangeException.ThrowIfLessThan(sequenceIndex, 1);
+
+        double k = sequenceIndex;
+        double keep = (k - 1) / k;
+        TensorPrimitives.Multiply(h.Data, (float)keep, h.Data);
+
+        var xs = x.ToArray();
+        var xt = new float[xs.Length];
+        DenseKernels.Transpose(xs, tokens, cols, xt);
+        DenseKernels.MultiplyAdd(cols, cols, tokens, (float)(2.0 / k), xt, 0, tokens, xs, 0, cols, h.Data, 0, cols,
+            upperTilesOnly: true);
+        MirrorUpperToLower(h.Data, cols);
+
+        // Column squared norms: each ‖X[:, j]‖² is a contiguous row of Xᵀ.
+        Parallel.For(0, cols, j =>
+        {
+            // Double accumulation: the statistic is a long sum of squares.
+            double norm = 0;
+            var col = xt.AsSpan(j * tokens, tokens);
+            for (int t = 0; t < col.Length; t++) norm += (double)col[t] * col[t];
+            so.Data[j] = (float)(so.Data[j] * keep + 2.0 / (k * k) * norm);
+            sm.Data[j] = (float)(sm.Data[j] * keep + norm / k);
+        });
+    }
+
+    private static void MirrorUpperToLower(float[] a, int n)
+    {
+        Parallel.For(0, n, i =>
+        {
+            for (int j = 0; j < i; j++) a[i * n + j] = a[j * n + i];
+        });
+    }
+
+    // ---- Hessian preparation and factorization -------------------------------------------
+
+    public HessianPreparation PrepareHessian(BackendMatrix hessian, BackendMatrix weight)
+    {
+        var h = M(hessian);
+        var w = M(weight);
+        int n = h.Cols;
+        if (h.Rows != n || w.Cols != n)
+            throw new ArgumentException($"Hessian {h.Rows}×{h.Cols} does not match weight columns {w.Cols}.");
+        var dead = new List<int>();
+        double sum = 0;
+        for (int j = 0; j < n; j++)
+        {
+            if (h.Data[j * n + j] == 0f)
+            {
+                h.Data[j * n + j] = 1f;
+                dead.Add(j);
+            }
+            sum += h.Data[j * n + j];
+        }
+        if (dead.Count > 0)
+        {
+            Parallel.For(0, w.Rows, r =>
+            {
+                var row = w.Row(r);
+                foreach (int j in dead) row[j] = 0f;
+            });
+        }
+        return new HessianPreparation(n == 0 ? 0 : sum / n, dead.Count);
+    }
+
+    public void AddDiagonal(BackendMatrix matrix, float value)
+    {
+        var m = M(matrix);
+        int n = Math.Min(m.Rows, m.Cols);
+        for (int i = 0; i < n; i++) m.Data[i * m.Cols + i] += value;
+    }
+
+    public bool CholeskyInverseUpper(BackendMatrix hessian, BackendMatrix upper)
+    {
+        var h = M(hessian);
+        var u = M(upper);
+        int n = h.Rows;
+        if (h.Cols != n || u.Rows != n || u.Cols != n)
+            throw new ArgumentException($"Cholesky needs square matrices of one size: H {h.Rows}×{h.Cols}, U {u.Rows}×{u.Cols}.");
+        var a = new double[(long)n * n];
+        for (int i = 0; i < a.Length; i++) a[i] = h.Data[i];
+        if (!DenseKernels.CholeskyLower(a, n)) return false;
+        var t = new double[(long)n * n];
+        DenseKernels.InverseLowerTransposed(a, t, n);
+        DenseKernels.UpperTimesTransposeLower(t, a, n);
+        if (!DenseKernels.CholeskyLower(a, n)) return false;
+        // H⁻¹ = Lh·Lhᵀ = UᵀU with U = Lhᵀ.
+        Parallel.For(0, n, i =>
+        {
+            var row = u.Row(i);
+            row.Slice(0, i).Clear();
+            for (int j = i; j < n; j++) row[j] = (float)a[(long)j * n + i];
+        });
+        return true;
+    }
+
+    public void SetIdentity(BackendMatrix matrix)
+    {
+        var m = M(matrix);
+        Array.Clear(m.Data);
+        for (int i = 0; i < Math.Min(m.Rows, m.Cols); i++) m.Data[i * m.Cols + i] = 1f;
+    }
+
+    // ---- scores and ROSE ordering --------------------------------------------------------
+
+    public BackendMatrix Scores(BackendMatrix weight, BackendVector statistic)
+    {
+        var w = M(weight);
+        var s = V(statistic);
+        if (s.Length != w.Cols)
+            throw new ArgumentException($"Statistic length {s.Length} does not match weight columns {w.Cols}.");
+        var sqrtS = new float[s.Length];
+        TensorPrimitives.Sqrt(s.Data, sqrtS);
+        var result = new CpuMatrix(w.Rows, w.Cols);
+        Parallel.For(0, w.Rows, r =>
+        {
+            var dst = result.Row(r);
+            TensorPrimitives.Abs(w.Row(r), dst);
+            TensorPrimitives.Multiply(dst, sqrtS, dst);
+        });
+        return result;
+    }
+
+    public void OrderingLosses(BackendMatrix scores, int blockWidth, MaskRule rule,
+        Span<double> columnLoss, Span<double> blockLoss)
+    {
+        var s = M(scores);
+        int rows = s.Rows, cols = s.Cols;
+        ArgumentOutOfRangeException.ThrowIfLessThan(blockWidth, 1);
+        int blocks = (cols + blockWidth - 1) / blockWidth;
+        if (columnLoss.Length != cols || blockLoss.Length != blocks)
+            throw new ArgumentException($"Loss buffers sized {columnLoss.Length}/{blockLoss.Length}, expected {cols}/{blocks}.");
+        var colLoss = new double[cols];
+        var blkLoss = new double[blocks];
+        Parallel.For(0, blocks, b =>
+        {
+            int c0 = b * blockWidth, w = Math.Min(blockWidth, cols - c0);
+            if (rule.Pattern is { } nm)
+            {
+                // One block = one group; L keeps the N smallest scores of every row.
+                var sel = new bool[w];
+                var scratch = new float[w];
+                int count = Math.Min(nm.N, w);
+                for (int r = 0; r < rows; r++)
+                {
+                    var vals = s.Data.AsSpan(r * cols + c0, w);
+                    Selection.SmallestStable(vals, count, sel, scratch);
+                    for (int j = 0; j < w; j++)
+                        if (sel[j]) colLoss[c0 + j] += vals[j];
+                }
+            }
+            else
+            {
+                long numel = (long)rows * w;
+                long k = MaskRule.ThresholdIndex(rule.Sparsity, numel);
+                float t = float.PositiveInfinity;
+                if (k < numel)
+                {
+                    var scratch = new float[numel];
+                    for (int r = 0; r < rows; r++) s.Data.AsSpan(r * cols + c0, w).CopyTo(scratch.AsSpan(r * w, w));
+                    t = Selection.KthSmallest(scratch, (int)k);
+                }
+                for (int r = 0; r < rows; r++)
+                {
+                    var vals = s.Data.AsSpan(r * cols + c0, w);
+                    for (int j = 0; j < w; j++)
+                        if (vals[j] <= t) colLoss[c0 + j] += vals[j];
+                }
+            }
+            double total = 0;
+            for (int j = 0; j < w; j++) total += colLoss[c0 + j];
+            blkLoss[b] = total;
+        });
+        colLoss.CopyTo(columnLoss);
+        blkLoss.CopyTo(blockLoss);
+    }
+
+    public void GatherColumns(BackendMatrix source, ReadOnlySpan<int> permutation, BackendMatrix destination)
+    {
+        var s = M(source);
+        var d = M(destination);
+        if (ReferenceEquals(s, d) || d.Rows != s.Rows || d.Cols != s.Cols)
+            throw new ArgumentException($"Gather destination {d.Rows}×{d.Cols} must be a distinct matrix shaped {s.Rows}×{s.Cols}.");
+        var perm = CheckedPermutation(permutation, s.Cols);
+        Parallel.For(0, s.Rows, r =>
+        {
+            var src = s.Row(r);
+            var dst = d.Row(r);
+            for (int j = 0; j < perm.Length; j++) dst[j] = src[perm[j]];
+        });
+    }
+
+    public BackendMatrix PermuteSymmetric(BackendMatrix source, ReadOnlySpan<int> permutation)
+    {
+        var s = M(source);
+        if (s.Rows != s.Cols) throw new ArgumentException($"Symmetric permutation needs a square matrix, got {s.Rows}×{s.Cols}.");
+        var perm = CheckedPermutation(permutation, s.Cols);
+        var d = new CpuMatrix(s.Rows, s.Cols);
+        Parallel.For(0, s.Rows, i =>
+        {
+            var src = s.Row(perm[i]);
+            var dst = d.Row(i);
+            for (int j = 0; j < perm.Length; j++) dst[j] = src[perm[j]];
+        });
+        return d;
+    }
+
+    private static int[] CheckedPermutation(ReadOnlySpan<int> permutation, int n)
+    {
+        if (permutation.Length != n)
+            throw new ArgumentException($"Permutation has {permutation.Length} entries, expected {n}.");
+        var seen = new bool[n];
+        foreach (int p in permutation)
+        {
+            if ((uint)p >= (uint)n || seen[p]) throw new ArgumentException($"Not a permutation of 0..{n - 1}: entry {p}.");
+            seen[p] = true;
+        }
+        return permutation.ToArray();
+    }
+
+    // ---- OBS (SparseGPT) -----------------------------------------------------------------
+
+    public void ObsBlockSweep(BackendMatrix weight, BackendMatrix upper, int i1, int i2, MaskRule rule,
+        BackendMatrix error, BackendVector rowLoss)
+    {
+        var w = M(weight);
+        var u = M(upper);
+        var e = M(error);
+        var loss = V(rowLoss);
+        int rows = w.Rows, cols = w.Cols, width = i2 - i1;
+        if (u.Rows != cols || u.Cols != cols) throw new ArgumentException($"U is {u.Rows}×{u.Cols}, expected {cols}×{cols}.");
+        if (i1 < 0 || i2 > cols || width <= 0) throw new ArgumentException($"Block [{i1}, {i2}) is outside 0..{cols}.");
+        if (e.Rows != rows || e.Cols < width) throw new ArgumentException($"Error buffer {e.Rows}×{e.Cols} too small for {rows}×{width}.");
+        if (loss.Length != rows) throw new ArgumentException($"Row loss has {loss.Length} entries, expected {rows}.");
+        var nm = rule.Pattern;
+        if (nm is { } p && i1 % p.M != 0)
+            throw new ArgumentException($"N:M block start {i1} is not a multiple of M = {p.M}.");
+
+        var ud = u.Data;
+        var wd = w.Data;
+        float threshold = float.PositiveInfinity;
+        if (nm is null)
+        {
+            long numel = (long)rows * width;
+            long k = MaskRule.ThresholdIndex(rule.Sparsity, numel);
+            if (k < numel)
+            {
+                var m = new float[numel];
+                Parallel.For(0, rows, r =>
+                {
+                    for (int i = 0; i < width; i++)
+                    {
+                        float d = ud[(i1 + i) * cols + i1 + i];
+                        float x = wd[r * cols + i1 + i];
+                        m[r * width + i] = x * x / (d * d);
+                    }
+                });
+                threshold = Selection.KthSmallest(m, (int)k);
+            }
+        }
+
+        Parallel.For(0, rows, r =>
+        {
+            Span<float> w1 = width <= 1024 ? stackalloc float[width] : new float[width];
+            Span<bool> mask = width <= 1024 ? stackalloc bool[width] : new bool[width];
+            wd.AsSpan(r * cols + i1, width).CopyTo(w1);
+            int groupM = nm?.M ?? 0;
+            Span<float> groupVals = groupM is > 0 and <= 64 ? stackalloc float[groupM] : new float[groupM];
+            Span<float> groupScratch = groupM is > 0 and <= 64 ? stackalloc float[groupM] : new float[groupM];
+            Span<bool> groupSel = groupM is > 0 and <= 64 ? stackalloc bool[groupM] : new bool[groupM];
+            if (nm is null)
+            {
+                for (int i = 0; i < width; i++)
+                {
+                    float d = ud[(i1 + i) * cols + i1 + i];
+                    mask[i] = w1[i] * w1[i] / (d * d) <= threshold;
+                }
+            }
+            double rowLossSum = 0;
+            for (int i = 0; i < width; i++)
+            {
+                int c = i1 + i;
+                float d = ud[c * cols + c];
+                if (nm is { } pat && c % pat.M == 0)
+                {
+                    int gw = Math.Min(pat.M, i2 - c);
+                    for (int g = 0; g < gw; g++)
+                    {
+                        float dg = ud[(c + g) * cols + c + g];
+                        groupVals[g] = w1[i + g] * w1[i + g] / (dg * dg);
+                    }
+                    Selection.SmallestStable(groupVals.Slice(0, gw), Math.Min(pat.N, gw), groupSel, groupScratch);
+                    for (int g = 0; g < gw; g++) mask[i + g] = groupSel[g];
+                }
+                float wi = w1[i];
+                float q = mask[i] ? 0f : wi;
+                wd[r * cols + c] = q;
+                float diff = wi - q;
+                float err = diff / d;
+                rowLossSum += diff * diff / (d * d);
+                e.Data[r * e.Cols + i] = err;
+                if (err != 0f)
+                {
+                    var tail = w1.Slice(i);
+                    TensorPrimitives.MultiplyAdd(ud.AsSpan(c * cols + c, width - i), -err, tail, tail);
+                }
+            }
+            loss.Data[r] += (float)(rowLossSum / 2);
+        });
+    }
+
+    public void TrailingUpdate(BackendMatrix weight, BackendMatrix error, BackendMatrix upper, int i1, int i2)
+    {
+        var w = M(weight);
+        var e = M(error);
+        var u = M(upper);
+        int cols = w.Cols, n = cols - i2, width = i2 - i1;
+        if (n <= 0 || width <= 0) return;
+        DenseKernels.MultiplyAdd(w.Rows, n, width, -1f, e.Data, 0, e.Cols, u.Data, i1 * cols + i2, cols,
+            w.Data, i2, cols);
+    }
+
+    // ---- one-shot masks ------------------------------------------------------------------
+
+    public void MagnitudePrune(BackendMatrix weight, MaskRule rule)
+    {
+        var w = M(weight);
+        if (rule.Pattern is { } nm)
+        {
+            PruneGroupsByMetric(w, null, nm);
+            return;
+        }
+        long numel = w.Data.LongLength;
+        long k = MaskRule.ThresholdIndex(rule.Sparsity, numel);
+        if (k >= numel)
+        {
+            Array.Clear(w.Data);
+            return;
+        }
+        var abs = new float[numel];
+        TensorPrimitives.Abs(w.Data, abs);
+        float t = Selection.KthSmallest(abs, (int)k);
+        Parallel.For(0, w.Rows, r =>
+        {
+            var row = w.Row(r);
+            for (int j = 0; j < row.Length; j++)
+                if (Math.Abs(row[j]) <= t) row[j] = 0f;
+        });
+    }
+
+    public void WandaPrune(BackendMatrix weight, BackendVector statistic, MaskRule rule)
+    {
+        var w = M(weight);
+        using var scores = (CpuMatrix)Scores(weight, statistic);
+        if (rule.Pattern is { } nm)
+        {
+            PruneGroupsByMetric(w, scores, nm);
+            return;
+        }
+        int count = (int)Math.Min(w.Cols, MaskRule.ThresholdIndex(rule.Sparsity, w.Cols));
+        Parallel.For(0, w.Rows, r =>
+        {
+            var sel = new bool[w.Cols];
+            var scratch = new float[w.Cols];
+            Selection.SmallestStable(scores.Row(r), count, sel, scratch);
+            var row = w.Row(r);
+            for (int j = 0; j < row.Length; j++)
+                if (sel[j]) row[j] = 0f;
+        });
+    }
+
+    /// <summary>N:M by a metric (|W| when <paramref name="metric"/> is null): the N smallest of every
+    /// group per row, ties to the lower index; a partial last group prunes min(N, width).</summary>
+    private static void PruneGroupsByMetric(CpuMatrix w, CpuMatrix? metric, NmPattern nm)
+    {
+        Parallel.For(0, w.Rows, r =>
+        {
+            var row = w.Row(r);
+            var vals = new float[nm.M];
+            var scratch = new float[nm.M];
+            var sel = new bool[nm.M];
+            for (int c0 = 0; c0 < row.Length; c0 += nm.M)
+            {
+                int gw = Math.Min(nm.M, row.Length - c0);
+                for (int g = 0; g < gw; g++)
+                    vals[g] = metric is null ? Math.Abs(row[c0 + g]) : metric.Data[r * w.Cols + c0 + g];
+                Selection.SmallestStable(vals.AsSpan(0, gw), Math.Min(nm.N, gw), sel, scratch);
+                for (int g = 0; g < gw; g++)
+                    if (sel[g]) row[c0 + g] = 0f;
+            }
+        });
+    }
+
+    private static CpuMatrix M(BackendMatrix m) =>
+        m as CpuMatrix ?? throw new ArgumentException($"Matrix handle of type {m.GetType().Name} does not belong to the CPU backend.");
+
+    private static CpuVector V(BackendVector v) =>
+        v as CpuVector ?? throw new ArgumentException($"Vector handle of type {v.GetType().Name} does not belong to the CPU backend.");
+}

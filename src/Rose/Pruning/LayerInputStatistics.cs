@@ -1,0 +1,82 @@
+namespace Rose.Pruning;
+
+/// <summary>Calibration statistics of one linear input group (q/k/v share one, gate/up share one),
+/// held in the backend and folded one calibration sequence at a time (k = 1..n):
+/// H ← H·(k−1)/k + (2/k)·XᵀX, s_official ← s_official·(k−1)/k + (2/k²)‖X[:,j]‖²,
+/// s_mean ← s_mean·(k−1)/k + (1/k)‖X[:,j]‖². Pruning never modifies these (it works on copies),
+/// so one instance serves every linear that reads the same input.</summary>
+public sealed class LayerInputStatistics : IDisposable
+{
+    public LayerInputStatistics(IPruningBackend backend, int cols)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentOutOfRangeException.ThrowIfNegative(cols);
+        Backend = backend;
+        Columns = cols;
+        Hessian = backend.Allocate(cols, cols);
+        OfficialScale = backend.AllocateVector(cols);
+        MeanScale = backend.AllocateVector(cols);
+    }
+
+    private LayerInputStatistics(IPruningBackend backend, int cols, BackendMatrix h, BackendVector so, BackendVector sm, int count)
+    {
+        Backend = backend;
+        Columns = cols;
+        Hessian = h;
+        OfficialScale = so;
+        MeanScale = sm;
+        SampleCount = count;
+    }
+
+    /// <summary>Statistics given directly (tests, or a cache reloaded from disk).</summary>
+    public static LayerInputStatistics FromHost(IPruningBackend backend, ReadOnlySpan<float> hessian,
+        ReadOnlySpan<float> officialScale, ReadOnlySpan<float> meanScale, int cols, int sampleCount)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        if (hessian.Length != (long)cols * cols || officialScale.Length != cols || meanScale.Length != cols)
+            throw new ArgumentException($"Statistics sizes {hessian.Length}/{officialScale.Length}/{meanScale.Length} do not fit {cols} columns.");
+        return new LayerInputStatistics(backend, cols, backend.Upload(hessian, cols, cols),
+            backend.UploadVector(officialScale), backend.UploadVector(meanScale), sampleCount);
+    }
+
+    public IPruningBackend Backend { get; }
+    public int Columns { get; }
+
+    /// <summary>Calibration sequences folded so far (n).</summary>
+    public int SampleCount { get; private set; }
+
+    public BackendMatrix Hessian { get; }
+    public BackendVector OfficialScale { get; }
+    public BackendVector MeanScale { get; }
+
+    public BackendVector Scale(ScoreStatistic statistic) =>
+        statistic == ScoreStatistic.Official ? OfficialScale : MeanScale;
+
+    /// <summary>Folds one calibration sequence, x = tokens × Columns row-major.</summary>
+    public void Fold(ReadOnlySpan<float> x, int tokens)
+    {
+        Backend.FoldSequence(Hessian, OfficialScale, MeanScale, x, tokens, SampleCount + 1);
+        SampleCount++;
+    }
+
+    public float[] DownloadHessian()
+    {
+        var h = new float[(long)Columns * Columns];
+        Backend.Download(Hessian, h);
+        return h;
+    }
+
+    public float[] DownloadScale(ScoreStatistic statistic)
+    {
+        var s = new float[Columns];
+        Backend.Download(Scale(statistic), s);
+        return s;
+    }
+
+    public void Dispose()
+    {
+        Hessian.Dispose();
+        OfficialScale.Dispose();
+        MeanScale.Dispose();
+    }
+}

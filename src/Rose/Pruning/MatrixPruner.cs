@@ -1,0 +1,124 @@
+using System.Diagnostics;
+
+namespace Rose.Pruning;
+
+/// <summary>Entry point: prunes one weight matrix [rows × cols], row-major, in place.</summary>
+public static class MatrixPruner
+{
+    public static readonly IReadOnlyList<string> PhaseNames = ["prepare", "cholesky", "ordering", "obs"];
+
+    /// <param name="stats">Input statistics of this linear; required for every method but magnitude.
+    /// Never modified.</param>
+    public static MatrixPruneResult Prune(IPruningBackend backend, float[] weight, int rows, int cols,
+        LayerInputStatistics? stats, PruneOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentNullException.ThrowIfNull(weight);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (rows < 0 || cols < 0 || weight.Length != (long)rows * cols)
+            throw new ArgumentException($"Weight has {weight.Length} values, expected {rows}×{cols}.", nameof(weight));
+        if (options.Method != PruneMethod.Magnitude)
+        {
+            if (stats is null)
+                throw new ArgumentException($"{options.Method} needs calibration statistics of the layer input.", nameof(stats));
+            if (stats.Columns != cols)
+                throw new ArgumentException($"Statistics cover {stats.Columns} input columns, weight has {cols}.", nameof(stats));
+            if (!ReferenceEquals(stats.Backend, backend))
+                throw new ArgumentException("Statistics live in a different backend than the one pruning.", nameof(stats));
+        }
+
+        var phases = PhaseNames.ToDictionary(p => p, _ => 0.0);
+        var rule = options.Rule;
+        double? loss = null, relativeRange = null, damp = null;
+        bool? reordered = null;
+        int nonPd = 0, dead = 0;
+        bool identity = false;
+
+        using (var w = backend.Upload(weight, rows, cols))
+        {
+            switch (options.Method)
+            {
+                case PruneMethod.Magnitude:
+                {
+                    var clock = Stopwatch.StartNew();
+                    backend.MagnitudePrune(w, rule);
+                    SparseGpt.Add(phases, "obs", clock);
+                    break;
+                }
+                case PruneMethod.Wanda:
+                {
+                    var clock = Stopwatch.StartNew();
+                    backend.WandaPrune(w, stats!.Scale(options.EffectiveScoreStat), rule);
+                    SparseGpt.Add(phases, "obs", clock);
+                    break;
+                }
+                case PruneMethod.SparseGpt:
+                {
+                    var clock = Stopwatch.StartNew();
+                    using var h = backend.Clone(stats!.Hessian);
+                    SparseGpt.Add(phases, "prepare", clock);
+                    var o = SparseGpt.Run(backend, w, h, SparseGpt.StandardBlocks(cols, options.BlockSize, options.Pattern),
+                        rule, options.Damp, phases);
+                    (loss, damp, nonPd, identity, dead) = (o.Loss, o.DampUsed, o.NonPdEvents, o.IdentityFallback, o.DeadColumns);
+                    break;
+                }
+                case PruneMethod.Rose:
+                {
+                    var o = RunRose(backend, w, stats!, options, phases, out var order);
+                    (loss, damp, nonPd, identity, dead) = (o.Loss, o.DampUsed, o.NonPdEvents, o.IdentityFallback, o.DeadColumns);
+                    relativeRange = order.RelativeRange;
+                    reordered = order.Reordered;
+                    break;
+                }
+                default:
+                    throw new ArgumentException($"Unknown pruning method {options.Method}.", nameof(options));
+            }
+            backend.Download(w, weight);
+        }
+
+        long zeros = 0;
+        foreach (float v in weight)
+            if (v == 0f) zeros++;
+        double sparsity = weight.Length == 0 ? 0 : (double)zeros / weight.Length;
+        return new MatrixPruneResult(rows, cols, sparsity, loss, relativeRange, reordered, damp, nonPd, identity, dead, phases);
+    }
+
+    /// <summary>ROSE: order, permute W and H, SparseGPT over the permuted blocks, un-permute W.</summary>
+    private static SparseGptOutcome RunRose(IPruningBackend backend, BackendMatrix w, LayerInputStatistics stats,
+        PruneOptions options, Dictionary<string, double> phases, out RoseOrder order)
+    {
+        var rule = options.Rule;
+        var clock = Stopwatch.StartNew();
+        order = RoseOrdering.Compute(backend, w, stats.Scale(options.EffectiveScoreStat), options.BlockSize, rule);
+        SparseGpt.Add(phases, "ordering", clock);
+
+        int cols = w.Cols;
+        if (order.Permutation is not { } perm)
+        {
+            // Identity: exactly the SparseGPT pass, standard blocks.
+            clock.Restart();
+            using var h = backend.Clone(stats.Hessian);
+            SparseGpt.Add(phases, "prepare", clock);
+            return SparseGpt.Run(backend, w, h, SparseGpt.StandardBlocks(cols, options.BlockSize, options.Pattern),
+                rule, options.Damp, phases);
+        }
+
+        clock.Restart();
+        using var wp = backend.Allocate(w.Rows, cols);
+        backend.GatherColumns(w, perm, wp);
+        using var hp = backend.PermuteSymmetric(stats.Hessian, perm);
+        SparseGpt.Add(phases, "ordering", clock);
+
+        // Unstructured: the OBS blocks are the permuted ROSE blocks (a partial block stays a block
+        // wherever it lands). N:M: groups are contiguous and aligned after the permutation, so the
+        // standard (M-rounded) blocking keeps every group inside one OBS block.
+        var blocks = rule.IsNm ? SparseGpt.StandardBlocks(cols, options.BlockSize, options.Pattern) : order.BlockWidths;
+        var outcome = SparseGpt.Run(backend, wp, hp, blocks, rule, options.Damp, phases);
+
+        clock.Restart();
+        backend.GatherColumns(wp, RoseOrder.Inverse(perm), w);
+        SparseGpt.Add(phases, "ordering", clock);
+        return outcome;
+    }
+}
