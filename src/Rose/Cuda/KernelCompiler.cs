@@ -43,9 +43,10 @@ public sealed class KernelCompiler
         ArchitectureFor(context.ComputeCapabilityMajor, context.ComputeCapabilityMinor);
 
     /// <summary>
-    /// Picks what to ask NVRTC for. A supported sm_XX gives CUBIN. A newer one than NVRTC knows is
-    /// clamped to the newest older supported arch as compute_XX PTX, because a CUBIN only runs on its
-    /// own major architecture while PTX is JIT-compiled forward by the driver.
+    /// Picks what to ask NVRTC for. A supported sm_XY gives CUBIN, as does an older minor revision
+    /// of the same major architecture. Anything newer is clamped to the newest older supported arch
+    /// as compute_XY PTX, because a CUBIN only runs within its own major architecture while PTX is
+    /// JIT-compiled forward by the driver.
     /// </summary>
     public static (string Target, bool WantCubin) ResolveArchitecture(string requested, IReadOnlyList<int> supported)
     {
@@ -59,6 +60,13 @@ public sealed class KernelCompiler
         if (supported.Contains(sm))
         {
             return isVirtual ? ($"compute_{sm}", false) : ($"sm_{sm}", true);
+        }
+
+        // A CUBIN runs on later minor revisions of its own major architecture (sm_80 on sm_86).
+        var sameMajor = supported.Where(s => s / 10 == sm / 10 && s < sm).DefaultIfEmpty(-1).Max();
+        if (!isVirtual && sameMajor >= 0)
+        {
+            return ($"sm_{sameMajor}", true);
         }
 
         var older = supported.Where(s => s < sm).DefaultIfEmpty(-1).Max();
