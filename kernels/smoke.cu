@@ -10,7 +10,8 @@ extern "C" __global__ void rose_smoke_axpy(float* y, const float* x, float a, in
 
 // Round-trips each input through the header's conversions and reduces each warp's values, so a
 // GPU test can compare every helper in rose_common.cuh with its CPU definition.
-// Launch with a multiple of 32 threads per block; n need not be a multiple of 32.
+// Launch with a multiple of 32 threads per block; n need not be a multiple of 32. warp_sum and
+// warp_max hold ceil(n / 32) entries.
 extern "C" __global__ void rose_smoke_convert(const float* in, unsigned short* bf16, unsigned short* half,
                                               float* bf16_back, float* half_back, float* warp_sum, float* warp_max, int n)
 {
@@ -27,7 +28,7 @@ extern "C" __global__ void rose_smoke_convert(const float* in, unsigned short* b
     }
     const float s = rose_warp_sum(v);
     const float m = rose_warp_max(i < n ? v : -3.402823466e38f);
-    if ((threadIdx.x & 31) == 0)
+    if ((threadIdx.x & 31) == 0 && i < n)
     {
         warp_sum[i >> 5] = s;
         warp_max[i >> 5] = m;
