@@ -1,0 +1,79 @@
+using NUnit.Framework;
+using Rose.Native;
+
+namespace Rose.Tests.Native;
+
+/// <summary>
+/// Skips (or, where required, fails) tests that need NVRTC or a CUDA device, always with the
+/// reason. Share it: every kernel test starts with RequireGpu() or RequireNvrtc().
+/// </summary>
+public static class GpuTestEnvironment
+{
+    private static readonly Lazy<(CudaContext? Context, string Why)> SharedContext = new(CreateContext);
+
+    /// <summary>True when ROSE_REQUIRE_NVRTC=1: a missing NVRTC then fails tests instead of skipping them.</summary>
+    public static bool NvrtcRequired => Environment.GetEnvironmentVariable("ROSE_REQUIRE_NVRTC") == "1";
+
+    /// <summary>Ignores the test when libnvrtc cannot be loaded (fails it when NVRTC is required).</summary>
+    public static void RequireNvrtc()
+    {
+        if (Nvrtc.TryLoad(out var why))
+        {
+            return;
+        }
+
+        if (NvrtcRequired)
+        {
+            Assert.Fail($"libnvrtc not found but ROSE_REQUIRE_NVRTC=1: {why}");
+        }
+
+        Assert.Ignore($"libnvrtc not found: {why}");
+    }
+
+    /// <summary>
+    /// A context on device 0, shared by all tests of the run (creating a primary context is slow,
+    /// and the driver frees it at exit). Ignores the test when there is no usable device.
+    /// </summary>
+    public static CudaContext RequireGpu()
+    {
+        var (context, why) = SharedContext.Value;
+        if (context is null)
+        {
+            Assert.Ignore($"no CUDA device: {why}");
+        }
+
+        context!.MakeCurrent();
+        return context;
+    }
+
+    /// <summary>Ignores the test when the named CUDA library (e.g. "cublas") is not loadable.</summary>
+    public static void RequireLibrary(string logicalName)
+    {
+        if (!CudaLibraries.TryLoad(logicalName, out var why))
+        {
+            Assert.Ignore($"lib{logicalName} not found: {why}");
+        }
+    }
+
+    private static (CudaContext?, string) CreateContext()
+    {
+        if (!CudaDriver.TryInitialize(out var why))
+        {
+            return (null, why);
+        }
+
+        try
+        {
+            if (CudaDriver.DeviceCount == 0)
+            {
+                return (null, "the driver reports 0 devices");
+            }
+
+            return (CudaContext.Create(0), "");
+        }
+        catch (CudaException e)
+        {
+            return (null, e.Message);
+        }
+    }
+}

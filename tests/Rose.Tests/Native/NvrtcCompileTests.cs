@@ -1,0 +1,162 @@
+using System.Text;
+using NUnit.Framework;
+using Rose.Cuda;
+using Rose.Native;
+
+namespace Rose.Tests.Native;
+
+[TestFixture]
+public sealed class NvrtcCompileTests
+{
+    private string _cacheDir = "";
+
+    [SetUp]
+    public void SetUp() => _cacheDir = Path.Combine(Path.GetTempPath(), "rose-nvrtc-" + Guid.NewGuid().ToString("N"));
+
+    [TearDown]
+    public void TearDown()
+    {
+        if (Directory.Exists(_cacheDir))
+        {
+            Directory.Delete(_cacheDir, recursive: true);
+        }
+    }
+
+    private static IEnumerable<string> EmbeddedKernels() => KernelSources.KernelFiles;
+
+    [Test]
+    public void EveryEmbeddedKernelCompilesToCubin(
+        [ValueSource(nameof(EmbeddedKernels))] string kernel, [Values("sm_80", "sm_90")] string arch)
+    {
+        GpuTestEnvironment.RequireNvrtc();
+        var compiled = new KernelCompiler(cache: null).Compile(kernel, arch);
+
+        Assert.That(compiled.IsCubin, Is.True, $"{kernel} for {arch} gave PTX, not CUBIN");
+        Assert.That(compiled.Architecture, Is.EqualTo(arch));
+        Assert.That(compiled.Image.AsSpan(0, 4).ToArray(), Is.EqualTo(new byte[] { 0x7f, (byte)'E', (byte)'L', (byte)'F' }));
+    }
+
+    [Test]
+    public void NvrtcIsLoadedFromARealFileAndSupportsAmpereAndHopper()
+    {
+        GpuTestEnvironment.RequireNvrtc();
+
+        Assert.That(Nvrtc.Version.Major, Is.GreaterThanOrEqualTo(11));
+        Assert.That(Nvrtc.SupportedArchitectures, Does.Contain(80).And.Contain(90));
+        Assert.That(CudaLibraries.LoadedFrom("nvrtc"), Does.StartWith("/").And.Contain("libnvrtc.so"));
+    }
+
+    [Test]
+    public void CompileErrorCarriesTheFullLog()
+    {
+        GpuTestEnvironment.RequireNvrtc();
+        const string broken = "extern \"C\" __global__ void broken(float* y) { y[0] = undefined_rose_symbol; }";
+
+        var e = Assert.Throws<CudaException>(() => new KernelCompiler(cache: null).CompileSource(broken, "broken.cu", "sm_80"));
+
+        Assert.That(e!.StatusName, Is.EqualTo("NVRTC_ERROR_COMPILATION"));
+        Assert.That(e.Library, Is.EqualTo("nvrtc"));
+        Assert.That(e.Detail, Does.Contain("undefined_rose_symbol"));
+        Assert.That(e.Message, Does.Contain("broken.cu").And.Contain("undefined_rose_symbol"));
+    }
+
+    [Test]
+    public void CommonHeaderResolvesThroughNvrtcHeadersOnly()
+    {
+        GpuTestEnvironment.RequireNvrtc();
+        const string source = "#include \"rose_common.cuh\"\nextern \"C\" __global__ void k(unsigned short* o, float f) { o[0] = rose_float_to_bf16(f); }";
+
+        var compiled = new KernelCompiler(cache: null).CompileSource(source, "uses_header.cu", "sm_80");
+        var withoutHeaders = new KernelCompiler(cache: null, headers: []);
+
+        Assert.That(compiled.IsCubin, Is.True);
+        Assert.Throws<CudaException>(() => withoutHeaders.CompileSource(source, "uses_header.cu", "sm_80"));
+    }
+
+    [Test]
+    public void CacheHitReturnsIdenticalBytesWithoutRecompiling()
+    {
+        GpuTestEnvironment.RequireNvrtc();
+        var first = new KernelCompiler(new KernelCache(_cacheDir));
+        var compiled = first.Compile("smoke.cu", "sm_80");
+
+        var second = new KernelCompiler(new KernelCache(_cacheDir));
+        var cached = second.Compile("smoke.cu", "sm_80");
+
+        Assert.That(compiled.FromCache, Is.False);
+        Assert.That(first.NvrtcCompilations, Is.EqualTo(1));
+        Assert.That(cached.FromCache, Is.True);
+        Assert.That(second.NvrtcCompilations, Is.Zero);
+        Assert.That(cached.Image, Is.EqualTo(compiled.Image));
+        Assert.That(cached.IsCubin, Is.EqualTo(compiled.IsCubin));
+        Assert.That(cached.CacheKey, Is.EqualTo(compiled.CacheKey));
+    }
+
+    [Test]
+    public void DifferentArchitectureIsADifferentCacheEntry()
+    {
+        GpuTestEnvironment.RequireNvrtc();
+        var compiler = new KernelCompiler(new KernelCache(_cacheDir));
+
+        var sm80 = compiler.Compile("smoke.cu", "sm_80");
+        var sm90 = compiler.Compile("smoke.cu", "sm_90");
+
+        Assert.That(sm90.FromCache, Is.False);
+        Assert.That(sm90.CacheKey, Is.Not.EqualTo(sm80.CacheKey));
+        Assert.That(compiler.NvrtcCompilations, Is.EqualTo(2));
+    }
+
+    [Test]
+    public void CorruptCacheEntryIsRecompiled()
+    {
+        GpuTestEnvironment.RequireNvrtc();
+        var cache = new KernelCache(_cacheDir);
+        var original = new KernelCompiler(cache).Compile("smoke.cu", "sm_90");
+        File.WriteAllBytes(cache.PathFor(original.CacheKey), Encoding.ASCII.GetBytes("not a kernel"));
+
+        var compiler = new KernelCompiler(cache);
+        var rebuilt = compiler.Compile("smoke.cu", "sm_90");
+
+        Assert.That(rebuilt.FromCache, Is.False);
+        Assert.That(compiler.NvrtcCompilations, Is.EqualTo(1));
+        Assert.That(rebuilt.Image, Is.EqualTo(original.Image));
+        Assert.That(cache.TryRead(original.CacheKey, out _, out _), Is.True);
+    }
+
+    [Test]
+    public void ArchitectureNewerThanNvrtcKnowsFallsBackToPtxOfTheNewestSupported()
+    {
+        GpuTestEnvironment.RequireNvrtc();
+        var newest = Nvrtc.SupportedArchitectures.Max();
+
+        var compiled = new KernelCompiler(cache: null).Compile("smoke.cu", $"sm_{newest + 1000}");
+
+        Assert.That(compiled.IsCubin, Is.False);
+        Assert.That(compiled.Architecture, Is.EqualTo($"compute_{newest}"));
+        Assert.That(Encoding.ASCII.GetString(compiled.Image), Does.Contain($".target sm_{newest}").And.Contain("rose_smoke_axpy"));
+    }
+
+    [TestCase("sm_90", new[] { 75, 80, 90 }, "sm_90", true)]
+    [TestCase("sm_86", new[] { 75, 80, 90 }, "sm_80", true)]
+    [TestCase("sm_89", new[] { 75, 80, 86, 90 }, "sm_86", true)]
+    [TestCase("sm_100", new[] { 75, 80, 90 }, "compute_90", false)]
+    [TestCase("sm_120", new[] { 75, 80, 90 }, "compute_90", false)]
+    [TestCase("compute_80", new[] { 75, 80, 90 }, "compute_80", false)]
+    public void ArchitectureResolution(string requested, int[] supported, string target, bool cubin) =>
+        Assert.That(KernelCompiler.ResolveArchitecture(requested, supported), Is.EqualTo((target, cubin)));
+
+    [TestCase("sm_70")]
+    [TestCase("gfx90a")]
+    [TestCase("sm_")]
+    public void UnusableArchitectureIsARoseException(string requested) =>
+        Assert.Throws<RoseException>(() => KernelCompiler.ResolveArchitecture(requested, [75, 80, 90]));
+
+    [Test]
+    public void OptionsNeverAskForFastMath()
+    {
+        var options = KernelCompiler.OptionsFor("sm_90");
+
+        Assert.That(options, Does.Contain("--gpu-architecture=sm_90").And.Contain("-std=c++17").And.Contain("--ftz=false"));
+        Assert.That(options, Has.None.Contains("fast_math").And.None.Contains("fast-math"));
+    }
+}
