@@ -60,11 +60,11 @@ public sealed class CudaBackend : IPruningBackend
             for (int i = created.Count - 1; i >= 0; i--) created[i].Dispose();
             throw;
         }
-        _inputScratch = new DeviceScratch<float>(context);
-        _floatScratch = new DeviceScratch<float>(context);
-        _doubleScratch = new DeviceScratch<double>(context);
-        _intScratch = new DeviceScratch<int>(context);
-        _byteScratch = new DeviceScratch<byte>(context);
+        _inputScratch = new DeviceScratch<float>(context, _stream);
+        _floatScratch = new DeviceScratch<float>(context, _stream);
+        _doubleScratch = new DeviceScratch<double>(context, _stream);
+        _intScratch = new DeviceScratch<int>(context, _stream);
+        _byteScratch = new DeviceScratch<byte>(context, _stream);
         _ownsContext = ownsContext;
     }
 
@@ -112,7 +112,7 @@ public sealed class CudaBackend : IPruningBackend
     public BackendMatrix Allocate(int rows, int cols)
     {
         var m = NewMatrix(rows, cols);
-        m.Buffer.ClearAsync(_stream);
+        if (m.Count > 0) m.Buffer.ClearAsync(_stream);
         return m;
     }
 
@@ -129,7 +129,7 @@ public sealed class CudaBackend : IPruningBackend
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         var v = new CudaVector(Context.Allocate<float>(length));
-        v.Buffer.ClearAsync(_stream);
+        if (length > 0) v.Buffer.ClearAsync(_stream);
         return v;
     }
 

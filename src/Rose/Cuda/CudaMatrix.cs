@@ -52,15 +52,22 @@ internal sealed class CudaVector : BackendVector
 internal sealed class DeviceScratch<T> : IDisposable where T : unmanaged
 {
     private readonly CudaContext _context;
+    private readonly CudaStream _stream;
     private DeviceBuffer<T>? _buffer;
 
-    public DeviceScratch(CudaContext context) => _context = context;
+    public DeviceScratch(CudaContext context, CudaStream stream)
+    {
+        _context = context;
+        _stream = stream;
+    }
 
     /// <summary>A buffer of at least <paramref name="length"/> elements (contents undefined).</summary>
     public DeviceBuffer<T> Get(long length)
     {
         if (_buffer is null || _buffer.Length < length)
         {
+            // Queued kernels may still read the old buffer.
+            if (_buffer is not null) _stream.Synchronize();
             _buffer?.Dispose();
             _buffer = null;
             _buffer = _context.Allocate<T>(Math.Max(length, 1));
