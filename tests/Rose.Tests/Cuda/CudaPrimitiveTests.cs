@@ -42,14 +42,15 @@ public sealed class CudaPrimitiveTests
             for (int j = 0; j < i; j++)
                 Assert.That(hg[i * cols + j], Is.EqualTo(hg[j * cols + i]), $"H not symmetric at {i},{j}");
         foreach (int j in dead) Assert.That(hg[j * cols + j], Is.EqualTo(0f), "dead column stays exactly zero");
-        // Statistics: the same double arithmetic rounded once to float; only the double norm's
-        // summation order differs, so one float ulp (relative 1.2e-7) is the most they may differ.
+        // Statistics: the same double arithmetic rounded to float once per fold; only the double
+        // norm's summation order differs, so each fold may land one float ulp (1.2e-7) apart and
+        // three folds a few ulps.
         foreach (var stat in new[] { ScoreStatistic.Official, ScoreStatistic.Mean })
         {
             var sc = cs.DownloadScale(stat);
             var sg = gs.DownloadScale(stat);
             for (int j = 0; j < cols; j++)
-                Assert.That(sg[j], Is.EqualTo(sc[j]).Within(2.5e-7 * Math.Abs(sc[j])), $"{stat} s[{j}]");
+                Assert.That(sg[j], Is.EqualTo(sc[j]).Within(5e-7 * Math.Abs(sc[j])), $"{stat} s[{j}]");
         }
     }
 
