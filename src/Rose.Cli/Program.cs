@@ -13,6 +13,7 @@ public static class Program
         {
             EvalCommand.Create(stdout),
             ImportLlama2cCommand.Create(stdout),
+            PruneCommand.Create(stdout),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
