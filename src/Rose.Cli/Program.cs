@@ -14,6 +14,9 @@ public static class Program
             EvalCommand.Create(stdout),
             ImportLlama2cCommand.Create(stdout),
             PruneCommand.Create(stdout),
+            PruneLayerCommand.Create(stdout),
+            InspectCommand.Create(stdout),
+            DemoCommand.Create(stdout),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

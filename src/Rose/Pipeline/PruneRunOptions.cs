@@ -19,6 +19,8 @@ public sealed record PruneRunOptions
     public bool Force { get; init; }
     public string? EvalPath { get; init; }
     public int? EvalSeqLen { get; init; }
+    /// <summary>Also measure the dense model's perplexity (when EvalPath is given).</summary>
+    public bool EvalBefore { get; init; } = true;
     public string CommandLine { get; init; } = "";
     /// <summary>Stop with a clear message when the activations need more than this many bytes.</summary>
     public long? MemoryLimitBytes { get; init; }

@@ -39,7 +39,7 @@ public sealed class PruningPipeline
         double? pplBefore = null;
         int evalSeqLen = options.EvalSeqLen ?? Math.Min(2048, model.Config.MaxPositionEmbeddings);
         string? evalText = options.EvalPath is null ? null : TextCorpus.LoadWholeText(options.EvalPath);
-        if (evalText is not null)
+        if (evalText is not null && options.EvalBefore)
         {
             pplBefore = new PerplexityEvaluator(model).Evaluate(evalText, evalSeqLen, progress: progress).Perplexity;
             _log.WriteLine($"perplexity before pruning: {pplBefore:F4}");
