@@ -13,6 +13,10 @@ public static class Program
         {
             EvalCommand.Create(stdout),
             ImportLlama2cCommand.Create(stdout),
+            PruneCommand.Create(stdout),
+            PruneLayerCommand.Create(stdout),
+            InspectCommand.Create(stdout),
+            DemoCommand.Create(stdout),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

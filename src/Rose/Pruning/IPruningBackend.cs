@@ -7,6 +7,10 @@ public interface IPruningBackend : IDisposable
 {
     string Name { get; }
 
+    /// <summary>Waits until every operation issued so far has finished (a no-op on the CPU): for
+    /// timing, and before handing results to code outside the backend.</summary>
+    void Synchronize();
+
     // ---- memory -------------------------------------------------------------------------
 
     /// <summary>A zero-filled rows×cols matrix.</summary>

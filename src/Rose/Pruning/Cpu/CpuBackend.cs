@@ -8,6 +8,8 @@ public sealed class CpuBackend : IPruningBackend
 {
     public string Name => "cpu";
 
+    public void Synchronize() { }
+
     public void Dispose() { }
 
     // ---- memory -------------------------------------------------------------------------

@@ -59,28 +59,47 @@ internal static class DenseKernels
             }
     }
 
+    private const int FactorPanel = 64;
+
     /// <summary>In-place lower Cholesky of the symmetric n×n matrix (lower triangle read) in double;
     /// afterwards the lower triangle holds L with A = LLᵀ. False on a non-positive or non-finite pivot.
-    /// Left-looking by column: every entry below the pivot is one contiguous dot product.</summary>
+    /// Right-looking and blocked by column panels of 64 so the trailing update's dot products run
+    /// over a panel that stays in cache, instead of re-streaming the whole triangle per column.</summary>
     public static bool CholeskyLower(double[] a, int n)
     {
-        for (int j = 0; j < n; j++)
+        for (int k0 = 0; k0 < n; k0 += FactorPanel)
         {
-            int jRow = j * n;
-            double d = a[jRow + j] - TensorPrimitives.Dot<double>(a.AsSpan(jRow, j), a.AsSpan(jRow, j));
-            if (!(d > 0) || !double.IsFinite(d)) return false;
-            double ljj = Math.Sqrt(d);
-            a[jRow + j] = ljj;
-            int jj = j;
-            void Column(int i)
+            int k1 = Math.Min(n, k0 + FactorPanel);
+            // Diagonal block (earlier panels are already subtracted from it).
+            for (int j = k0; j < k1; j++)
             {
-                int iRow = i * n;
-                a[iRow + jj] = (a[iRow + jj] - TensorPrimitives.Dot<double>(a.AsSpan(iRow, jj), a.AsSpan(jRow, jj))) / ljj;
+                int jr = j * n;
+                var lj = a.AsSpan(jr + k0, j - k0);
+                double d = a[jr + j] - TensorPrimitives.Dot<double>(lj, lj);
+                if (!(d > 0) || !double.IsFinite(d)) return false;
+                double ljj = Math.Sqrt(d);
+                a[jr + j] = ljj;
+                for (int i = j + 1; i < k1; i++)
+                    a[i * n + j] = (a[i * n + j] - TensorPrimitives.Dot<double>(a.AsSpan(i * n + k0, j - k0), lj)) / ljj;
             }
-            if ((long)(n - j) * j < 1 << 15)
-                for (int i = j + 1; i < n; i++) Column(i);
-            else
-                Parallel.For(j + 1, n, Column);
+            if (k1 == n) break;
+            int kk0 = k0, kk1 = k1;
+            // Panel below the diagonal block: forward substitution per row.
+            Parallel.For(k1, n, i =>
+            {
+                int ir = i * n;
+                for (int j = kk0; j < kk1; j++)
+                    a[ir + j] = (a[ir + j] - TensorPrimitives.Dot<double>(a.AsSpan(ir + kk0, j - kk0), a.AsSpan(j * n + kk0, j - kk0)))
+                        / a[j * n + j];
+            });
+            // Trailing lower update A[i, j] −= L[i, panel]·L[j, panel], k1 ≤ j ≤ i.
+            Parallel.For(k1, n, i =>
+            {
+                var li = a.AsSpan(i * n + kk0, kk1 - kk0);
+                int ir = i * n;
+                for (int j = kk1; j <= i; j++)
+                    a[ir + j] -= TensorPrimitives.Dot<double>(li, a.AsSpan(j * n + kk0, kk1 - kk0));
+            });
         }
         return true;
     }
@@ -99,14 +118,22 @@ internal static class DenseKernels
         });
     }
 
-    /// <summary>Lower triangle of T·Tᵀ for upper T: (TTᵀ)[a, b] = Σ_{i ≥ a} T[a, i]·T[b, i] for a ≥ b.</summary>
+    /// <summary>Lower triangle of T·Tᵀ for upper T: (TTᵀ)[a, b] = Σ_{i ≥ a} T[a, i]·T[b, i] for a ≥ b.
+    /// Accumulated over column panels of T so each pass reads a cache-sized slice.</summary>
     public static void UpperTimesTransposeLower(double[] t, double[] result, int n)
     {
-        Parallel.For(0, n, a =>
+        Parallel.For(0, n, a => result.AsSpan(a * n, a + 1).Clear());
+        for (int i0 = 0; i0 < n; i0 += FactorPanel)
         {
-            var ta = t.AsSpan(a * n + a, n - a);
-            for (int b = 0; b <= a; b++)
-                result[a * n + b] = TensorPrimitives.Dot<double>(ta, t.AsSpan(b * n + a, n - a));
-        });
+            int i1 = Math.Min(n, i0 + FactorPanel);
+            // Row a contributes T[a, i] only for i ≥ a, so rows a ≥ i1 see nothing of this panel.
+            Parallel.For(0, i1, a =>
+            {
+                int start = Math.Max(a, i0);
+                var ta = t.AsSpan(a * n + start, i1 - start);
+                for (int b = 0; b <= a; b++)
+                    result[a * n + b] += TensorPrimitives.Dot<double>(ta, t.AsSpan(b * n + start, i1 - start));
+            });
+        }
     }
 }

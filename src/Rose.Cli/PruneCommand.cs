@@ -1,0 +1,133 @@
+using System.CommandLine;
+using System.Text.Json;
+using Rose.Pipeline;
+using Rose.Pruning;
+using Rose.Pruning.Cpu;
+
+namespace Rose.Cli;
+
+/// <summary>Options shared by prune and prune-layer: what to prune and how.</summary>
+public sealed class PruneMethodOptions
+{
+    public Option<string> Method { get; } = new("--method") { Description = "rose | sparsegpt | wanda | magnitude", Required = true };
+    public Option<double?> Sparsity { get; } = new("--sparsity") { Description = "fraction of weights to prune, e.g. 0.5 (unstructured)" };
+    public Option<string?> Pattern { get; } = new("--pattern") { Description = "N:M semi-structured sparsity, N pruned of every M (e.g. 2:4)" };
+    public Option<int> BlockSize { get; } = new("--blocksize") { Description = "column block size of SparseGPT / ROSE", DefaultValueFactory = _ => 128 };
+    public Option<double> Damp { get; } = new("--damp") { Description = "Hessian damping, as a fraction of mean(diag H)", DefaultValueFactory = _ => 0.01 };
+    public Option<string?> ScoreStat { get; } = new("--score-stat") { Description = "activation statistic of |W|·sqrt(s): official (ROSE default) | mean (Wanda default)" };
+
+    public IEnumerable<Option> All => [Method, Sparsity, Pattern, BlockSize, Damp, ScoreStat];
+
+    public PruneOptions Parse(ParseResult parse)
+    {
+        var method = parse.GetValue(Method)!.ToLowerInvariant() switch
+        {
+            "rose" => PruneMethod.Rose,
+            "sparsegpt" => PruneMethod.SparseGpt,
+            "wanda" => PruneMethod.Wanda,
+            "magnitude" => PruneMethod.Magnitude,
+            var other => throw new RoseException($"--method '{other}' is not one of rose, sparsegpt, wanda, magnitude"),
+        };
+        double? sparsity = parse.GetValue(Sparsity);
+        string? patternText = parse.GetValue(Pattern);
+        if (sparsity.HasValue == (patternText is not null))
+            throw new RoseException("give exactly one of --sparsity P or --pattern N:M");
+        NmPattern? pattern = null;
+        if (patternText is not null)
+        {
+            try { pattern = NmPattern.Parse(patternText); }
+            catch (Exception e) when (e is FormatException or ArgumentException) { throw new RoseException($"--pattern: {e.Message}"); }
+        }
+        if (sparsity is { } p && !(p >= 0 && p < 1))
+            throw new RoseException($"--sparsity must be in [0, 1) (got {p})");
+        int block = parse.GetValue(BlockSize);
+        if (block < 1) throw new RoseException($"--blocksize must be positive (got {block})");
+        double damp = parse.GetValue(Damp);
+        if (!(damp >= 0)) throw new RoseException($"--damp must be non-negative (got {damp})");
+        ScoreStatistic? stat = parse.GetValue(ScoreStat)?.ToLowerInvariant() switch
+        {
+            null => null,
+            "official" => ScoreStatistic.Official,
+            "mean" => ScoreStatistic.Mean,
+            var other => throw new RoseException($"--score-stat '{other}' is not official or mean"),
+        };
+        return new PruneOptions(method, pattern is { } nm ? (double)nm.N / nm.M : sparsity!.Value, pattern, block, damp, stat);
+    }
+}
+
+public static class PruneCommand
+{
+    public static Command Create(TextWriter stdout)
+    {
+        var methodOptions = new PruneMethodOptions();
+        var model = new Option<string?>("--model") { Description = "HF checkpoint folder (default: the bundled sample)" };
+        var output = new Option<string>("--out") { Description = "output folder (written beside it, renamed when complete)", Required = true };
+        var calib = new Option<string?>("--calib") { Description = "calibration text (.txt, .jsonl, .json(.gz), .parquet); default with the sample: its calibration slice" };
+        var nsamples = new Option<int>("--nsamples") { Description = "calibration sequences", DefaultValueFactory = _ => 128 };
+        var seqlen = new Option<int>("--seqlen") { Description = "calibration sequence length (capped at max_position_embeddings)", DefaultValueFactory = _ => 2048 };
+        var sampling = new Option<string>("--calib-sampling") { Description = "random (C4 protocol: random crops of random long documents) | sequential (first windows of the whole text)", DefaultValueFactory = _ => "random" };
+        var seed = new Option<int>("--seed") { Description = "seed of random calibration sampling", DefaultValueFactory = _ => 0 };
+        var force = new Option<bool>("--force") { Description = "replace --out if it exists" };
+        var eval = new Option<string?>("--eval") { Description = "measure perplexity on this text before and after pruning" };
+        var evalSeqLen = new Option<int?>("--eval-seqlen") { Description = "perplexity window (default min(2048, max_position_embeddings))" };
+        var json = new Option<bool>("--json") { Description = "print a JSON summary as the last stdout line" };
+        var command = new Command("prune", "Prune every linear layer of a HF checkpoint, layer by layer, into a new checkpoint");
+        foreach (var o in methodOptions.All) command.Options.Add(o);
+        foreach (var o in new Option[] { model, output, calib, nsamples, seqlen, sampling, seed, force, eval, evalSeqLen, json }) command.Options.Add(o);
+
+        command.SetAction(parse => CommandGuard.Run(() =>
+        {
+            var prune = methodOptions.Parse(parse);
+            bool sample = parse.GetValue(model) is null;
+            string? calibPath = parse.GetValue(calib) ?? (sample ? BundledSample.CalibrationText : null);
+            if (calibPath is null && prune.Method != PruneMethod.Magnitude)
+                throw new RoseException($"--calib is required for --method {parse.GetValue(methodOptions.Method)}");
+            var options = new PruneRunOptions
+            {
+                ModelDirectory = parse.GetValue(model) ?? BundledSample.ModelDirectory,
+                OutputDirectory = parse.GetValue(output)!,
+                Prune = prune,
+                CalibrationPath = calibPath ?? "",
+                NSamples = Positive(parse.GetValue(nsamples), "--nsamples"),
+                SeqLen = Positive(parse.GetValue(seqlen), "--seqlen"),
+                Sampling = parse.GetValue(sampling)!.ToLowerInvariant() switch
+                {
+                    "random" => CalibrationSampling.Random,
+                    "sequential" => CalibrationSampling.Sequential,
+                    var other => throw new RoseException($"--calib-sampling '{other}' is not random or sequential"),
+                },
+                Seed = parse.GetValue(seed),
+                Force = parse.GetValue(force),
+                EvalPath = parse.GetValue(eval),
+                EvalSeqLen = parse.GetValue(evalSeqLen),
+                CommandLine = "rose " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
+            };
+            using var backend = new CpuBackend();
+            PruneReport report;
+            using (var progress = new ConsoleProgress("prune"))
+                report = new PruningPipeline(backend, Console.Error).Run(options, progress);
+            stdout.WriteLine($"wrote {report.Output}: {report.Method} {(report.Pattern ?? report.Sparsity.ToString("0.###"))}, overall sparsity {report.OverallSparsity:P2}, {report.Seconds["total"]:F1} s");
+            if (report.PerplexityAfter is { } after)
+                stdout.WriteLine($"perplexity {report.PerplexityBefore:F4} → {after:F4} (seqlen {report.EvalSeqLen})");
+            if (parse.GetValue(json))
+                stdout.WriteLine(JsonSerializer.Serialize(new
+                {
+                    output = report.Output,
+                    method = report.Method,
+                    sparsity = report.Sparsity,
+                    pattern = report.Pattern,
+                    overall_sparsity = report.OverallSparsity,
+                    reordered_matrices = report.ReorderedMatrices,
+                    non_pd_events = report.NonPdEvents,
+                    perplexity_before = report.PerplexityBefore,
+                    perplexity_after = report.PerplexityAfter,
+                    seconds = report.Seconds["total"],
+                }));
+            return 0;
+        }));
+        return command;
+    }
+
+    internal static int Positive(int value, string name) =>
+        value > 0 ? value : throw new RoseException($"{name} must be positive (got {value})");
+}

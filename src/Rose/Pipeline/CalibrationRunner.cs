@@ -1,0 +1,96 @@
+using Rose.Modeling;
+using Rose.Pruning;
+
+namespace Rose.Pipeline;
+
+/// <summary>Holds the calibration windows' hidden states (the residual stream entering the current
+/// layer) and moves them through the model one decoder layer at a time. Windows run forward in
+/// parallel, but their inputs are folded into the statistics strictly in window order k = 1..n,
+/// exactly as the reference folds one calibration sequence at a time.</summary>
+public sealed class CalibrationRunner
+{
+    private readonly LlamaModel _model;
+    private readonly int[][] _windows;
+    private readonly float[][] _states;
+
+    public CalibrationRunner(LlamaModel model, int[][] windows)
+    {
+        _model = model;
+        _windows = windows;
+        SeqLen = windows.Length == 0 ? 0 : windows[0].Length;
+        _states = new float[windows.Length][];
+        for (int w = 0; w < windows.Length; w++)
+        {
+            _states[w] = new float[SeqLen * model.Shape.Hidden];
+            model.Embed(windows[w], _states[w]);
+        }
+    }
+
+    public int Windows => _windows.Length;
+    public int SeqLen { get; }
+
+    /// <summary>Bytes of fp32 hidden states a run of this size keeps resident.</summary>
+    public static long StateBytes(ModelShape shape, int windows, int seqLen) => (long)windows * seqLen * shape.Hidden * sizeof(float);
+
+    /// <summary>Bytes one window's captured linear inputs take (all four input groups).</summary>
+    public static long CaptureBytes(ModelShape shape, int seqLen) =>
+        (long)seqLen * (2L * shape.Hidden + shape.QDim + shape.Intermediate) * sizeof(float);
+
+    /// <summary>Dense forward of <paramref name="layer"/> over every window (states unchanged),
+    /// folding each linear input group into fresh statistics.</summary>
+    public Dictionary<LinearInputGroup, LayerInputStatistics> CollectStatistics(DecoderLayerWeights layer, IPruningBackend backend,
+        Action<int>? windowDone = null)
+    {
+        var shape = _model.Shape;
+        var stats = new Dictionary<LinearInputGroup, LayerInputStatistics>
+        {
+            [LinearInputGroup.AttentionInput] = new(backend, shape.Hidden),
+            [LinearInputGroup.AttentionOutput] = new(backend, shape.QDim),
+            [LinearInputGroup.MlpInput] = new(backend, shape.Hidden),
+            [LinearInputGroup.MlpHidden] = new(backend, shape.Intermediate),
+        };
+        int chunk = (int)Math.Clamp((1L << 30) / CaptureBytes(shape, SeqLen), 1, Environment.ProcessorCount);
+        var captures = new CapturingObserver[chunk];
+        for (int w0 = 0; w0 < Windows; w0 += chunk)
+        {
+            int count = Math.Min(chunk, Windows - w0);
+            bool perWindow = count > 1;
+            Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = perWindow ? -1 : 1 }, i =>
+            {
+                var observer = captures[i] ??= new CapturingObserver();
+                var scratch = (float[])_states[w0 + i].Clone();
+                new DecoderLayerForward(shape, _model.Rope) { ParallelInside = !perWindow }.Run(layer, scratch, SeqLen, observer);
+            });
+            for (int i = 0; i < count; i++)
+            {
+                foreach (var (group, input) in captures[i].Inputs)
+                    stats[group].Fold(input.AsSpan(0, SeqLen * stats[group].Columns), SeqLen);
+                windowDone?.Invoke(w0 + i);
+            }
+        }
+        return stats;
+    }
+
+    /// <summary>Forward of <paramref name="layer"/> (pruned or not) over every window, in place:
+    /// the states become the next layer's inputs.</summary>
+    public void Advance(DecoderLayerWeights layer)
+    {
+        bool perWindow = Windows >= Environment.ProcessorCount;
+        Parallel.For(0, Windows, new ParallelOptions { MaxDegreeOfParallelism = perWindow ? -1 : 1 },
+            () => new DecoderLayerForward(_model.Shape, _model.Rope) { ParallelInside = !perWindow },
+            (w, _, forward) => { forward.Run(layer, _states[w], SeqLen); return forward; }, _ => { });
+    }
+
+    /// <summary>Keeps a copy of every linear group's input of one window's forward.</summary>
+    private sealed class CapturingObserver : ILinearInputObserver
+    {
+        public Dictionary<LinearInputGroup, float[]> Inputs { get; } = new();
+
+        public void Observe(LinearInputGroup group, ReadOnlySpan<float> x, int tokens, int cols)
+        {
+            if (!Inputs.TryGetValue(group, out var buffer) || buffer.Length < x.Length)
+                Inputs[group] = buffer = new float[x.Length];
+            x.CopyTo(buffer);
+        }
+    }
+}

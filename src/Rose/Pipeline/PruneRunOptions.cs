@@ -1,0 +1,27 @@
+using Rose.Pruning;
+
+namespace Rose.Pipeline;
+
+public enum CalibrationSampling { Random, Sequential }
+
+/// <summary>Everything one `rose prune` run needs.</summary>
+public sealed record PruneRunOptions
+{
+    public required string ModelDirectory { get; init; }
+    public required string OutputDirectory { get; init; }
+    public required PruneOptions Prune { get; init; }
+    public required string CalibrationPath { get; init; }
+    public int NSamples { get; init; } = 128;
+    /// <summary>Requested calibration window length; capped at max_position_embeddings.</summary>
+    public int SeqLen { get; init; } = 2048;
+    public CalibrationSampling Sampling { get; init; } = CalibrationSampling.Random;
+    public int Seed { get; init; }
+    public bool Force { get; init; }
+    public string? EvalPath { get; init; }
+    public int? EvalSeqLen { get; init; }
+    /// <summary>Also measure the dense model's perplexity (when EvalPath is given).</summary>
+    public bool EvalBefore { get; init; } = true;
+    public string CommandLine { get; init; } = "";
+    /// <summary>Stop with a clear message when the activations need more than this many bytes.</summary>
+    public long? MemoryLimitBytes { get; init; }
+}
