@@ -53,7 +53,7 @@ public sealed class CudaPrunerTests
             // Very uneven block losses (not already in descending order) force ROSE to reorder.
             int block = pattern?.M ?? 128;
             for (int r = 0; r < rows; r++)
-                for (int c = 0; c < cols; c++) w[r * cols + c] *= MathF.Pow(4f, (c / block) % 3);
+                for (int c = 0; c < cols; c++) w[r * cols + c] *= MathF.Pow(8f, (c / block) % 3);
         }
 
         using var cs = new LayerInputStatistics(cpu, cols);
