@@ -39,6 +39,11 @@ public static class CommandGuard
         {
             return action();
         }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("interrupted: nothing was written to the output folder");
+            return 130;
+        }
         catch (RoseException e)
         {
             Console.Error.WriteLine($"error: {OneLine(e.Message)}");

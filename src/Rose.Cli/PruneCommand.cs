@@ -104,8 +104,9 @@ public static class PruneCommand
             };
             using var backend = DeviceOption.Backend(parse, device);
             PruneReport report;
+            using var interrupt = InterruptSignal.Install();
             using (var progress = new ConsoleProgress("prune"))
-                report = new PruningPipeline(backend, Console.Error).Run(options, progress);
+                report = new PruningPipeline(backend, Console.Error).Run(options, progress, interrupt.Token);
             stdout.WriteLine($"wrote {report.Output}: {report.Method} {(report.Pattern ?? report.Sparsity.ToString("0.###"))}, overall sparsity {report.OverallSparsity:P2}, {report.Seconds["total"]:F1} s");
             if (report.PerplexityAfter is { } after)
                 stdout.WriteLine($"perplexity {report.PerplexityBefore:F4} → {after:F4} (seqlen {report.EvalSeqLen})");

@@ -22,7 +22,7 @@ public sealed class PruningPipeline
         _log = log;
     }
 
-    public PruneReport Run(PruneRunOptions options, IProgress<ProgressUpdate>? progress = null)
+    public PruneReport Run(PruneRunOptions options, IProgress<ProgressUpdate>? progress = null, CancellationToken cancel = default)
     {
         var total = Stopwatch.StartNew();
         var seconds = new Dictionary<string, double> { ["load"] = 0, ["calibration"] = 0, ["forward"] = 0, ["statistics"] = 0, ["prune"] = 0, ["write"] = 0, ["eval"] = 0 };
@@ -73,6 +73,7 @@ public sealed class PruningPipeline
             int steps = model.LayerCount * (LinearKinds.All.Length + 2), done = 0;
             for (int l = 0; l < model.LayerCount; l++)
             {
+                cancel.ThrowIfCancellationRequested();
                 string layerLabel = $"layer {l + 1}/{model.LayerCount}";
                 var layer = model.LoadLayer(l);
                 Lap("load");
@@ -88,6 +89,7 @@ public sealed class PruningPipeline
                 {
                     foreach (var kind in LinearKinds.All)
                     {
+                        cancel.ThrowIfCancellationRequested();
                         string name = LinearKinds.WeightName(l, kind);
                         progress?.Report(new ProgressUpdate($"{layerLabel} {kind.ModulePath()}", done, steps));
                         var linear = layer[kind];

@@ -131,6 +131,23 @@ public class PipelineTests
         Assert.That(Directory.Exists(Path.Combine(_dir, "out")), Is.False);
     }
 
+    [Test]
+    public void CancelledRunLeavesNoOutputAndNoTemporaryFolder()
+    {
+        var model = TinyModelFactory.Create(new TinyModelSpec { Vocab = 300 }, Path.Combine(_dir, "model"));
+        ByteLevelTokenizerFixture.Write(model);
+        using var cancel = new CancellationTokenSource();
+        var progress = new Progress<ProgressUpdate>();
+        cancel.Cancel();
+        Assert.Throws<OperationCanceledException>(() => new PruningPipeline(new CpuBackend(), TextWriter.Null).Run(new PruneRunOptions
+        {
+            ModelDirectory = model, OutputDirectory = Path.Combine(_dir, "out"),
+            Prune = new PruneOptions(PruneMethod.SparseGpt, 0.5, null), CalibrationPath = CalibrationFile(),
+            Sampling = CalibrationSampling.Sequential, NSamples = 4, SeqLen = 16,
+        }, progress, cancel.Token));
+        Assert.That(Directory.GetDirectories(_dir).Select(Path.GetFileName), Is.EquivalentTo(new[] { "model" }));
+    }
+
     /// <summary>Splits a model.safetensors into three shards with an index, as large HF checkpoints come.</summary>
     private static void ReshardAsThree(string dir)
     {
