@@ -7,7 +7,7 @@ namespace Rose.Pipeline;
 /// layer) and moves them through the model one decoder layer at a time. Windows run forward in
 /// parallel, but their inputs are folded into the statistics strictly in window order k = 1..n,
 /// exactly as the reference folds one calibration sequence at a time.</summary>
-public sealed class CalibrationRunner
+public sealed class CalibrationRunner : ICalibrationRunner
 {
     private readonly LlamaModel _model;
     private readonly int[][] _windows;
@@ -38,8 +38,7 @@ public sealed class CalibrationRunner
 
     /// <summary>Dense forward of <paramref name="layer"/> over every window (states unchanged),
     /// folding each linear input group into fresh statistics.</summary>
-    public Dictionary<LinearInputGroup, LayerInputStatistics> CollectStatistics(DecoderLayerWeights layer, IPruningBackend backend,
-        Action<int>? windowDone = null)
+    public Dictionary<LinearInputGroup, LayerInputStatistics> CollectStatistics(DecoderLayerWeights layer, IPruningBackend backend)
     {
         var shape = _model.Shape;
         var stats = new Dictionary<LinearInputGroup, LayerInputStatistics>
@@ -65,7 +64,6 @@ public sealed class CalibrationRunner
             {
                 foreach (var (group, input) in captures[i].Inputs)
                     stats[group].Fold(input.AsSpan(0, SeqLen * stats[group].Columns), SeqLen);
-                windowDone?.Invoke(w0 + i);
             }
         }
         return stats;
@@ -80,6 +78,8 @@ public sealed class CalibrationRunner
             () => new DecoderLayerForward(_model.Shape, _model.Rope) { ParallelInside = !perWindow },
             (w, _, forward) => { forward.Run(layer, _states[w], SeqLen); return forward; }, _ => { });
     }
+
+    public void Dispose() { }
 
     /// <summary>Keeps a copy of every linear group's input of one window's forward.</summary>
     private sealed class CapturingObserver : ILinearInputObserver

@@ -68,7 +68,7 @@ public sealed class PruningPipeline
                 CopyTensor(model.Checkpoint, writer, name);
             Lap("write");
 
-            var runner = needsStatistics ? new CalibrationRunner(model, windows) : null;
+            using ICalibrationRunner? runner = needsStatistics ? new CalibrationRunner(model, windows) : null;
             Lap("forward");
             int steps = model.LayerCount * (LinearKinds.All.Length + 2), done = 0;
             for (int l = 0; l < model.LayerCount; l++)

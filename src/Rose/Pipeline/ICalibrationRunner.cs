@@ -1,0 +1,19 @@
+using Rose.Modeling;
+using Rose.Pruning;
+
+namespace Rose.Pipeline;
+
+/// <summary>Moves the calibration windows through the model one decoder layer at a time, on
+/// whichever device holds the activations.</summary>
+public interface ICalibrationRunner : IDisposable
+{
+    int Windows { get; }
+    int SeqLen { get; }
+
+    /// <summary>Dense forward of the layer over every window (activations unchanged), folding each
+    /// linear input group into fresh statistics in window order k = 1..n.</summary>
+    Dictionary<LinearInputGroup, LayerInputStatistics> CollectStatistics(DecoderLayerWeights layer, IPruningBackend backend);
+
+    /// <summary>Forward of the (pruned) layer over every window: the activations become the next layer's inputs.</summary>
+    void Advance(DecoderLayerWeights layer);
+}
