@@ -118,8 +118,7 @@ public sealed class CudaBackend : IPruningBackend
 
     public BackendMatrix Upload(ReadOnlySpan<float> data, int rows, int cols)
     {
-        if (data.Length != (long)rows * cols)
-            throw new ArgumentException($"Upload of {data.Length} values does not fit a {rows}×{cols} matrix.");
+        BackendContracts.Upload(data.Length, rows, cols);
         var m = NewMatrix(rows, cols);
         if (data.Length > 0) m.Buffer.CopyFrom(data);
         return m;
@@ -143,16 +142,14 @@ public sealed class CudaBackend : IPruningBackend
     public void Download(BackendMatrix source, Span<float> destination)
     {
         var m = M(source);
-        if (destination.Length < m.Count)
-            throw new ArgumentException($"Download destination holds {destination.Length} values, matrix has {m.Count}.");
+        BackendContracts.MatrixDownload(destination.Length, m.Count);
         if (m.Count > 0) m.Buffer.CopyTo(destination[..checked((int)m.Count)]);
     }
 
     public void Download(BackendVector source, Span<float> destination)
     {
         var v = V(source);
-        if (destination.Length < v.Length)
-            throw new ArgumentException($"Download destination holds {destination.Length} values, vector has {v.Length}.");
+        BackendContracts.VectorDownload(destination.Length, v.Length);
         if (v.Length > 0) v.Buffer.CopyTo(destination[..v.Length]);
     }
 
@@ -180,11 +177,7 @@ public sealed class CudaBackend : IPruningBackend
         var so = V(sOfficial);
         var sm = V(sMean);
         int cols = h.Cols;
-        if (h.Rows != cols || so.Length != cols || sm.Length != cols)
-            throw new ArgumentException($"Statistics shapes disagree: H {h.Rows}×{h.Cols}, s {so.Length}/{sm.Length}.");
-        if (tokens < 0 || x.Length != (long)tokens * cols)
-            throw new ArgumentException($"Calibration input has {x.Length} values, expected {tokens} tokens × {cols} columns.");
-        ArgumentOutOfRangeException.ThrowIfLessThan(sequenceIndex, 1);
+        BackendContracts.FoldInput(h.Rows, h.Cols, so.Length, sm.Length, x.Length, tokens, sequenceIndex);
         if (cols == 0) return;
 
         double k = sequenceIndex;
@@ -220,8 +213,7 @@ public sealed class CudaBackend : IPruningBackend
         var h = M(hessian);
         var w = M(weight);
         int n = h.Cols;
-        if (h.Rows != n || w.Cols != n)
-            throw new ArgumentException($"Hessian {h.Rows}×{h.Cols} does not match weight columns {w.Cols}.");
+        BackendContracts.HessianMatchesWeight(h.Rows, h.Cols, w.Cols);
         if (n == 0) return new HessianPreparation(0, 0);
 
         var dead = _byteScratch.Get(n);
@@ -251,8 +243,7 @@ public sealed class CudaBackend : IPruningBackend
         var h = M(hessian);
         var u = M(upper);
         int n = h.Rows;
-        if (h.Cols != n || u.Rows != n || u.Cols != n)
-            throw new ArgumentException($"Cholesky needs square matrices of one size: H {h.Rows}×{h.Cols}, U {u.Rows}×{u.Cols}.");
+        BackendContracts.CholeskyShapes(h.Rows, h.Cols, u.Rows, u.Cols);
         if (n == 0) return true;
 
         // Row-major symmetric H is its own column-major image. cuSOLVER's column-major "lower"
@@ -307,8 +298,7 @@ public sealed class CudaBackend : IPruningBackend
     {
         var w = M(weight);
         var s = V(statistic);
-        if (s.Length != w.Cols)
-            throw new ArgumentException($"Statistic length {s.Length} does not match weight columns {w.Cols}.");
+        BackendContracts.StatisticMatchesWeight(s.Length, w.Cols);
         var result = NewMatrix(w.Rows, w.Cols);
         if (w.Count > 0)
             Launch("scores.cu", "rose_scores", w.Count, w.Pointer, s.Pointer, result.Pointer, w.Rows, w.Cols);
@@ -320,10 +310,7 @@ public sealed class CudaBackend : IPruningBackend
     {
         var s = M(scores);
         int rows = s.Rows, cols = s.Cols;
-        ArgumentOutOfRangeException.ThrowIfLessThan(blockWidth, 1);
-        int blocks = (cols + blockWidth - 1) / blockWidth;
-        if (columnLoss.Length != cols || blockLoss.Length != blocks)
-            throw new ArgumentException($"Loss buffers sized {columnLoss.Length}/{blockLoss.Length}, expected {cols}/{blocks}.");
+        int blocks = BackendContracts.OrderingLosses(cols, blockWidth, columnLoss.Length, blockLoss.Length);
         if (cols == 0) return;
         if (rows == 0)
         {
@@ -364,9 +351,8 @@ public sealed class CudaBackend : IPruningBackend
     {
         var s = M(source);
         var d = M(destination);
-        if (ReferenceEquals(s, d) || d.Rows != s.Rows || d.Cols != s.Cols)
-            throw new ArgumentException($"Gather destination {d.Rows}×{d.Cols} must be a distinct matrix shaped {s.Rows}×{s.Cols}.");
-        CheckPermutation(permutation, s.Cols);
+        BackendContracts.GatherDestination(s, d);
+        BackendContracts.Permutation(permutation, s.Cols);
         if (s.Count == 0) return;
         var perm = UploadPermutation(permutation);
         Launch("permute.cu", "rose_gather_columns", s.Count, s.Pointer, d.Pointer, perm.Pointer, s.Rows, s.Cols);
@@ -375,8 +361,8 @@ public sealed class CudaBackend : IPruningBackend
     public BackendMatrix PermuteSymmetric(BackendMatrix source, ReadOnlySpan<int> permutation)
     {
         var s = M(source);
-        if (s.Rows != s.Cols) throw new ArgumentException($"Symmetric permutation needs a square matrix, got {s.Rows}×{s.Cols}.");
-        CheckPermutation(permutation, s.Cols);
+        BackendContracts.SymmetricSource(s.Rows, s.Cols);
+        BackendContracts.Permutation(permutation, s.Cols);
         var d = NewMatrix(s.Rows, s.Cols);
         if (s.Count == 0) return d;
         var perm = UploadPermutation(permutation);
@@ -391,18 +377,6 @@ public sealed class CudaBackend : IPruningBackend
         return perm;
     }
 
-    private static void CheckPermutation(ReadOnlySpan<int> permutation, int n)
-    {
-        if (permutation.Length != n)
-            throw new ArgumentException($"Permutation has {permutation.Length} entries, expected {n}.");
-        var seen = new bool[n];
-        foreach (int p in permutation)
-        {
-            if ((uint)p >= (uint)n || seen[p]) throw new ArgumentException($"Not a permutation of 0..{n - 1}: entry {p}.");
-            seen[p] = true;
-        }
-    }
-
     // ---- OBS (SparseGPT) -----------------------------------------------------------------
 
     public void ObsBlockSweep(BackendMatrix weight, BackendMatrix upper, int i1, int i2, MaskRule rule,
@@ -413,13 +387,8 @@ public sealed class CudaBackend : IPruningBackend
         var e = M(error);
         var loss = V(rowLoss);
         int rows = w.Rows, cols = w.Cols, width = i2 - i1;
-        if (u.Rows != cols || u.Cols != cols) throw new ArgumentException($"U is {u.Rows}×{u.Cols}, expected {cols}×{cols}.");
-        if (i1 < 0 || i2 > cols || width <= 0) throw new ArgumentException($"Block [{i1}, {i2}) is outside 0..{cols}.");
-        if (e.Rows != rows || e.Cols < width) throw new ArgumentException($"Error buffer {e.Rows}×{e.Cols} too small for {rows}×{width}.");
-        if (loss.Length != rows) throw new ArgumentException($"Row loss has {loss.Length} entries, expected {rows}.");
+        BackendContracts.ObsBlock(rows, cols, u.Rows, u.Cols, e.Rows, e.Cols, loss.Length, i1, i2, rule);
         var nm = rule.Pattern;
-        if (nm is { } p && i1 % p.M != 0)
-            throw new ArgumentException($"N:M block start {i1} is not a multiple of M = {p.M}.");
         if (rows == 0) return;
 
         var threshold = _floatScratch.Get(1);
@@ -492,8 +461,7 @@ public sealed class CudaBackend : IPruningBackend
     {
         var w = M(weight);
         var s = V(statistic);
-        if (s.Length != w.Cols)
-            throw new ArgumentException($"Statistic length {s.Length} does not match weight columns {w.Cols}.");
+        BackendContracts.StatisticMatchesWeight(s.Length, w.Cols);
         if (w.Count == 0) return;
         if (rule.Pattern is { } nm)
         {
@@ -535,13 +503,13 @@ public sealed class CudaBackend : IPruningBackend
     private CudaMatrix M(BackendMatrix m)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        return m as CudaMatrix ?? throw new ArgumentException($"Matrix handle of type {m.GetType().Name} does not belong to the CUDA backend.");
+        return BackendContracts.OwnMatrix<CudaMatrix>(m, "CUDA");
     }
 
     private CudaVector V(BackendVector v)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        return v as CudaVector ?? throw new ArgumentException($"Vector handle of type {v.GetType().Name} does not belong to the CUDA backend.");
+        return BackendContracts.OwnVector<CudaVector>(v, "CUDA");
     }
 
     public void Dispose()

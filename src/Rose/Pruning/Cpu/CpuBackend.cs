@@ -18,8 +18,7 @@ public sealed class CpuBackend : IPruningBackend
 
     public BackendMatrix Upload(ReadOnlySpan<float> data, int rows, int cols)
     {
-        if (data.Length != (long)rows * cols)
-            throw new ArgumentException($"Upload of {data.Length} values does not fit a {rows}×{cols} matrix.");
+        BackendContracts.Upload(data.Length, rows, cols);
         return new CpuMatrix(data.ToArray(), rows, cols);
     }
 
@@ -30,16 +29,14 @@ public sealed class CpuBackend : IPruningBackend
     public void Download(BackendMatrix source, Span<float> destination)
     {
         var m = M(source);
-        if (destination.Length < m.Data.Length)
-            throw new ArgumentException($"Download destination holds {destination.Length} values, matrix has {m.Data.Length}.");
+        BackendContracts.MatrixDownload(destination.Length, m.Data.Length);
         m.Data.CopyTo(destination);
     }
 
     public void Download(BackendVector source, Span<float> destination)
     {
         var v = V(source);
-        if (destination.Length < v.Data.Length)
-            throw new ArgumentException($"Download destination holds {destination.Length} values, vector has {v.Data.Length}.");
+        BackendContracts.VectorDownload(destination.Length, v.Data.Length);
         v.Data.CopyTo(destination);
     }
 
@@ -58,11 +55,7 @@ public sealed class CpuBackend : IPruningBackend
         var so = V(sOfficial);
         var sm = V(sMean);
         int cols = h.Cols;
-        if (h.Rows != cols || so.Length != cols || sm.Length != cols)
-            throw new ArgumentException($"Statistics shapes disagree: H {h.Rows}×{h.Cols}, s {so.Length}/{sm.Length}.");
-        if (tokens < 0 || x.Length != (long)tokens * cols)
-            throw new ArgumentException($"Calibration input has {x.Length} values, expected {tokens} tokens × {cols} columns.");
-        ArgumentOutOfRangeException.ThrowIfLessThan(sequenceIndex, 1);
+        BackendContracts.FoldInput(h.Rows, h.Cols, so.Length, sm.Length, x.Length, tokens, sequenceIndex);
 
         double k = sequenceIndex;
         double keep = (k - 1) / k;
@@ -102,8 +95,7 @@ public sealed class CpuBackend : IPruningBackend
         var h = M(hessian);
         var w = M(weight);
         int n = h.Cols;
-        if (h.Rows != n || w.Cols != n)
-            throw new ArgumentException($"Hessian {h.Rows}×{h.Cols} does not match weight columns {w.Cols}.");
+        BackendContracts.HessianMatchesWeight(h.Rows, h.Cols, w.Cols);
         var dead = new List<int>();
         double sum = 0;
         for (int j = 0; j < n; j++)
@@ -138,8 +130,7 @@ public sealed class CpuBackend : IPruningBackend
         var h = M(hessian);
         var u = M(upper);
         int n = h.Rows;
-        if (h.Cols != n || u.Rows != n || u.Cols != n)
-            throw new ArgumentException($"Cholesky needs square matrices of one size: H {h.Rows}×{h.Cols}, U {u.Rows}×{u.Cols}.");
+        BackendContracts.CholeskyShapes(h.Rows, h.Cols, u.Rows, u.Cols);
         var a = new double[(long)n * n];
         for (int i = 0; i < a.Length; i++) a[i] = h.Data[i];
         if (!DenseKernels.CholeskyLower(a, n)) return false;
@@ -170,8 +161,7 @@ public sealed class CpuBackend : IPruningBackend
     {
         var w = M(weight);
         var s = V(statistic);
-        if (s.Length != w.Cols)
-            throw new ArgumentException($"Statistic length {s.Length} does not match weight columns {w.Cols}.");
+        BackendContracts.StatisticMatchesWeight(s.Length, w.Cols);
         var sqrtS = new float[s.Length];
         TensorPrimitives.Sqrt(s.Data, sqrtS);
         var result = new CpuMatrix(w.Rows, w.Cols);
@@ -189,10 +179,7 @@ public sealed class CpuBackend : IPruningBackend
     {
         var s = M(scores);
         int rows = s.Rows, cols = s.Cols;
-        ArgumentOutOfRangeException.ThrowIfLessThan(blockWidth, 1);
-        int blocks = (cols + blockWidth - 1) / blockWidth;
-        if (columnLoss.Length != cols || blockLoss.Length != blocks)
-            throw new ArgumentException($"Loss buffers sized {columnLoss.Length}/{blockLoss.Length}, expected {cols}/{blocks}.");
+        int blocks = BackendContracts.OrderingLosses(cols, blockWidth, columnLoss.Length, blockLoss.Length);
         var colLoss = new double[cols];
         var blkLoss = new double[blocks];
         Parallel.For(0, blocks, b =>
@@ -242,8 +229,7 @@ public sealed class CpuBackend : IPruningBackend
     {
         var s = M(source);
         var d = M(destination);
-        if (ReferenceEquals(s, d) || d.Rows != s.Rows || d.Cols != s.Cols)
-            throw new ArgumentException($"Gather destination {d.Rows}×{d.Cols} must be a distinct matrix shaped {s.Rows}×{s.Cols}.");
+        BackendContracts.GatherDestination(s, d);
         var perm = CheckedPermutation(permutation, s.Cols);
         Parallel.For(0, s.Rows, r =>
         {
@@ -256,7 +242,7 @@ public sealed class CpuBackend : IPruningBackend
     public BackendMatrix PermuteSymmetric(BackendMatrix source, ReadOnlySpan<int> permutation)
     {
         var s = M(source);
-        if (s.Rows != s.Cols) throw new ArgumentException($"Symmetric permutation needs a square matrix, got {s.Rows}×{s.Cols}.");
+        BackendContracts.SymmetricSource(s.Rows, s.Cols);
         var perm = CheckedPermutation(permutation, s.Cols);
         var d = new CpuMatrix(s.Rows, s.Cols);
         Parallel.For(0, s.Rows, i =>
@@ -270,14 +256,7 @@ public sealed class CpuBackend : IPruningBackend
 
     private static int[] CheckedPermutation(ReadOnlySpan<int> permutation, int n)
     {
-        if (permutation.Length != n)
-            throw new ArgumentException($"Permutation has {permutation.Length} entries, expected {n}.");
-        var seen = new bool[n];
-        foreach (int p in permutation)
-        {
-            if ((uint)p >= (uint)n || seen[p]) throw new ArgumentException($"Not a permutation of 0..{n - 1}: entry {p}.");
-            seen[p] = true;
-        }
+        BackendContracts.Permutation(permutation, n);
         return permutation.ToArray();
     }
 
@@ -291,13 +270,8 @@ public sealed class CpuBackend : IPruningBackend
         var e = M(error);
         var loss = V(rowLoss);
         int rows = w.Rows, cols = w.Cols, width = i2 - i1;
-        if (u.Rows != cols || u.Cols != cols) throw new ArgumentException($"U is {u.Rows}×{u.Cols}, expected {cols}×{cols}.");
-        if (i1 < 0 || i2 > cols || width <= 0) throw new ArgumentException($"Block [{i1}, {i2}) is outside 0..{cols}.");
-        if (e.Rows != rows || e.Cols < width) throw new ArgumentException($"Error buffer {e.Rows}×{e.Cols} too small for {rows}×{width}.");
-        if (loss.Length != rows) throw new ArgumentException($"Row loss has {loss.Length} entries, expected {rows}.");
+        BackendContracts.ObsBlock(rows, cols, u.Rows, u.Cols, e.Rows, e.Cols, loss.Length, i1, i2, rule);
         var nm = rule.Pattern;
-        if (nm is { } p && i1 % p.M != 0)
-            throw new ArgumentException($"N:M block start {i1} is not a multiple of M = {p.M}.");
 
         var ud = u.Data;
         var wd = w.Data;
@@ -454,9 +428,7 @@ public sealed class CpuBackend : IPruningBackend
         });
     }
 
-    private static CpuMatrix M(BackendMatrix m) =>
-        m as CpuMatrix ?? throw new ArgumentException($"Matrix handle of type {m.GetType().Name} does not belong to the CPU backend.");
+    private static CpuMatrix M(BackendMatrix m) => BackendContracts.OwnMatrix<CpuMatrix>(m, "CPU");
 
-    private static CpuVector V(BackendVector v) =>
-        v as CpuVector ?? throw new ArgumentException($"Vector handle of type {v.GetType().Name} does not belong to the CPU backend.");
+    private static CpuVector V(BackendVector v) => BackendContracts.OwnVector<CpuVector>(v, "CPU");
 }
