@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 
 namespace Rose.Synthesis;
@@ -9,29 +10,41 @@ namespace Rose.Synthesis;
 public static class GaussianFill
 {
     /// <summary>Fills <paramref name="destination"/> with the values of chunk
-    /// <paramref name="chunk"/> of tensor <paramref name="tensor"/> (Box–Muller, two values per draw).</summary>
+    /// <paramref name="chunk"/> of tensor <paramref name="tensor"/>: Box–Muller, two values per
+    /// pair of uniforms, with the transcendental part vectorized over the whole chunk.</summary>
     public static void Fill(Span<float> destination, ulong seed, int tensor, long chunk, float std)
     {
         var rng = new Xoshiro256(Mix(seed, (ulong)tensor, (ulong)chunk));
-        int i = 0;
-        for (; i + 1 < destination.Length; i += 2)
+        int pairs = (destination.Length + 1) / 2;
+        var pool = System.Buffers.ArrayPool<float>.Shared;
+        float[] radius = pool.Rent(pairs), angle = pool.Rent(pairs), sin = pool.Rent(pairs), cos = pool.Rent(pairs);
+        try
         {
-            var (a, b) = NormalPair(ref rng);
-            destination[i] = a * std;
-            destination[i + 1] = b * std;
+            var r = radius.AsSpan(0, pairs);
+            var a = angle.AsSpan(0, pairs);
+            for (int p = 0; p < pairs; p++)
+            {
+                // u1 in (0, 1] keeps the logarithm finite; 24 random bits are all a float holds.
+                r[p] = ((rng.Next() >> 40) + 1) * (1f / (1 << 24));
+                a[p] = (rng.Next() >> 40) * (1f / (1 << 24));
+            }
+            TensorPrimitives.Log(r, r);
+            TensorPrimitives.Multiply(r, -2f, r);
+            TensorPrimitives.Sqrt(r, r);
+            TensorPrimitives.Multiply(r, std, r);
+            TensorPrimitives.Multiply(a, 2f * MathF.PI, a);
+            TensorPrimitives.SinCos(a, sin.AsSpan(0, pairs), cos.AsSpan(0, pairs));
+            int i = 0;
+            for (int p = 0; p < pairs; p++)
+            {
+                destination[i++] = r[p] * cos[p];
+                if (i < destination.Length) destination[i++] = r[p] * sin[p];
+            }
         }
-        if (i < destination.Length) destination[i] = NormalPair(ref rng).A * std;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (float A, float B) NormalPair(ref Xoshiro256 rng)
-    {
-        // u1 in (0, 1] keeps the logarithm finite; 24 random bits are all a float can hold.
-        float u1 = ((rng.Next() >> 40) + 1) * (1f / (1 << 24));
-        float u2 = (rng.Next() >> 40) * (1f / (1 << 24));
-        float r = MathF.Sqrt(-2f * MathF.Log(u1));
-        var (sin, cos) = MathF.SinCos(2f * MathF.PI * u2);
-        return (r * cos, r * sin);
+        finally
+        {
+            pool.Return(radius); pool.Return(angle); pool.Return(sin); pool.Return(cos);
+        }
     }
 
     /// <summary>SplitMix64 over the three keys: well-separated starting states for adjacent chunks.</summary>
