@@ -1,0 +1,61 @@
+// HF LlamaRMSNorm per row: out[r, c] = (x[r, c] · inv) · w[c] with
+// inv = 1 / sqrt(mean_c(x[r, c]²) + eps), the mean taken in fp32 (HF upcasts to fp32 for the
+// variance). x and w are fp32; out is in the entry's dtype (_f32 / _bf16 / _f16), ready to be
+// the input of the next GEMM. The product order (x·inv first, then ·w) is the CPU reference's.
+// Launch: grid (rows), block 256 (a multiple of 32, at most 1024).
+#include "rose_common.cuh"
+
+// Storage kinds: 0 = fp32, 1 = bf16, 2 = fp16 (bf16 and fp16 share the 16-bit carrier type,
+// so the kind is a template tag rather than an overload).
+template <int Kind> struct RoseIo;
+template <> struct RoseIo<0>
+{
+    typedef float T;
+    static __device__ __forceinline__ float load(const float* p, long long i) { return p[i]; }
+    static __device__ __forceinline__ void store(float* p, long long i, float v) { p[i] = v; }
+};
+template <> struct RoseIo<1>
+{
+    typedef rose_bf16 T;
+    static __device__ __forceinline__ float load(const rose_bf16* p, long long i) { return rose_bf16_to_float(p[i]); }
+    static __device__ __forceinline__ void store(rose_bf16* p, long long i, float v) { p[i] = rose_float_to_bf16(v); }
+};
+template <> struct RoseIo<2>
+{
+    typedef rose_half T;
+    static __device__ __forceinline__ float load(const rose_half* p, long long i) { return rose_half_to_float(p[i]); }
+    static __device__ __forceinline__ void store(rose_half* p, long long i, float v) { p[i] = rose_float_to_half(v); }
+};
+
+template <int K>
+__device__ __forceinline__ void rmsnorm(typename RoseIo<K>::T* out, const float* x, const float* w, int rows, int dim, float eps)
+{
+    __shared__ float scratch[32];
+    const int r = blockIdx.x;
+    if (r >= rows)
+        return;
+    const float* row = x + (long long)r * dim;
+    float sum = 0.0f;
+    for (int c = threadIdx.x; c < dim; c += blockDim.x)
+        sum += row[c] * row[c];
+    sum = rose_block_sum(sum, scratch);
+    const float inv = 1.0f / sqrtf(sum / (float)dim + eps);
+    const long long base = (long long)r * dim;
+    for (int c = threadIdx.x; c < dim; c += blockDim.x)
+        RoseIo<K>::store(out, base + c, (row[c] * inv) * w[c]);
+}
+
+extern "C" __global__ void rose_rmsnorm_f32(float* out, const float* x, const float* w, int rows, int dim, float eps)
+{
+    rmsnorm<0>(out, x, w, rows, dim, eps);
+}
+
+extern "C" __global__ void rose_rmsnorm_bf16(rose_bf16* out, const float* x, const float* w, int rows, int dim, float eps)
+{
+    rmsnorm<1>(out, x, w, rows, dim, eps);
+}
+
+extern "C" __global__ void rose_rmsnorm_f16(rose_half* out, const float* x, const float* w, int rows, int dim, float eps)
+{
+    rmsnorm<2>(out, x, w, rows, dim, eps);
+}

@@ -1,0 +1,95 @@
+using Rose.Modeling;
+using Rose.Native;
+using Rose.SafeTensors;
+
+namespace Rose.Cuda.Forward;
+
+/// <summary>A linear layer on the device: W [OutFeatures × InFeatures] row-major in the compute
+/// dtype, optional fp32 bias. y (fp32, tokens × out) = x (dtype, tokens × in) · Wᵀ, as the
+/// column-major cuBLAS product yᵀ = W·xᵀ: op(A) = Wᵀ-as-stored (lda = in), B = xᵀ (ldb = in).</summary>
+public sealed class DeviceLinear : IDisposable
+{
+    public DeviceLinear(CudaContext context, LinearWeight weight, DType dtype)
+        : this(context, weight.Weight, weight.OutFeatures, weight.InFeatures, weight.Bias, dtype)
+    {
+    }
+
+    public DeviceLinear(CudaContext context, ReadOnlySpan<float> weight, int outFeatures, int inFeatures, float[]? bias, DType dtype)
+    {
+        DType = dtype;
+        OutFeatures = outFeatures;
+        InFeatures = inFeatures;
+        Weight = Upload(context, weight, dtype);
+        try
+        {
+            Bias = bias is null ? null : DeviceBuffer<float>.FromHost(context, bias);
+        }
+        catch
+        {
+            Weight.Dispose();
+            throw;
+        }
+    }
+
+    public DType DType { get; }
+    public int OutFeatures { get; }
+    public int InFeatures { get; }
+    public DeviceBuffer<byte> Weight { get; }
+    public DeviceBuffer<float>? Bias { get; }
+
+    /// <summary>Uploads fp32 values stored as <paramref name="dtype"/>, converting on the host a slice at a time.</summary>
+    public static DeviceBuffer<byte> Upload(CudaContext context, ReadOnlySpan<float> values, DType dtype)
+    {
+        int size = dtype.ElementSize();
+        var buffer = DeviceBuffer<byte>.Allocate(context, (long)values.Length * size);
+        try
+        {
+            const int Slice = 1 << 22;
+            var bytes = new byte[Math.Min(values.Length, Slice) * size];
+            for (int start = 0; start < values.Length; start += Slice)
+            {
+                int n = Math.Min(Slice, values.Length - start);
+                FloatConversion.FromSingle(dtype, values.Slice(start, n), bytes.AsSpan(0, n * size));
+                buffer.CopyFrom(bytes.AsSpan(0, n * size), (long)start * size);
+            }
+            return buffer;
+        }
+        catch
+        {
+            buffer.Dispose();
+            throw;
+        }
+    }
+
+    public static CudaDataType CudaType(DType dtype) => dtype switch
+    {
+        DType.F32 => CudaDataType.R32F,
+        DType.BF16 => CudaDataType.R16BF,
+        DType.F16 => CudaDataType.R16F,
+        _ => throw new RoseException($"no cuBLAS type for {dtype.ToSafeTensorsString()}"),
+    };
+
+    /// <summary>y = x·Wᵀ for rows [0, tokens) of W starting at row <paramref name="firstRow"/>,
+    /// <paramref name="rows"/> of them (the whole matrix by default); y is fp32 tokens × rows.
+    /// Adds no bias (the caller folds it into the next kernel).</summary>
+    public static void Gemm(CublasHandle blas, DType dtype, CUdeviceptr weight, int rows, int inFeatures,
+        CUdeviceptr x, CUdeviceptr y, int tokens)
+    {
+        if (dtype == DType.F32)
+            blas.Sgemm(CublasOperation.Transpose, CublasOperation.None, rows, tokens, inFeatures,
+                1f, weight, inFeatures, x, inFeatures, 0f, y, rows);
+        else
+            blas.GemmEx(CublasOperation.Transpose, CublasOperation.None, rows, tokens, inFeatures,
+                1f, weight, CudaType(dtype), inFeatures, x, CudaType(dtype), inFeatures,
+                0f, y, CudaDataType.R32F, rows, CublasComputeType.Compute32F);
+    }
+
+    public void Apply(CublasHandle blas, CUdeviceptr x, CUdeviceptr y, int tokens) =>
+        Gemm(blas, DType, Weight.Pointer, OutFeatures, InFeatures, x, y, tokens);
+
+    public void Dispose()
+    {
+        Weight.Dispose();
+        Bias?.Dispose();
+    }
+}

@@ -1,0 +1,127 @@
+using Rose.Native;
+using Rose.SafeTensors;
+
+namespace Rose.Cuda.Forward;
+
+/// <summary>The forward-pass kernels (kernels/embedding.cu … lm_head_loss.cu) loaded on one
+/// context, with launch shapes that match each kernel's header comment. Everything runs on the
+/// legacy default stream, the one cuBLAS uses too, so launches and GEMMs stay ordered.</summary>
+public sealed class ForwardKernels : IDisposable
+{
+    private const int Threads = 256;
+    private readonly CudaModule[] _modules;
+    private readonly Dictionary<string, CudaKernel> _kernels = new(StringComparer.Ordinal);
+
+    public ForwardKernels(CudaContext context, KernelCompiler? compiler = null)
+    {
+        Context = context;
+        compiler ??= new KernelCompiler();
+        string[] files = ["embedding.cu", "rmsnorm.cu", "rope.cu", "attention.cu", "swiglu.cu", "residual.cu", "lm_head_loss.cu"];
+        _modules = new CudaModule[files.Length];
+        try
+        {
+            for (int i = 0; i < files.Length; i++) _modules[i] = compiler.LoadModule(context, files[i]);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public CudaContext Context { get; }
+
+    /// <summary>Entry-point suffix of a storage dtype: f32, bf16 or f16.</summary>
+    public static string Suffix(DType dtype) => dtype switch
+    {
+        DType.F32 => "f32",
+        DType.BF16 => "bf16",
+        DType.F16 => "f16",
+        _ => throw new RoseException($"the CUDA forward stores activations as F32, BF16 or F16, not {dtype.ToSafeTensorsString()}"),
+    };
+
+    /// <summary>Keys per tile of the attention kernel (see attention.cu).</summary>
+    public static int AttentionKeysPerTile(int headDim) => headDim <= 128 ? 32 : 16;
+
+    /// <summary>Queries per block of the attention kernel: 4 warps × (4 or 2) queries.</summary>
+    public static int AttentionQueriesPerBlock(int headDim) => 4 * (headDim <= 128 ? 4 : 2);
+
+    /// <summary>Dynamic shared memory of the attention kernel: K tile (padded rows), V tile, Q block, fp32.</summary>
+    public static int AttentionSharedBytes(int headDim)
+    {
+        int kt = AttentionKeysPerTile(headDim);
+        return sizeof(float) * (kt * (headDim + 1) + kt * headDim + AttentionQueriesPerBlock(headDim) * headDim);
+    }
+
+    public const int MaxHeadDim = 256;
+
+    public void Embedding(DType tableType, CUdeviceptr output, CUdeviceptr table, CUdeviceptr ids, int rows, int hidden, int vocab) =>
+        Kernel($"rose_embedding_{Suffix(tableType)}").Launch(rows, Threads, 0, null, output, table, ids, rows, hidden, vocab);
+
+    public void RmsNorm(DType outputType, CUdeviceptr output, CUdeviceptr x, CUdeviceptr weight, int rows, int dim, float eps) =>
+        Kernel($"rose_rmsnorm_{Suffix(outputType)}").Launch(rows, Threads, 0, null, output, x, weight, rows, dim, eps);
+
+    public void Rope(CUdeviceptr x, CUdeviceptr inverseFrequencies, int rows, int heads, int headDim, int seqLen) =>
+        Kernel("rose_rope_f32").Launch(Dim3.Cover((long)rows * heads * (headDim / 2), Threads), Threads, 0, null,
+            x, inverseFrequencies, rows, heads, headDim, seqLen);
+
+    public void Attention(DType outputType, CUdeviceptr output, CUdeviceptr q, CUdeviceptr k, CUdeviceptr v,
+        int batch, int seqLen, int heads, int kvHeads, int headDim)
+    {
+        if (headDim < 2 || headDim > MaxHeadDim || headDim % 2 != 0)
+            throw new RoseException($"the CUDA attention kernel supports even head_dim up to {MaxHeadDim}, not {headDim}");
+        if (heads % kvHeads != 0)
+            throw new RoseException($"{heads} attention heads are not a multiple of {kvHeads} key/value heads");
+        int tiles = (seqLen + AttentionQueriesPerBlock(headDim) - 1) / AttentionQueriesPerBlock(headDim);
+        float scale = 1f / MathF.Sqrt(headDim);
+        Kernel($"rose_attention_{Suffix(outputType)}").Launch(new Dim3((uint)tiles, (uint)heads, (uint)batch), 128,
+            AttentionSharedBytes(headDim), null, output, q, k, v, seqLen, heads, kvHeads, headDim, scale);
+    }
+
+    public void SwiGlu(DType outputType, CUdeviceptr output, CUdeviceptr gate, CUdeviceptr up, long count) =>
+        Kernel($"rose_swiglu_{Suffix(outputType)}").Launch(Dim3.Cover(count, Threads), Threads, 0, null, output, gate, up, count);
+
+    /// <summary>hidden += delta (+ bias per column; pass <see cref="CUdeviceptr.Null"/> for none).</summary>
+    public void ResidualAdd(CUdeviceptr hidden, CUdeviceptr delta, CUdeviceptr bias, int rows, int cols) =>
+        Kernel("rose_residual_add_f32").Launch(Dim3.Cover((long)rows * cols, Threads), Threads, 0, null, hidden, delta, bias, rows, cols);
+
+    public void BiasAdd(CUdeviceptr x, CUdeviceptr bias, int rows, int cols) =>
+        Kernel("rose_bias_add_f32").Launch(Dim3.Cover((long)rows * cols, Threads), Threads, 0, null, x, bias, rows, cols);
+
+    public void LossInit(CUdeviceptr runMax, CUdeviceptr runSum, CUdeviceptr targetLogit, int rows) =>
+        Kernel("rose_lm_loss_init").Launch(Dim3.Cover(rows, Threads), Threads, 0, null, runMax, runSum, targetLogit, rows);
+
+    public void LossChunk(CUdeviceptr logits, int rows, int cols, int v0, CUdeviceptr targets,
+        CUdeviceptr runMax, CUdeviceptr runSum, CUdeviceptr targetLogit) =>
+        Kernel("rose_lm_loss_chunk").Launch(rows, Threads, 0, null, logits, rows, cols, v0, targets, runMax, runSum, targetLogit);
+
+    public void LossFinish(CUdeviceptr runMax, CUdeviceptr runSum, CUdeviceptr targetLogit, CUdeviceptr targets, CUdeviceptr nll, int rows) =>
+        Kernel("rose_lm_loss_finish").Launch(Dim3.Cover(rows, Threads), Threads, 0, null, runMax, runSum, targetLogit, targets, nll, rows);
+
+    private CudaKernel Kernel(string name)
+    {
+        lock (_kernels)
+        {
+            if (_kernels.TryGetValue(name, out var kernel)) return kernel;
+            foreach (var module in _modules)
+            {
+                try
+                {
+                    kernel = module.GetKernel(name);
+                    _kernels[name] = kernel;
+                    return kernel;
+                }
+                catch (CudaException)
+                {
+                    // not in this module; try the next
+                }
+            }
+            throw new RoseException($"kernel '{name}' is in none of the forward modules");
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var module in _modules) module?.Dispose();
+    }
+}

@@ -1,0 +1,220 @@
+using NUnit.Framework;
+using Rose.Cuda;
+using Rose.Cuda.Forward;
+using Rose.Modeling;
+using Rose.Native;
+using Rose.SafeTensors;
+using Rose.Tests.Native;
+
+namespace Rose.Tests.CudaForward;
+
+/// <summary>Each forward kernel against the CPU reference on edge shapes; skipped without a GPU.</summary>
+[TestFixture]
+[Category("Gpu")]
+public sealed class ForwardKernelTests
+{
+    private static ForwardKernels? _kernels;
+
+    internal static ForwardKernels Kernels(CudaContext context)
+    {
+        GpuTestEnvironment.RequireNvrtc();
+        return _kernels ??= new ForwardKernels(context, new KernelCompiler(cache: null));
+    }
+
+    internal static float[] Random(int n, int seed, float scale = 1f)
+    {
+        var rng = new Random(seed);
+        var values = new float[n];
+        for (int i = 0; i < n; i++) values[i] = (float)(rng.NextDouble() * 2 - 1) * scale;
+        return values;
+    }
+
+    private static float[] Download(DeviceBuffer<byte> buffer, DType dtype, int count)
+    {
+        var bytes = buffer.ToArray();
+        var result = new float[count];
+        FloatConversion.ToSingle(dtype, bytes.AsSpan(0, count * dtype.ElementSize()), result);
+        return result;
+    }
+
+    private static void AssertClose(float[] actual, float[] expected, double absolute, double relative, string what)
+    {
+        Assert.That(actual.Length, Is.EqualTo(expected.Length), what);
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double tolerance = absolute + relative * Math.Abs(expected[i]);
+            if (!(Math.Abs(actual[i] - expected[i]) <= tolerance))
+                Assert.Fail($"{what}: element {i} is {actual[i]}, expected {expected[i]} (tolerance {tolerance})");
+        }
+    }
+
+    /// <summary>Half an ulp of the storage format, relative: the rounding a narrow output adds.</summary>
+    private static double Rounding(DType dtype) => dtype switch { DType.BF16 => 1.0 / 256, DType.F16 => 1.0 / 2048, _ => 0 };
+
+    [TestCase(1, 8, DType.F32)]
+    [TestCase(7, 256, DType.F32)]
+    [TestCase(130, 4096, DType.BF16)]
+    [TestCase(1000, 200, DType.F16)]
+    [TestCase(1000, 64, DType.F32)]
+    public void RmsNormMatchesCpu(int tokens, int dim, DType outType)
+    {
+        var context = GpuTestEnvironment.RequireGpu();
+        var k = Kernels(context);
+        var x = Random(tokens * dim, 1, 3f);
+        var w = Random(dim, 2);
+        var expected = new float[tokens * dim];
+        CpuMath.RmsNorm(x, w, expected, tokens, dim, 1e-5f);
+        using var dx = DeviceBuffer<float>.FromHost(context, x);
+        using var dw = DeviceBuffer<float>.FromHost(context, w);
+        using var dy = DeviceBuffer<byte>.Allocate(context, (long)tokens * dim * outType.ElementSize());
+        k.RmsNorm(outType, dy.Pointer, dx.Pointer, dw.Pointer, tokens, dim, 1e-5f);
+        AssertClose(Download(dy, outType, tokens * dim), expected, 1e-6, 1e-5 + Rounding(outType), $"rmsnorm {tokens}×{dim} {outType}");
+    }
+
+    [TestCase(1, 8, 2, 1)]
+    [TestCase(7, 64, 4, 1)]
+    [TestCase(130, 128, 2, 1)]
+    [TestCase(1000, 64, 8, 1)]
+    [TestCase(130, 8, 3, 2)]
+    public void RopeMatchesCpuWithPositionsRestartingPerSequence(int seqLen, int headDim, int heads, int batch)
+    {
+        var context = GpuTestEnvironment.RequireGpu();
+        var k = Kernels(context);
+        var invFreq = Rose.Models.ModelConfig.InverseFrequencies(headDim, 10000, null);
+        int rows = seqLen * batch, width = heads * headDim;
+        var x = Random(rows * width, 3);
+        var expected = (float[])x.Clone();
+        var rope = new RotaryEmbedding(invFreq);
+        for (int b = 0; b < batch; b++) rope.Apply(expected.AsSpan(b * seqLen * width, seqLen * width), seqLen, heads);
+        using var dx = DeviceBuffer<float>.FromHost(context, x);
+        using var df = DeviceBuffer<float>.FromHost(context, invFreq);
+        k.Rope(dx.Pointer, df.Pointer, rows, heads, headDim, seqLen);
+        // Angles reach ~1000 rad: sinf/cosf and MathF differ by an ulp of the angle's reduction.
+        AssertClose(dx.ToArray(), expected, 2e-4, 1e-4, $"rope T={seqLen} d={headDim}");
+    }
+
+    [TestCase(1, 8, 1, DType.F32)]
+    [TestCase(7, 64, 4, DType.F32)]
+    [TestCase(130, 128, 1, DType.F32)]
+    [TestCase(130, 8, 4, DType.F32)]
+    [TestCase(1000, 64, 4, DType.F32)]
+    [TestCase(1000, 128, 1, DType.BF16)]
+    [TestCase(130, 256, 4, DType.F16)]
+    [TestCase(33, 96, 1, DType.F32)]
+    public void CausalAttentionMatchesCpu(int tokens, int headDim, int groups, DType outType)
+    {
+        var context = GpuTestEnvironment.RequireGpu();
+        var k = Kernels(context);
+        int kvHeads = 2, heads = kvHeads * groups;
+        var q = Random(tokens * heads * headDim, 4, 2f);
+        var kk = Random(tokens * kvHeads * headDim, 5, 2f);
+        var v = Random(tokens * kvHeads * headDim, 6);
+        var expected = new float[q.Length];
+        CausalAttention.Forward(q, kk, v, expected, tokens, heads, kvHeads, headDim);
+        using var dq = DeviceBuffer<float>.FromHost(context, q);
+        using var dk = DeviceBuffer<float>.FromHost(context, kk);
+        using var dv = DeviceBuffer<float>.FromHost(context, v);
+        using var dout = DeviceBuffer<byte>.Allocate(context, (long)q.Length * outType.ElementSize());
+        k.Attention(outType, dout.Pointer, dq.Pointer, dk.Pointer, dv.Pointer, 1, tokens, heads, kvHeads, headDim);
+        AssertClose(Download(dout, outType, q.Length), expected, 2e-5, 1e-4 + Rounding(outType), $"attention T={tokens} d={headDim} g={groups}");
+    }
+
+    [Test]
+    public void AttentionKeepsSequencesOfABatchApart()
+    {
+        var context = GpuTestEnvironment.RequireGpu();
+        var k = Kernels(context);
+        const int tokens = 70, headDim = 64, heads = 4, kvHeads = 1, batch = 3;
+        int qWidth = heads * headDim, kvWidth = kvHeads * headDim;
+        var q = Random(batch * tokens * qWidth, 7);
+        var kk = Random(batch * tokens * kvWidth, 8);
+        var v = Random(batch * tokens * kvWidth, 9);
+        var expected = new float[q.Length];
+        for (int b = 0; b < batch; b++)
+            CausalAttention.Forward(q.AsSpan(b * tokens * qWidth, tokens * qWidth), kk.AsSpan(b * tokens * kvWidth, tokens * kvWidth),
+                v.AsSpan(b * tokens * kvWidth, tokens * kvWidth), expected.AsSpan(b * tokens * qWidth, tokens * qWidth), tokens, heads, kvHeads, headDim);
+        using var dq = DeviceBuffer<float>.FromHost(context, q);
+        using var dk = DeviceBuffer<float>.FromHost(context, kk);
+        using var dv = DeviceBuffer<float>.FromHost(context, v);
+        using var dout = DeviceBuffer<float>.Allocate(context, q.Length);
+        k.Attention(DType.F32, dout.Pointer, dq.Pointer, dk.Pointer, dv.Pointer, batch, tokens, heads, kvHeads, headDim);
+        AssertClose(dout.ToArray(), expected, 2e-5, 1e-4, "batched attention");
+    }
+
+    [TestCase(DType.F32)]
+    [TestCase(DType.BF16)]
+    [TestCase(DType.F16)]
+    public void SwiGluEmbeddingAndResidualMatchCpu(DType dtype)
+    {
+        var context = GpuTestEnvironment.RequireGpu();
+        var k = Kernels(context);
+        const int n = 1000 * 7 + 3;
+        var gate = Random(n, 10, 4f);
+        var up = Random(n, 11);
+        var expected = (float[])gate.Clone();
+        CpuMath.SiluMultiply(expected, up);
+        using var dg = DeviceBuffer<float>.FromHost(context, gate);
+        using var du = DeviceBuffer<float>.FromHost(context, up);
+        using var dact = DeviceBuffer<byte>.Allocate(context, (long)n * dtype.ElementSize());
+        k.SwiGlu(dtype, dact.Pointer, dg.Pointer, du.Pointer, n);
+        AssertClose(Download(dact, dtype, n), expected, 1e-6, 1e-5 + Rounding(dtype), "swiglu");
+
+        const int vocab = 37, hidden = 24, rows = 130;
+        var table = Random(vocab * hidden, 12);
+        var ids = Enumerable.Range(0, rows).Select(i => (i * 7) % vocab).ToArray();
+        var tableBytes = new byte[table.Length * dtype.ElementSize()];
+        FloatConversion.FromSingle(dtype, table, tableBytes);
+        var stored = new float[table.Length];
+        FloatConversion.ToSingle(dtype, tableBytes, stored);
+        using var dtable = DeviceBuffer<byte>.FromHost(context, tableBytes);
+        using var dids = DeviceBuffer<int>.FromHost(context, ids);
+        using var dh = DeviceBuffer<float>.Allocate(context, rows * hidden);
+        k.Embedding(dtype, dh.Pointer, dtable.Pointer, dids.Pointer, rows, hidden, vocab);
+        var h = dh.ToArray();
+        for (int r = 0; r < rows; r++)
+            Assert.That(h.AsSpan(r * hidden, hidden).ToArray(), Is.EqualTo(stored.AsSpan(ids[r] * hidden, hidden).ToArray()), $"row {r}");
+
+        var delta = Random(rows * hidden, 13);
+        var bias = Random(hidden, 14);
+        using var dd = DeviceBuffer<float>.FromHost(context, delta);
+        using var db = DeviceBuffer<float>.FromHost(context, bias);
+        k.ResidualAdd(dh.Pointer, dd.Pointer, db.Pointer, rows, hidden);
+        k.ResidualAdd(dh.Pointer, dd.Pointer, CUdeviceptr.Null, rows, hidden);
+        var summed = dh.ToArray();
+        for (int i = 0; i < summed.Length; i++)
+            Assert.That(summed[i], Is.EqualTo(h[i] + delta[i] + bias[i % hidden] + delta[i]).Within(1e-5), $"residual {i}");
+    }
+
+    [TestCase(1, 1000, 256)]
+    [TestCase(7, 1000, 300)]
+    [TestCase(130, 4099, 1024)]
+    [TestCase(1000, 258, 0)]
+    public void ChunkedLossMatchesCpuLogSumExp(int rows, int vocab, int chunk)
+    {
+        var context = GpuTestEnvironment.RequireGpu();
+        var k = Kernels(context);
+        const int hidden = 64;
+        var norm = Random(hidden, 15, 0.5f).Select(v => v + 1).ToArray();
+        var weight = Random(vocab * hidden, 16, 0.5f);
+        var x = Random(rows * hidden, 17, 2f);
+        var targets = Enumerable.Range(0, rows).Select(i => i == rows - 1 && rows > 1 ? -1 : (i * 131) % vocab).ToArray();
+        var cpu = new LanguageModelHead(norm, weight, vocab, hidden, 1e-5f);
+        var logits = new float[rows * vocab];
+        cpu.Logits(x, logits, rows);
+
+        using var blas = new CublasHandle(context);
+        using var head = new CudaLanguageModelHead(context, k, blas, norm, weight, vocab, hidden, 1e-5f, DType.F32) { VocabChunk = chunk };
+        using var dx = DeviceBuffer<float>.FromHost(context, x);
+        var nll = head.TokenLosses(dx, targets, rows);
+        for (int r = 0; r < rows; r++)
+        {
+            if (targets[r] < 0) { Assert.That(nll[r], Is.EqualTo(0f)); continue; }
+            var row = logits.AsSpan(r * vocab, vocab);
+            double max = double.NegativeInfinity, sum = 0;
+            foreach (float v in row) max = Math.Max(max, v);
+            foreach (float v in row) sum += Math.Exp(v - max);
+            double expected = max + Math.Log(sum) - row[targets[r]];
+            Assert.That(nll[r], Is.EqualTo(expected).Within(1e-4 + 1e-5 * Math.Abs(expected)), $"row {r}");
+        }
+    }
+}
