@@ -18,6 +18,7 @@ public static class Program
             InspectCommand.Create(stdout),
             DemoCommand.Create(stdout),
             DoctorCommand.Create(stdout),
+            SynthCommand.Create(stdout),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
