@@ -8,6 +8,8 @@
 //   rose_mirror_upper: H[i,j] <- H[j,i] for i > j (row-major), so H is exactly symmetric as on
 //       the CPU. Launch: flat grid-stride over n*n.
 //   rose_scale: a <- a*alpha (the fold of an empty sequence). Flat grid-stride.
+//   rose_widen_bf16 / rose_widen_f16: y = float(x) for activations captured on the device in the
+//       model's dtype, so the fold itself always runs on fp32 inputs. Flat grid-stride.
 #include "rose_common.cuh"
 
 extern "C" __global__ void rose_column_norms_fold(const float* x, int tokens, int cols,
@@ -55,4 +57,18 @@ extern "C" __global__ void rose_scale(float* a, long long count, float alpha)
     for (long long idx = blockIdx.x * (long long)blockDim.x + threadIdx.x; idx < count;
          idx += (long long)gridDim.x * blockDim.x)
         a[idx] = a[idx] * alpha;
+}
+
+extern "C" __global__ void rose_widen_bf16(const rose_bf16* x, float* y, long long count)
+{
+    for (long long idx = blockIdx.x * (long long)blockDim.x + threadIdx.x; idx < count;
+         idx += (long long)gridDim.x * blockDim.x)
+        y[idx] = rose_bf16_to_float(x[idx]);
+}
+
+extern "C" __global__ void rose_widen_f16(const rose_half* x, float* y, long long count)
+{
+    for (long long idx = blockIdx.x * (long long)blockDim.x + threadIdx.x; idx < count;
+         idx += (long long)gridDim.x * blockDim.x)
+        y[idx] = rose_half_to_float(x[idx]);
 }

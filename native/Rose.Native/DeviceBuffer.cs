@@ -100,6 +100,16 @@ public sealed unsafe class DeviceBuffer<T> : IDisposable where T : unmanaged
         CuDriver.Check(CuDriver.cuMemcpyDtoD_v2(Pointer.Value, source.Pointer.Value, Bytes(source.Length)), nameof(CuDriver.cuMemcpyDtoD_v2));
     }
 
+    /// <summary>Copies <paramref name="count"/> elements of another device buffer into this one.</summary>
+    public void CopyFrom(DeviceBuffer<T> source, long sourceOffset, long destinationOffset, long count)
+    {
+        CheckRange(destinationOffset, count);
+        source.CheckRange(sourceOffset, count);
+        Context.MakeCurrent();
+        CuDriver.Check(CuDriver.cuMemcpyDtoD_v2(PointerAt(destinationOffset).Value, source.PointerAt(sourceOffset).Value, Bytes(count)),
+            nameof(CuDriver.cuMemcpyDtoD_v2));
+    }
+
     /// <summary>Asynchronous upload; <paramref name="source"/> must stay pinned until the stream reaches the copy.</summary>
     public void CopyFromAsync(PinnedHostBuffer<T> source, CudaStream stream, long offset = 0) =>
         CopyFromAsync(source.Pointer, source.Length, stream, offset);

@@ -14,9 +14,10 @@ public static class EvalCommand
         var seqLen = new Option<int?>("--seqlen") { Description = "window length (default min(2048, max_position_embeddings))" };
         var maxWindows = new Option<int?>("--max-windows") { Description = "evaluate at most this many windows" };
         var json = new Option<bool>("--json") { Description = "print a JSON summary as the last stdout line" };
+        var device = DeviceOption.Create();
         var command = new Command("eval", "Perplexity: the text tokenized once with BOS, non-overlapping windows, exp(mean window loss)")
         {
-            model, text, seqLen, maxWindows, json,
+            model, text, seqLen, maxWindows, device, json,
         };
         command.SetAction(parse => CommandGuard.Run(() =>
         {
@@ -24,10 +25,11 @@ public static class EvalCommand
             string textPath = parse.GetValue(text) ?? (parse.GetValue(model) is null ? BundledSample.EvalText
                 : throw new RoseException("--text is required with --model"));
             using var llama = LlamaModel.Open(modelDir);
+            using var backend = DeviceOption.Backend(parse, device);
             var content = Data.TextCorpus.LoadWholeText(textPath);
             PerplexityResult result;
             using (var progress = new ConsoleProgress("eval"))
-                result = new PerplexityEvaluator(llama).Evaluate(content, parse.GetValue(seqLen), parse.GetValue(maxWindows), progress);
+                result = Perplexity.Evaluate(llama, backend, content, parse.GetValue(seqLen), parse.GetValue(maxWindows), progress);
             stdout.WriteLine($"perplexity {result.Perplexity:F4} over {result.Windows} windows of {result.SeqLen} tokens ({result.Tokens} tokens, {result.Seconds:F1} s)");
             if (parse.GetValue(json))
                 stdout.WriteLine(JsonSerializer.Serialize(new

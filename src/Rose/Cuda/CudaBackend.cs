@@ -1,3 +1,4 @@
+using Rose.SafeTensors;
 using Rose.Native;
 using Rose.Pruning;
 
@@ -195,15 +196,51 @@ public sealed class CudaBackend : IPruningBackend
 
         var xs = _inputScratch.Get(x.Length);
         xs.CopyFrom(x);
+        FoldFloatInput(h, so, sm, xs.Pointer, tokens, k);
+    }
+
+    /// <summary>Folds calibration sequence k whose inputs (tokens × cols, row-major, in
+    /// <paramref name="dtype"/>) already live on this backend's device: the device pipeline's path,
+    /// with no host round trip. Same statistics as <see cref="FoldSequence"/>.</summary>
+    internal void FoldSequenceOnDevice(BackendMatrix hessian, BackendVector sOfficial, BackendVector sMean,
+        CUdeviceptr x, DType dtype, int tokens, int sequenceIndex)
+    {
+        var h = M(hessian);
+        var so = V(sOfficial);
+        var sm = V(sMean);
+        int cols = h.Cols;
+        BackendContracts.FoldInput(h.Rows, h.Cols, so.Length, sm.Length, checked(tokens * cols), tokens, sequenceIndex);
+        if (cols == 0 || tokens == 0) throw new ArgumentException("a device fold needs a non-empty sequence");
+        long count = (long)tokens * cols;
+        CUdeviceptr input = x;
+        if (dtype != DType.F32)
+        {
+            var wide = _inputScratch.Get(count);
+            string kernel = dtype switch
+            {
+                DType.BF16 => "rose_widen_bf16",
+                DType.F16 => "rose_widen_f16",
+                _ => throw new ArgumentException($"cannot fold {dtype} activations"),
+            };
+            Launch("hessian.cu", kernel, count, x, wide.Pointer, count);
+            input = wide.Pointer;
+        }
+        FoldFloatInput(h, so, sm, input, tokens, sequenceIndex);
+    }
+
+    private void FoldFloatInput(CudaMatrix h, CudaVector so, CudaVector sm, CUdeviceptr xs, int tokens, double k)
+    {
+        int cols = h.Cols;
+        double keep = (k - 1) / k;
         // Row-major X (tokens×cols) is the column-major matrix Xc = Xᵀ (cols×tokens, ld = cols),
         // so XᵀX = Xc·Xcᵀ: op(A) = Xc (N), op(B) = Xcᵀ (T). The product is symmetric, so the
         // row-major H buffer reads the same either way.
         _blas.Sgemm(CublasOperation.None, CublasOperation.Transpose, cols, cols, tokens,
-            (float)(2.0 / k), xs.Pointer, cols, xs.Pointer, cols, (float)keep, h.Pointer, cols);
+            (float)(2.0 / k), xs, cols, xs, cols, (float)keep, h.Pointer, cols);
         // GEMM gives H[i,j] and H[j,i] from differently ordered sums; keep it exactly symmetric.
         Launch("hessian.cu", "rose_mirror_upper", h.Count, h.Pointer, cols);
         _kernels.Get("hessian.cu", "rose_column_norms_fold").Launch(Dim3.Cover(cols, 32), new Dim3(32, 8), 0, _stream,
-            xs.Pointer, tokens, cols, so.Pointer, sm.Pointer, keep, k);
+            xs, tokens, cols, so.Pointer, sm.Pointer, keep, k);
     }
 
     // ---- Hessian preparation and factorization -------------------------------------------

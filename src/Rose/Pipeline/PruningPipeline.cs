@@ -27,7 +27,8 @@ public sealed class PruningPipeline
         var total = Stopwatch.StartNew();
         var seconds = new Dictionary<string, double> { ["load"] = 0, ["calibration"] = 0, ["forward"] = 0, ["statistics"] = 0, ["prune"] = 0, ["write"] = 0, ["eval"] = 0 };
         var clock = Stopwatch.StartNew();
-        void Lap(string phase) { seconds[phase] += clock.Elapsed.TotalSeconds; clock.Restart(); }
+        // Synchronize so asynchronous device work is charged to the phase that issued it.
+        void Lap(string phase) { _backend.Synchronize(); seconds[phase] += clock.Elapsed.TotalSeconds; clock.Restart(); }
 
         using var model = LlamaModel.Open(options.ModelDirectory);
         using var output = OutputFolder.Begin(options.OutputDirectory, options.ModelDirectory, options.Force);
@@ -41,7 +42,7 @@ public sealed class PruningPipeline
         string? evalText = options.EvalPath is null ? null : TextCorpus.LoadWholeText(options.EvalPath);
         if (evalText is not null && options.EvalBefore)
         {
-            pplBefore = new PerplexityEvaluator(model).Evaluate(evalText, evalSeqLen, progress: progress).Perplexity;
+            pplBefore = Perplexity.Evaluate(model, _backend, evalText, evalSeqLen, progress: progress).Perplexity;
             _log.WriteLine($"perplexity before pruning: {pplBefore:F4}");
             Lap("eval");
         }
@@ -49,8 +50,9 @@ public sealed class PruningPipeline
         bool needsStatistics = options.Prune.Method != PruneMethod.Magnitude;
         int[][] windows = needsStatistics ? SampleCalibration(model, options, seqLen) : [];
         long tokens = (long)windows.Length * seqLen;
-        CheckMemory(model.Shape, windows.Length, seqLen, options.MemoryLimitBytes);
         Lap("calibration");
+        using ICalibrationRunner? runner = needsStatistics ? CalibrationRunners.Create(model, windows, _backend, _log, options.MemoryLimitBytes) : null;
+        Lap("forward");
 
         var plan = CheckpointWriter.PlanLike(model.Checkpoint, name =>
         {
@@ -68,8 +70,6 @@ public sealed class PruningPipeline
                 CopyTensor(model.Checkpoint, writer, name);
             Lap("write");
 
-            using ICalibrationRunner? runner = needsStatistics ? new CalibrationRunner(model, windows) : null;
-            Lap("forward");
             int steps = model.LayerCount * (LinearKinds.All.Length + 2), done = 0;
             for (int l = 0; l < model.LayerCount; l++)
             {
@@ -130,7 +130,7 @@ public sealed class PruningPipeline
         if (evalText is not null)
         {
             using var pruned = LlamaModel.Open(output.TempPath);
-            pplAfter = new PerplexityEvaluator(pruned).Evaluate(evalText, evalSeqLen, progress: progress).Perplexity;
+            pplAfter = Perplexity.Evaluate(pruned, _backend, evalText, evalSeqLen, progress: progress).Perplexity;
             _log.WriteLine($"perplexity after pruning: {pplAfter:F4}");
             Lap("eval");
         }
@@ -142,6 +142,8 @@ public sealed class PruningPipeline
             numel += n;
             zeros += (long)Math.Round(m.Sparsity * n);
         }
+        foreach (var phase in MatrixPruner.PhaseNames)
+            seconds["prune_" + phase] = matrices.Sum(m => m.Seconds.TryGetValue(phase, out var v) ? v : 0);
         seconds["total"] = total.Elapsed.TotalSeconds;
         var report = new PruneReport
         {
@@ -182,19 +184,6 @@ public sealed class PruningPipeline
         var documents = TextCorpus.LoadDocuments(options.CalibrationPath);
         return CalibrationSampler.Random(documents, text => model.Tokenizer.Encode(text, addBos: true), options.NSamples, seqLen, options.Seed);
     }
-
-    private void CheckMemory(ModelShape shape, int windows, int seqLen, long? limit)
-    {
-        long states = CalibrationRunner.StateBytes(shape, windows, seqLen);
-        long capture = CalibrationRunner.CaptureBytes(shape, seqLen) * Math.Min(windows, Environment.ProcessorCount);
-        long need = states + capture;
-        long available = limit ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
-        _log.WriteLine($"calibration activations: {windows} × {seqLen} tokens × {shape.Hidden} fp32 = {Gib(states)} (+ up to {Gib(capture)} of captured layer inputs); available {Gib(available)}");
-        if (need > available * 0.9)
-            throw new RoseException($"the calibration activations need {Gib(need)} but only {Gib(available)} is available; lower --nsamples or --seqlen");
-    }
-
-    private static string Gib(long bytes) => $"{bytes / (double)(1L << 30):F2} GiB";
 
     /// <summary>Copies a tensor's bytes unchanged, in chunks so tensors over 2 GiB work too.</summary>
     private static void CopyTensor(Checkpoint input, CheckpointWriter writer, string name)

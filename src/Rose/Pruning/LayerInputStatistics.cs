@@ -59,6 +59,14 @@ public sealed class LayerInputStatistics : IDisposable
         SampleCount++;
     }
 
+    /// <summary>Folds the next sequence through a backend-specific fold that receives this instance
+    /// and k (the device pipeline folds activations that never leave the GPU).</summary>
+    internal void FoldWith(Action<LayerInputStatistics, int> fold)
+    {
+        fold(this, SampleCount + 1);
+        SampleCount++;
+    }
+
     public float[] DownloadHessian()
     {
         var h = new float[(long)Columns * Columns];

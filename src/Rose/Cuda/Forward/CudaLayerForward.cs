@@ -10,6 +10,9 @@ namespace Rose.Cuda.Forward;
 /// h = RMSNorm(x); x += down_proj(silu(gate_proj h) ⊙ up_proj h).
 /// GEMM inputs are in the compute dtype, GEMM outputs and all softmax/norm math fp32; the residual
 /// stream stays fp32. Owns its scratch buffers (grown on demand), so one instance per thread.</summary>
+/// <summary>Receives a linear group's input on the device: (group, address, rows, cols).</summary>
+public delegate void LinearInputSink(LinearInputGroup group, CUdeviceptr input, int rows, int cols);
+
 public sealed class CudaLayerForward : IDisposable
 {
     private readonly ForwardKernels _kernels;
@@ -41,28 +44,39 @@ public sealed class CudaLayerForward : IDisposable
     /// tokens stored back to back in <paramref name="hidden"/> (positions restart at each sequence).</summary>
     public void Run(CudaLayerWeights w, DeviceBuffer<float> hidden, int batch, int seqLen)
     {
+        if (hidden.Length < (long)batch * seqLen * Shape.Hidden)
+            throw new ArgumentException($"hidden holds {hidden.Length} values, fewer than {batch * seqLen}×{Shape.Hidden}");
+        Run(w, hidden.Pointer, batch, seqLen);
+    }
+
+    /// <summary>The same over a hidden state at a raw device address (a slice of a larger buffer).
+    /// <paramref name="observer"/> sees every linear group's input right after it is computed:
+    /// (group, address, rows, cols), rows = batch·seqLen, in the compute dtype <see cref="DType"/>.</summary>
+    public void Run(CudaLayerWeights w, CUdeviceptr x, int batch, int seqLen, LinearInputSink? observer = null)
+    {
         var s = Shape;
         int rows = checked(batch * seqLen);
-        if (hidden.Length < (long)rows * s.Hidden)
-            throw new ArgumentException($"hidden holds {hidden.Length} values, fewer than {rows}×{s.Hidden}");
         Reserve(rows);
-        var x = hidden.Pointer;
 
         _kernels.RmsNorm(DType, _normed!.Pointer, x, w.InputNorm.Pointer, rows, s.Hidden, s.RmsNormEps);
+        observer?.Invoke(LinearInputGroup.AttentionInput, _normed.Pointer, rows, s.Hidden);
         Project(w[LinearKind.Q], _normed.Pointer, _q!, rows);
         Project(w[LinearKind.K], _normed.Pointer, _k!, rows);
         Project(w[LinearKind.V], _normed.Pointer, _v!, rows);
         _kernels.Rope(_q!.Pointer, _invFreq.Pointer, rows, s.Heads, s.HeadDim, seqLen);
         _kernels.Rope(_k!.Pointer, _invFreq.Pointer, rows, s.KvHeads, s.HeadDim, seqLen);
         _kernels.Attention(DType, _attn!.Pointer, _q.Pointer, _k.Pointer, _v!.Pointer, batch, seqLen, s.Heads, s.KvHeads, s.HeadDim);
+        observer?.Invoke(LinearInputGroup.AttentionOutput, _attn.Pointer, rows, s.QDim);
         var o = w[LinearKind.O];
         o.Apply(_blas, _attn.Pointer, _proj!.Pointer, rows);
         _kernels.ResidualAdd(x, _proj.Pointer, o.Bias?.Pointer ?? CUdeviceptr.Null, rows, s.Hidden);
 
         _kernels.RmsNorm(DType, _normed.Pointer, x, w.PostAttentionNorm.Pointer, rows, s.Hidden, s.RmsNormEps);
+        observer?.Invoke(LinearInputGroup.MlpInput, _normed.Pointer, rows, s.Hidden);
         Project(w[LinearKind.Gate], _normed.Pointer, _gate!, rows);
         Project(w[LinearKind.Up], _normed.Pointer, _up!, rows);
         _kernels.SwiGlu(DType, _act!.Pointer, _gate!.Pointer, _up!.Pointer, (long)rows * s.Intermediate);
+        observer?.Invoke(LinearInputGroup.MlpHidden, _act.Pointer, rows, s.Intermediate);
         var down = w[LinearKind.Down];
         down.Apply(_blas, _act.Pointer, _proj.Pointer, rows);
         _kernels.ResidualAdd(x, _proj.Pointer, down.Bias?.Pointer ?? CUdeviceptr.Null, rows, s.Hidden);

@@ -1,0 +1,35 @@
+using Rose.Cuda;
+using Rose.Cuda.Forward;
+using Rose.Modeling;
+using Rose.Pruning;
+
+namespace Rose.Pipeline;
+
+/// <summary>Puts the calibration activations where the pruning backend computes: device memory for
+/// the CUDA backend, host memory otherwise. Checks the memory first and says what to lower.</summary>
+public static class CalibrationRunners
+{
+    public static ICalibrationRunner Create(LlamaModel model, int[][] windows, IPruningBackend backend, TextWriter log, long? hostLimit)
+    {
+        int seqLen = windows.Length == 0 ? 0 : windows[0].Length;
+        if (backend is CudaBackend cuda)
+        {
+            var dtype = CudaPerplexityEvaluator.DTypeOf(model);
+            long need = CudaCalibrationRunner.DeviceBytes(model.Shape, dtype, windows.Length, seqLen);
+            var (free, total) = cuda.Context.MemoryInfo();
+            log.WriteLine($"GPU memory for calibration activations and forward scratch: {Gib(need)} ({windows.Length} × {seqLen} tokens × {model.Shape.Hidden} fp32 states); free {Gib((long)free)} of {Gib((long)total)}");
+            if (need > (long)free * 0.85)
+                throw new RoseException($"the calibration activations need {Gib(need)} of GPU memory but only {Gib((long)free)} is free; lower --nsamples or --seqlen");
+            return new CudaCalibrationRunner(model, windows, cuda);
+        }
+        long states = CalibrationRunner.StateBytes(model.Shape, windows.Length, seqLen);
+        long capture = CalibrationRunner.CaptureBytes(model.Shape, seqLen) * Math.Min(windows.Length, Environment.ProcessorCount);
+        long available = hostLimit ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        log.WriteLine($"calibration activations: {windows.Length} × {seqLen} tokens × {model.Shape.Hidden} fp32 = {Gib(states)} (+ up to {Gib(capture)} of captured layer inputs); available {Gib(available)}");
+        if (states + capture > available * 0.9)
+            throw new RoseException($"the calibration activations need {Gib(states + capture)} but only {Gib(available)} is available; lower --nsamples or --seqlen");
+        return new CalibrationRunner(model, windows);
+    }
+
+    private static string Gib(long bytes) => $"{bytes / (double)(1L << 30):F2} GiB";
+}
