@@ -4,7 +4,6 @@ using Rose.Data;
 using Rose.Modeling;
 using Rose.Pipeline;
 using Rose.Pruning;
-using Rose.Pruning.Cpu;
 
 namespace Rose.Cli;
 
@@ -20,10 +19,11 @@ public static class InspectCommand
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 0, Description = "seed of random calibration sampling" };
         var sparsity = new Option<double>("--sparsity") { Description = "sparsity the ROSE ordering is computed for", DefaultValueFactory = _ => 0.5 };
         var blocksize = new Option<int>("--blocksize") { Description = "ROSE block size", DefaultValueFactory = _ => 128 };
+        var device = DeviceOption.Create();
         var json = new Option<bool>("--json") { Description = "print the table as JSON on the last stdout line" };
         var command = new Command("inspect", "Per-matrix sparsity; with --calib, the ROSE relative range of each matrix and whether ROSE would reorder it")
         {
-            model, calib, nsamples, seqlen, sampling, seed, sparsity, blocksize, json,
+            model, calib, nsamples, seqlen, sampling, seed, sparsity, blocksize, device, json,
         };
         command.SetAction(parse => CommandGuard.Run(() =>
         {
@@ -38,7 +38,7 @@ public static class InspectCommand
                 var other => throw new RoseException($"--calib-sampling '{other}' is not random or sequential"),
             };
             var rose = new PruneOptions(PruneMethod.Rose, parse.GetValue(sparsity), null, parse.GetValue(blocksize));
-            using var backend = new CpuBackend();
+            using var backend = DeviceOption.Backend(parse, device);
             List<MatrixInspection> rows;
             using (var progress = new ConsoleProgress("inspect"))
                 rows = ModelInspector.Inspect(llama, backend, windows, rose, progress);

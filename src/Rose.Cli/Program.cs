@@ -17,6 +17,7 @@ public static class Program
             PruneLayerCommand.Create(stdout),
             InspectCommand.Create(stdout),
             DemoCommand.Create(stdout),
+            DoctorCommand.Create(stdout),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

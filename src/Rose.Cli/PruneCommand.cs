@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Text.Json;
 using Rose.Pipeline;
 using Rose.Pruning;
-using Rose.Pruning.Cpu;
 
 namespace Rose.Cli;
 
@@ -70,10 +69,11 @@ public static class PruneCommand
         var force = new Option<bool>("--force") { Description = "replace --out if it exists" };
         var eval = new Option<string?>("--eval") { Description = "measure perplexity on this text before and after pruning" };
         var evalSeqLen = new Option<int?>("--eval-seqlen") { Description = "perplexity window (default min(2048, max_position_embeddings))" };
+        var device = DeviceOption.Create();
         var json = new Option<bool>("--json") { Description = "print a JSON summary as the last stdout line" };
         var command = new Command("prune", "Prune every linear layer of a HF checkpoint, layer by layer, into a new checkpoint");
         foreach (var o in methodOptions.All) command.Options.Add(o);
-        foreach (var o in new Option[] { model, output, calib, nsamples, seqlen, sampling, seed, force, eval, evalSeqLen, json }) command.Options.Add(o);
+        foreach (var o in new Option[] { model, output, calib, nsamples, seqlen, sampling, seed, force, eval, evalSeqLen, device, json }) command.Options.Add(o);
 
         command.SetAction(parse => CommandGuard.Run(() =>
         {
@@ -102,7 +102,7 @@ public static class PruneCommand
                 EvalSeqLen = parse.GetValue(evalSeqLen),
                 CommandLine = "rose " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
             };
-            using var backend = new CpuBackend();
+            using var backend = DeviceOption.Backend(parse, device);
             PruneReport report;
             using (var progress = new ConsoleProgress("prune"))
                 report = new PruningPipeline(backend, Console.Error).Run(options, progress);

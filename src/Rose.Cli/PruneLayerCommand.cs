@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
 using Rose.Pruning;
-using Rose.Pruning.Cpu;
 using Rose.SafeTensors;
 
 namespace Rose.Cli;
@@ -15,10 +14,11 @@ public static class PruneLayerCommand
         var methodOptions = new PruneMethodOptions();
         var input = new Option<string>("--in") { Description = "CASE.safetensors with 'weight' [rows, cols] and 'inputs' [n, tokens, cols]", Required = true };
         var output = new Option<string>("--out") { Description = "OUT.safetensors receiving the pruned 'weight' (F32)", Required = true };
+        var device = DeviceOption.Create();
         var json = new Option<bool>("--json") { Description = "print a JSON summary as the last stdout line" };
         var command = new Command("prune-layer", "Prune one weight matrix given its calibration inputs");
         foreach (var o in methodOptions.All) command.Options.Add(o);
-        foreach (var o in new Option[] { input, output, json }) command.Options.Add(o);
+        foreach (var o in new Option[] { input, output, device, json }) command.Options.Add(o);
         command.SetAction(parse => CommandGuard.Run(() =>
         {
             var options = methodOptions.Parse(parse);
@@ -26,7 +26,7 @@ public static class PruneLayerCommand
             if (!File.Exists(inPath)) throw new RoseException($"{inPath}: case file not found");
             using var file = SafeTensorsFile.Open(inPath);
             var (weight, rows, cols) = ReadWeight(file);
-            using var backend = new CpuBackend();
+            using var backend = DeviceOption.Backend(parse, device);
             using var stats = options.Method == PruneMethod.Magnitude ? null : FoldInputs(file, backend, cols);
             var clock = System.Diagnostics.Stopwatch.StartNew();
             var result = MatrixPruner.Prune(backend, weight, rows, cols, stats, options);

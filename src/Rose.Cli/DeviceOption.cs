@@ -1,0 +1,17 @@
+using System.CommandLine;
+using Rose.Pruning;
+
+namespace Rose.Cli;
+
+/// <summary>`--device auto|cpu|cuda`: auto takes CUDA when it is usable, else the CPU with a one-line notice.</summary>
+public static class DeviceOption
+{
+    public static Option<string> Create() => new("--device")
+    {
+        Description = "auto | cpu | cuda (auto: CUDA when usable, else the CPU with a notice naming why)",
+        DefaultValueFactory = _ => "auto",
+    };
+
+    public static IPruningBackend Backend(ParseResult parse, Option<string> option) =>
+        BackendFactory.Create(parse.GetValue(option)!, notice => Console.Error.WriteLine(notice));
+}

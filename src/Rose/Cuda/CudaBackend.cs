@@ -1,0 +1,562 @@
+using Rose.Native;
+using Rose.Pruning;
+
+namespace Rose.Cuda;
+
+/// <summary>
+/// <see cref="IPruningBackend"/> on one NVIDIA GPU: matrices live in device memory (row-major),
+/// every kernel, cuBLAS and cuSOLVER call runs on one blocking stream, so the synchronous copies
+/// of uploads and downloads (legacy default stream) are ordered with them without explicit waits.
+/// Semantics are those of <see cref="Pruning.Cpu.CpuBackend"/>; masks come from bitwise the same
+/// fp32 metrics, only sums (GEMMs, fp32 Cholesky) differ in rounding.
+/// </summary>
+public sealed class CudaBackend : IPruningBackend
+{
+    /// <summary>Dynamic shared memory a kernel may use without the opt-in attribute.</summary>
+    private const int SharedMemoryLimit = 48 * 1024;
+    private const int FlatBlock = 256;
+    private const int SelectBlock = 1024;
+    private const int ObsWarps = 8;
+
+    private readonly bool _ownsContext;
+    private readonly CudaStream _stream;
+    private readonly CublasHandle _blas;
+    private readonly CusolverHandle _solver;
+    private readonly CudaKernels _kernels;
+    private readonly DeviceScratch<float> _inputScratch;
+    private readonly DeviceScratch<float> _floatScratch;
+    private readonly DeviceScratch<double> _doubleScratch;
+    private readonly DeviceScratch<int> _intScratch;
+    private readonly DeviceScratch<byte> _byteScratch;
+    private bool _potriMissing;
+    private bool _disposed;
+
+    /// <param name="context">Device to run on; must be sm_80 or newer.</param>
+    /// <param name="compiler">Kernel compiler (default: disk-cached under ~/.cache/rose/kernels).</param>
+    /// <param name="ownsContext">Dispose the context with the backend.</param>
+    public CudaBackend(CudaContext context, KernelCompiler? compiler = null, bool ownsContext = false)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (context.ComputeCapabilityMajor < 8)
+            throw new RoseException($"GPU {context.Name} is sm_{context.ComputeCapabilityMajor}{context.ComputeCapabilityMinor}; the CUDA backend needs sm_80 or newer");
+        Context = context;
+        context.MakeCurrent();
+        var created = new List<IDisposable>();
+        try
+        {
+            _stream = context.CreateStream(nonBlocking: false);
+            created.Add(_stream);
+            _blas = new CublasHandle(context);
+            created.Add(_blas);
+            _blas.SetStream(_stream);
+            _blas.SetMathMode(CublasMathMode.Default);
+            _solver = new CusolverHandle(context);
+            created.Add(_solver);
+            _solver.SetStream(_stream);
+            _kernels = new CudaKernels(context, compiler ?? new KernelCompiler());
+        }
+        catch
+        {
+            for (int i = created.Count - 1; i >= 0; i--) created[i].Dispose();
+            throw;
+        }
+        _inputScratch = new DeviceScratch<float>(context, _stream);
+        _floatScratch = new DeviceScratch<float>(context, _stream);
+        _doubleScratch = new DeviceScratch<double>(context, _stream);
+        _intScratch = new DeviceScratch<int>(context, _stream);
+        _byteScratch = new DeviceScratch<byte>(context, _stream);
+        _ownsContext = ownsContext;
+    }
+
+    /// <summary>Creates a backend on device <paramref name="ordinal"/> owning its context, or says why not.</summary>
+    public static bool TryCreate(int ordinal, out CudaBackend? backend, out string why)
+    {
+        backend = null;
+        if (!CudaDriver.TryInitialize(out why))
+            return false;
+        CudaContext? context = null;
+        try
+        {
+            if (CudaDriver.DeviceCount <= ordinal)
+            {
+                why = CudaDriver.DeviceCount == 0 ? "the CUDA driver reports no device" : $"no CUDA device {ordinal}";
+                return false;
+            }
+            foreach (var lib in new[] { CudaLibrarySearch.Cublas, CudaLibrarySearch.Cusolver, CudaLibrarySearch.Nvrtc })
+            {
+                if (!CudaLibraries.TryLoad(lib, out var libWhy))
+                {
+                    why = $"lib{lib}: {libWhy}";
+                    return false;
+                }
+            }
+            context = CudaContext.Create(ordinal);
+            backend = new CudaBackend(context, ownsContext: true);
+            why = "";
+            return true;
+        }
+        catch (Exception e) when (e is CudaException or RoseException or DllNotFoundException or EntryPointNotFoundException)
+        {
+            context?.Dispose();
+            why = e.Message.Split('\n')[0].Trim();
+            return false;
+        }
+    }
+
+    public string Name => "cuda";
+
+    public CudaContext Context { get; }
+
+    // ---- memory -------------------------------------------------------------------------
+
+    public BackendMatrix Allocate(int rows, int cols)
+    {
+        var m = NewMatrix(rows, cols);
+        if (m.Count > 0) m.Buffer.ClearAsync(_stream);
+        return m;
+    }
+
+    public BackendMatrix Upload(ReadOnlySpan<float> data, int rows, int cols)
+    {
+        if (data.Length != (long)rows * cols)
+            throw new ArgumentException($"Upload of {data.Length} values does not fit a {rows}×{cols} matrix.");
+        var m = NewMatrix(rows, cols);
+        if (data.Length > 0) m.Buffer.CopyFrom(data);
+        return m;
+    }
+
+    public BackendVector AllocateVector(int length)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        var v = new CudaVector(Context.Allocate<float>(length));
+        if (length > 0) v.Buffer.ClearAsync(_stream);
+        return v;
+    }
+
+    public BackendVector UploadVector(ReadOnlySpan<float> data)
+    {
+        var v = new CudaVector(Context.Allocate<float>(data.Length));
+        if (data.Length > 0) v.Buffer.CopyFrom(data);
+        return v;
+    }
+
+    public void Download(BackendMatrix source, Span<float> destination)
+    {
+        var m = M(source);
+        if (destination.Length < m.Count)
+            throw new ArgumentException($"Download destination holds {destination.Length} values, matrix has {m.Count}.");
+        if (m.Count > 0) m.Buffer.CopyTo(destination[..checked((int)m.Count)]);
+    }
+
+    public void Download(BackendVector source, Span<float> destination)
+    {
+        var v = V(source);
+        if (destination.Length < v.Length)
+            throw new ArgumentException($"Download destination holds {destination.Length} values, vector has {v.Length}.");
+        if (v.Length > 0) v.Buffer.CopyTo(destination[..v.Length]);
+    }
+
+    public BackendMatrix Clone(BackendMatrix source)
+    {
+        var s = M(source);
+        var m = NewMatrix(s.Rows, s.Cols);
+        if (s.Count > 0) m.Buffer.CopyFromAsync(s.Buffer, _stream);
+        return m;
+    }
+
+    private CudaMatrix NewMatrix(int rows, int cols)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(rows);
+        ArgumentOutOfRangeException.ThrowIfNegative(cols);
+        return new CudaMatrix(Context.Allocate<float>((long)rows * cols), rows, cols);
+    }
+
+    // ---- calibration statistics ----------------------------------------------------------
+
+    public void FoldSequence(BackendMatrix hessian, BackendVector sOfficial, BackendVector sMean,
+        ReadOnlySpan<float> x, int tokens, int sequenceIndex)
+    {
+        var h = M(hessian);
+        var so = V(sOfficial);
+        var sm = V(sMean);
+        int cols = h.Cols;
+        if (h.Rows != cols || so.Length != cols || sm.Length != cols)
+            throw new ArgumentException($"Statistics shapes disagree: H {h.Rows}×{h.Cols}, s {so.Length}/{sm.Length}.");
+        if (tokens < 0 || x.Length != (long)tokens * cols)
+            throw new ArgumentException($"Calibration input has {x.Length} values, expected {tokens} tokens × {cols} columns.");
+        ArgumentOutOfRangeException.ThrowIfLessThan(sequenceIndex, 1);
+        if (cols == 0) return;
+
+        double k = sequenceIndex;
+        double keep = (k - 1) / k;
+        if (tokens == 0)
+        {
+            // An empty sequence only ages the running statistics (norms are zero).
+            Launch("hessian.cu", "rose_scale", h.Count, h.Pointer, h.Count, (float)keep);
+            var dummy = _inputScratch.Get(1);
+            Context.MakeCurrent();
+            _kernels.Get("hessian.cu", "rose_column_norms_fold").Launch(Dim3.Cover(cols, 32), new Dim3(32, 8), 0, _stream,
+                dummy.Pointer, 0, cols, so.Pointer, sm.Pointer, keep, k);
+            return;
+        }
+
+        var xs = _inputScratch.Get(x.Length);
+        xs.CopyFrom(x);
+        // Row-major X (tokens×cols) is the column-major matrix Xc = Xᵀ (cols×tokens, ld = cols),
+        // so XᵀX = Xc·Xcᵀ: op(A) = Xc (N), op(B) = Xcᵀ (T). The product is symmetric, so the
+        // row-major H buffer reads the same either way.
+        _blas.Sgemm(CublasOperation.None, CublasOperation.Transpose, cols, cols, tokens,
+            (float)(2.0 / k), xs.Pointer, cols, xs.Pointer, cols, (float)keep, h.Pointer, cols);
+        // GEMM gives H[i,j] and H[j,i] from differently ordered sums; keep it exactly symmetric.
+        Launch("hessian.cu", "rose_mirror_upper", h.Count, h.Pointer, cols);
+        _kernels.Get("hessian.cu", "rose_column_norms_fold").Launch(Dim3.Cover(cols, 32), new Dim3(32, 8), 0, _stream,
+            xs.Pointer, tokens, cols, so.Pointer, sm.Pointer, keep, k);
+    }
+
+    // ---- Hessian preparation and factorization -------------------------------------------
+
+    public HessianPreparation PrepareHessian(BackendMatrix hessian, BackendMatrix weight)
+    {
+        var h = M(hessian);
+        var w = M(weight);
+        int n = h.Cols;
+        if (h.Rows != n || w.Cols != n)
+            throw new ArgumentException($"Hessian {h.Rows}×{h.Cols} does not match weight columns {w.Cols}.");
+        if (n == 0) return new HessianPreparation(0, 0);
+
+        var dead = _byteScratch.Get(n);
+        var sum = _doubleScratch.Get(1);
+        var count = _intScratch.Get(1);
+        _kernels.Get("cholesky.cu", "rose_prepare_diagonal").Launch(1, SelectBlock, 0, _stream,
+            h.Pointer, n, dead.Pointer, sum.Pointer, count.Pointer);
+        Span<double> sumHost = stackalloc double[1];
+        Span<int> countHost = stackalloc int[1];
+        sum.CopyTo(sumHost[..1]);
+        count.CopyTo(countHost[..1]);
+        if (countHost[0] > 0 && w.Count > 0)
+            Launch("cholesky.cu", "rose_zero_dead_columns", w.Count, w.Pointer, w.Rows, w.Cols, dead.Pointer);
+        return new HessianPreparation(sumHost[0] / n, countHost[0]);
+    }
+
+    public void AddDiagonal(BackendMatrix matrix, float value)
+    {
+        var m = M(matrix);
+        int n = Math.Min(m.Rows, m.Cols);
+        if (n == 0) return;
+        Launch("cholesky.cu", "rose_add_diagonal", n, m.Pointer, n, m.Cols, value);
+    }
+
+    public bool CholeskyInverseUpper(BackendMatrix hessian, BackendMatrix upper)
+    {
+        var h = M(hessian);
+        var u = M(upper);
+        int n = h.Rows;
+        if (h.Cols != n || u.Rows != n || u.Cols != n)
+            throw new ArgumentException($"Cholesky needs square matrices of one size: H {h.Rows}×{h.Cols}, U {u.Rows}×{u.Cols}.");
+        if (n == 0) return true;
+
+        // Row-major symmetric H is its own column-major image. cuSOLVER's column-major "lower"
+        // triangle is the row-major upper one: potrf(L) gives H = LLᵀ, potri(L) leaves H⁻¹ in the
+        // same triangle, and potrf(L) of H⁻¹ gives Lh with H⁻¹ = Lh·Lhᵀ, whose row-major reading
+        // is Lhᵀ = U (upper) with UᵀU = H⁻¹, exactly the CPU's result. The other triangle keeps
+        // stale values until it is zeroed at the end.
+        u.Buffer.CopyFromAsync(h.Buffer, _stream);
+        if (_solver.Spotrf(FillMode.Lower, n, u.Pointer, n) != 0) return false;
+        int info = -1;
+        if (!_potriMissing)
+        {
+            try
+            {
+                info = _solver.Spotri(FillMode.Lower, n, u.Pointer, n);
+            }
+            catch (CudaException e) when (e.StatusName == "ENTRY_POINT_NOT_FOUND")
+            {
+                _potriMissing = true;
+            }
+        }
+        if (_potriMissing)
+        {
+            // potri was removed from this cuSOLVER: solve L·Lᵀ·X = I instead (X = H⁻¹ in full).
+            using var factor = (CudaMatrix)Clone(u);
+            SetIdentity(u);
+            info = _solver.Spotrs(FillMode.Lower, n, n, factor.Pointer, n, u.Pointer, n);
+        }
+        if (info != 0) return false;
+        if (_solver.Spotrf(FillMode.Lower, n, u.Pointer, n) != 0) return false;
+        Launch("cholesky.cu", "rose_zero_strict_lower", u.Count, u.Pointer, n);
+
+        // fp32 factorizations can overflow where the host's double ones do not; never hand on inf/NaN.
+        var flag = _intScratch.Get(1);
+        flag.ClearAsync(_stream);
+        Launch("cholesky.cu", "rose_count_nonfinite", u.Count, u.Pointer, u.Count, flag.Pointer);
+        Span<int> bad = stackalloc int[1];
+        flag.CopyTo(bad[..1]);
+        return bad[0] == 0;
+    }
+
+    public void SetIdentity(BackendMatrix matrix)
+    {
+        var m = M(matrix);
+        if (m.Count == 0) return;
+        Launch("cholesky.cu", "rose_set_identity", m.Count, m.Pointer, m.Rows, m.Cols);
+    }
+
+    // ---- scores and ROSE ordering --------------------------------------------------------
+
+    public BackendMatrix Scores(BackendMatrix weight, BackendVector statistic)
+    {
+        var w = M(weight);
+        var s = V(statistic);
+        if (s.Length != w.Cols)
+            throw new ArgumentException($"Statistic length {s.Length} does not match weight columns {w.Cols}.");
+        var result = NewMatrix(w.Rows, w.Cols);
+        if (w.Count > 0)
+            Launch("scores.cu", "rose_scores", w.Count, w.Pointer, s.Pointer, result.Pointer, w.Rows, w.Cols);
+        return result;
+    }
+
+    public void OrderingLosses(BackendMatrix scores, int blockWidth, MaskRule rule,
+        Span<double> columnLoss, Span<double> blockLoss)
+    {
+        var s = M(scores);
+        int rows = s.Rows, cols = s.Cols;
+        ArgumentOutOfRangeException.ThrowIfLessThan(blockWidth, 1);
+        int blocks = (cols + blockWidth - 1) / blockWidth;
+        if (columnLoss.Length != cols || blockLoss.Length != blocks)
+            throw new ArgumentException($"Loss buffers sized {columnLoss.Length}/{blockLoss.Length}, expected {cols}/{blocks}.");
+        if (cols == 0) return;
+        if (rows == 0)
+        {
+            columnLoss.Clear();
+            blockLoss.Clear();
+            return;
+        }
+
+        var thresholds = _floatScratch.Get(blocks);
+        int nmN = 0;
+        if (rule.Pattern is { } nm)
+        {
+            nmN = nm.N;
+        }
+        else
+        {
+            int lastWidth = cols - (blocks - 1) * blockWidth;
+            long kFull = MaskRule.ThresholdIndex(rule.Sparsity, (long)rows * blockWidth);
+            long kLast = MaskRule.ThresholdIndex(rule.Sparsity, (long)rows * lastWidth);
+            _kernels.Get("scores.cu", "rose_block_thresholds").Launch(blocks, SelectBlock, 0, _stream,
+                s.Pointer, rows, cols, blockWidth, kFull, kLast, thresholds.Pointer);
+        }
+        var loss = _doubleScratch.Get(cols);
+        _kernels.Get("scores.cu", "rose_ordering_column_loss").Launch(Dim3.Cover(cols, 32), new Dim3(32, 8), 0, _stream,
+            s.Pointer, rows, cols, blockWidth, thresholds.Pointer, nmN, loss.Pointer);
+        loss.CopyTo(columnLoss);
+        // Block sums on the host in column order, as the reference adds them.
+        for (int b = 0; b < blocks; b++)
+        {
+            int c0 = b * blockWidth, w = Math.Min(blockWidth, cols - c0);
+            double total = 0;
+            for (int j = 0; j < w; j++) total += columnLoss[c0 + j];
+            blockLoss[b] = total;
+        }
+    }
+
+    public void GatherColumns(BackendMatrix source, ReadOnlySpan<int> permutation, BackendMatrix destination)
+    {
+        var s = M(source);
+        var d = M(destination);
+        if (ReferenceEquals(s, d) || d.Rows != s.Rows || d.Cols != s.Cols)
+            throw new ArgumentException($"Gather destination {d.Rows}×{d.Cols} must be a distinct matrix shaped {s.Rows}×{s.Cols}.");
+        CheckPermutation(permutation, s.Cols);
+        if (s.Count == 0) return;
+        var perm = UploadPermutation(permutation);
+        Launch("permute.cu", "rose_gather_columns", s.Count, s.Pointer, d.Pointer, perm.Pointer, s.Rows, s.Cols);
+    }
+
+    public BackendMatrix PermuteSymmetric(BackendMatrix source, ReadOnlySpan<int> permutation)
+    {
+        var s = M(source);
+        if (s.Rows != s.Cols) throw new ArgumentException($"Symmetric permutation needs a square matrix, got {s.Rows}×{s.Cols}.");
+        CheckPermutation(permutation, s.Cols);
+        var d = NewMatrix(s.Rows, s.Cols);
+        if (s.Count == 0) return d;
+        var perm = UploadPermutation(permutation);
+        Launch("permute.cu", "rose_permute_symmetric", s.Count, s.Pointer, d.Pointer, perm.Pointer, s.Cols);
+        return d;
+    }
+
+    private DeviceBuffer<int> UploadPermutation(ReadOnlySpan<int> permutation)
+    {
+        var perm = _intScratch.Get(permutation.Length);
+        perm.CopyFrom(permutation);
+        return perm;
+    }
+
+    private static void CheckPermutation(ReadOnlySpan<int> permutation, int n)
+    {
+        if (permutation.Length != n)
+            throw new ArgumentException($"Permutation has {permutation.Length} entries, expected {n}.");
+        var seen = new bool[n];
+        foreach (int p in permutation)
+        {
+            if ((uint)p >= (uint)n || seen[p]) throw new ArgumentException($"Not a permutation of 0..{n - 1}: entry {p}.");
+            seen[p] = true;
+        }
+    }
+
+    // ---- OBS (SparseGPT) -----------------------------------------------------------------
+
+    public void ObsBlockSweep(BackendMatrix weight, BackendMatrix upper, int i1, int i2, MaskRule rule,
+        BackendMatrix error, BackendVector rowLoss)
+    {
+        var w = M(weight);
+        var u = M(upper);
+        var e = M(error);
+        var loss = V(rowLoss);
+        int rows = w.Rows, cols = w.Cols, width = i2 - i1;
+        if (u.Rows != cols || u.Cols != cols) throw new ArgumentException($"U is {u.Rows}×{u.Cols}, expected {cols}×{cols}.");
+        if (i1 < 0 || i2 > cols || width <= 0) throw new ArgumentException($"Block [{i1}, {i2}) is outside 0..{cols}.");
+        if (e.Rows != rows || e.Cols < width) throw new ArgumentException($"Error buffer {e.Rows}×{e.Cols} too small for {rows}×{width}.");
+        if (loss.Length != rows) throw new ArgumentException($"Row loss has {loss.Length} entries, expected {rows}.");
+        var nm = rule.Pattern;
+        if (nm is { } p && i1 % p.M != 0)
+            throw new ArgumentException($"N:M block start {i1} is not a multiple of M = {p.M}.");
+        if (rows == 0) return;
+
+        var threshold = _floatScratch.Get(1);
+        if (nm is null)
+        {
+            long numel = (long)rows * width;
+            long k = MaskRule.ThresholdIndex(rule.Sparsity, numel);
+            _kernels.Get("obs.cu", "rose_obs_threshold").Launch(1, SelectBlock, 0, _stream,
+                w.Pointer, cols, rows, u.Pointer, cols, i1, width, k, threshold.Pointer);
+        }
+
+        // Shared memory: U1's packed upper triangle when it fits, plus each warp's row and mask.
+        long perWarp = (long)width * (sizeof(float) + 1);
+        long triangle = (long)width * (width + 1) / 2 * sizeof(float);
+        int warps = ObsWarps;
+        int stageU = triangle + warps * perWarp + 16 <= SharedMemoryLimit ? 1 : 0;
+        if (stageU == 0)
+        {
+            while (warps > 1 && warps * perWarp > SharedMemoryLimit) warps /= 2;
+            if (warps * perWarp > SharedMemoryLimit)
+                throw new NotSupportedException($"OBS block width {width} is too wide for the CUDA backend's shared memory (at most {SharedMemoryLimit / 5} columns).");
+        }
+        int shared = checked((int)((stageU == 1 ? triangle : 0) + warps * perWarp));
+        int rowBlocks = (rows + warps - 1) / warps;
+        int grid = Math.Max(1, Math.Min(rowBlocks, Context.MultiprocessorCount * 4));
+        _kernels.Get("obs.cu", "rose_obs_sweep").Launch(grid, warps * 32, shared, _stream,
+            w.Pointer, cols, rows, u.Pointer, cols, i1, width,
+            nm?.N ?? 0, nm?.M ?? 0, threshold.Pointer, e.Pointer, e.Cols, loss.Pointer, stageU);
+    }
+
+    public void TrailingUpdate(BackendMatrix weight, BackendMatrix error, BackendMatrix upper, int i1, int i2)
+    {
+        var w = M(weight);
+        var e = M(error);
+        var u = M(upper);
+        int cols = w.Cols, n = cols - i2, width = i2 - i1;
+        if (n <= 0 || width <= 0 || w.Rows == 0) return;
+        // Row-major W[:, i2:] (rows×n, ld cols) -= E (rows×width, ld e.Cols) · U[i1:i2, i2:] (width×n,
+        // ld cols). In column-major terms that is Cᵀ -= Bᵀ·Aᵀ with every operand read untransposed:
+        // Bᵀ = U block (n×width, ld cols), Aᵀ = E (width×rows, ld e.Cols), Cᵀ = W block (n×rows, ld cols).
+        _blas.Sgemm(CublasOperation.None, CublasOperation.None, n, w.Rows, width,
+            -1f, u.At(i1, i2), cols, e.Pointer, e.Cols, 1f, w.At(0, i2), cols);
+    }
+
+    // ---- one-shot masks ------------------------------------------------------------------
+
+    public void MagnitudePrune(BackendMatrix weight, MaskRule rule)
+    {
+        var w = M(weight);
+        if (w.Count == 0) return;
+        if (rule.Pattern is { } nm)
+        {
+            PruneGroups(w, null, nm);
+            return;
+        }
+        long numel = w.Count;
+        long k = MaskRule.ThresholdIndex(rule.Sparsity, numel);
+        if (k >= numel)
+        {
+            w.Buffer.ClearAsync(_stream);
+            return;
+        }
+        var threshold = _floatScratch.Get(1);
+        _kernels.Get("masks.cu", "rose_magnitude_threshold").Launch(1, SelectBlock, 0, _stream,
+            w.Pointer, numel, k, threshold.Pointer);
+        Launch("masks.cu", "rose_prune_abs_le", numel, w.Pointer, numel, threshold.Pointer);
+    }
+
+    public void WandaPrune(BackendMatrix weight, BackendVector statistic, MaskRule rule)
+    {
+        var w = M(weight);
+        var s = V(statistic);
+        if (s.Length != w.Cols)
+            throw new ArgumentException($"Statistic length {s.Length} does not match weight columns {w.Cols}.");
+        if (w.Count == 0) return;
+        if (rule.Pattern is { } nm)
+        {
+            PruneGroups(w, s, nm);
+            return;
+        }
+        int count = (int)Math.Min(w.Cols, MaskRule.ThresholdIndex(rule.Sparsity, w.Cols));
+        if (count <= 0) return;
+        if (count >= w.Cols)
+        {
+            w.Buffer.ClearAsync(_stream);
+            return;
+        }
+        _kernels.Get("masks.cu", "rose_wanda_rows").Launch(w.Rows, FlatBlock, 0, _stream,
+            w.Pointer, s.Pointer, w.Rows, w.Cols, count);
+    }
+
+    private void PruneGroups(CudaMatrix w, CudaVector? statistic, NmPattern nm)
+    {
+        // The metric is read from an untouched copy so that zeroing cannot race with ranking.
+        var source = _inputScratch.Get(w.Count);
+        source.CopyFromAsync(w.Buffer, _stream);
+        Launch("masks.cu", "rose_prune_groups", w.Count, w.Pointer, source.Pointer,
+            statistic?.Pointer ?? CUdeviceptr.Null, statistic is null ? 0 : 1, w.Rows, w.Cols, nm.N, nm.M);
+    }
+
+    // ---- plumbing ------------------------------------------------------------------------
+
+    /// <summary>Launches a flat grid-stride kernel covering <paramref name="count"/> items.</summary>
+    private void Launch(string file, string name, long count, params ReadOnlySpan<KernelArg> args)
+    {
+        long blocks = Math.Clamp((count + FlatBlock - 1) / FlatBlock, 1, 1 << 20);
+        _kernels.Get(file, name).Launch((int)blocks, FlatBlock, 0, _stream, args);
+    }
+
+    /// <summary>Waits for every queued operation (timing, tests).</summary>
+    public void Synchronize() => _stream.Synchronize();
+
+    private CudaMatrix M(BackendMatrix m)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return m as CudaMatrix ?? throw new ArgumentException($"Matrix handle of type {m.GetType().Name} does not belong to the CUDA backend.");
+    }
+
+    private CudaVector V(BackendVector v)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return v as CudaVector ?? throw new ArgumentException($"Vector handle of type {v.GetType().Name} does not belong to the CUDA backend.");
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _inputScratch.Dispose();
+        _floatScratch.Dispose();
+        _doubleScratch.Dispose();
+        _intScratch.Dispose();
+        _byteScratch.Dispose();
+        _kernels.Dispose();
+        _solver.Dispose();
+        _blas.Dispose();
+        _stream.Dispose();
+        if (_ownsContext) Context.Dispose();
+    }
+}
