@@ -1,19 +1,16 @@
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Filters;
-using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
 
 namespace Rose.Bench.Pruning;
 
-/// <summary>Shared by every pruning benchmark: a short default job (one warmup, three measured
-/// iterations; a job given on the command line, e.g. --job dry, takes precedence), the throughput
-/// columns, and the filter that removes cases that cannot or should not run.</summary>
+/// <summary>Shared by every pruning benchmark (the short run itself is set on
+/// <see cref="PruningBenchmark"/>): the throughput columns and the filter that removes cases that
+/// cannot or should not run.</summary>
 public sealed class PruningBenchConfig : ManualConfig
 {
     public PruningBenchConfig()
     {
-        // AsDefault: applied beneath any job from the command line instead of adding a second job.
-        AddJob(Job.Default.WithWarmupCount(1).WithIterationCount(3).AsDefault());
         AddColumn(new ThroughputColumn(WorkUnit.Flop), new ThroughputColumn(WorkUnit.Byte));
         AddFilter(new RunnableCaseFilter());
     }

@@ -7,7 +7,11 @@ namespace Rose.Bench.Pruning;
 /// backend's lifetime, and the work declaration the throughput column reads. Subclasses pick the
 /// shape set (one per category) and do the measured work, ending each invocation with
 /// <see cref="IPruningBackend.Synchronize"/> so asynchronous GPU work is timed to completion.</summary>
+/// <remarks>The short run (one warmup, three measured iterations of at least 250 ms) is set by job
+/// mutator attributes, which apply to every job, including one from the command line (--inProcess,
+/// --job short, --job dry): a default job in the config would be dropped beside those.</remarks>
 [Config(typeof(PruningBenchConfig))]
+[WarmupCount(1), IterationCount(3), IterationTime(250)]
 public abstract class PruningBenchmark : IDeclaresWork
 {
     public const string Cpu = "cpu";
