@@ -1,0 +1,114 @@
+using BenchmarkDotNet.Attributes;
+using Rose.Bench.Pruning;
+using Rose.Pipeline;
+using Rose.Pruning;
+using Rose.SafeTensors;
+using Rose.Synthesis;
+
+namespace Rose.Bench;
+
+/// <summary>Devices a pipeline benchmark can run on here: cuda only where a CUDA backend can be made
+/// (one line says why not).</summary>
+internal static class PipelineDevices
+{
+    public static IEnumerable<string> Available(bool cpu)
+    {
+        if (cpu) yield return "cpu";
+        if (BenchBackends.CudaUnavailableReason is { } why) Console.WriteLine($"cuda skipped: {why}");
+        else yield return "cuda";
+    }
+
+    public static PruneReport Prune(IPruningBackend backend, string model, string calib, string outDir, PruneMethod method,
+        double sparsity, int nsamples, int seqLen) =>
+        new PruningPipeline(backend, TextWriter.Null).Run(new PruneRunOptions
+        {
+            ModelDirectory = model,
+            OutputDirectory = outDir,
+            Prune = new PruneOptions(method, sparsity, null),
+            CalibrationPath = calib,
+            Sampling = CalibrationSampling.Sequential,
+            NSamples = nsamples,
+            SeqLen = seqLen,
+            Force = true,
+        });
+
+    public static void Print(string title, PruneReport report) =>
+        Console.WriteLine($"{title}: " + string.Join(", ", report.Seconds.Select(p => $"{p.Key} {p.Value:F2} s")));
+}
+
+/// <summary>The whole `rose prune` of the bundled sample (load → written output), ROSE and SparseGPT
+/// at 50%, sequential calibration 64 × 512: CPU and CUDA side by side.</summary>
+[BenchmarkCategory("quick"), SimpleJob(launchCount: 1, warmupCount: 1, iterationCount: 3)]
+public class SamplePipelineBenchmark
+{
+    private IPruningBackend _backend = null!;
+    private string _out = "";
+    private PruneReport? _last;
+
+    [ParamsSource(nameof(Devices))] public string Device { get; set; } = "cpu";
+    [Params(PruneMethod.SparseGpt, PruneMethod.Rose)] public PruneMethod Algorithm { get; set; }
+
+    public static IEnumerable<string> Devices() => PipelineDevices.Available(cpu: true);
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _backend = BenchBackends.Create(Device, out var why) ?? throw new InvalidOperationException(why);
+        _out = Path.Combine(Path.GetTempPath(), $"rose-bench-sample-{Environment.ProcessId}");
+    }
+
+    [Benchmark]
+    public double PruneSample()
+    {
+        _last = PipelineDevices.Prune(_backend, BundledSample.ModelDirectory, BundledSample.CalibrationText, _out, Algorithm, 0.5, 64, 512);
+        return _last.OverallSparsity;
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        if (_last is not null) PipelineDevices.Print($"sample {Algorithm} {Device}", _last);
+        _backend.Dispose();
+        if (Directory.Exists(_out)) Directory.Delete(_out, true);
+    }
+}
+
+/// <summary>The speed target: a LLaMA-2-7B-shaped bf16 checkpoint (synthesized on this
+/// machine, random weights) pruned with ROSE at 70% from 128 × 2048 calibration tokens, load to
+/// written output, on CUDA. ROSE_BENCH_LAYERS (default 32) shortens the model for a quick look.</summary>
+[BenchmarkCategory("full"), SimpleJob(launchCount: 1, warmupCount: 0, iterationCount: 1, invocationCount: 1)]
+public class Llama7BPipelineBenchmark
+{
+    private IPruningBackend _backend = null!;
+    private string _root = "";
+    private PruneReport? _last;
+
+    [ParamsSource(nameof(Devices))] public string Device { get; set; } = "cuda";
+
+    public static IEnumerable<string> Devices() => PipelineDevices.Available(cpu: false);
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _backend = BenchBackends.Create(Device, out var why) ?? throw new InvalidOperationException(why);
+        _root = Path.Combine(Path.GetTempPath(), $"rose-bench-7b-{Environment.ProcessId}");
+        int? layers = int.TryParse(Environment.GetEnvironmentVariable("ROSE_BENCH_LAYERS"), out var n) ? n : null;
+        SyntheticCheckpoint.Write("llama2-7b", DType.BF16, Path.Combine(_root, "model"), layers);
+    }
+
+    [Benchmark]
+    public double PruneLlama7B()
+    {
+        _last = PipelineDevices.Prune(_backend, Path.Combine(_root, "model"), BundledSample.CalibrationText,
+            Path.Combine(_root, "out"), PruneMethod.Rose, 0.7, 128, 2048);
+        return _last.OverallSparsity;
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        if (_last is not null) PipelineDevices.Print($"llama2-7b rose 70% {Device}", _last);
+        _backend.Dispose();
+        if (Directory.Exists(_root)) Directory.Delete(_root, true);
+    }
+}
