@@ -3,29 +3,7 @@
 // stream). An id outside [0, vocab) writes NaN to its row: the host validates ids, and NaN makes
 // a miss impossible to overlook.
 // Launch: grid (rows), block 256 (any size works); threads stride over the hidden columns.
-#include "rose_common.cuh"
-
-// Storage kinds: 0 = fp32, 1 = bf16, 2 = fp16 (bf16 and fp16 share the 16-bit carrier type,
-// so the kind is a template tag rather than an overload).
-template <int Kind> struct RoseIo;
-template <> struct RoseIo<0>
-{
-    typedef float T;
-    static __device__ __forceinline__ float load(const float* p, long long i) { return p[i]; }
-    static __device__ __forceinline__ void store(float* p, long long i, float v) { p[i] = v; }
-};
-template <> struct RoseIo<1>
-{
-    typedef rose_bf16 T;
-    static __device__ __forceinline__ float load(const rose_bf16* p, long long i) { return rose_bf16_to_float(p[i]); }
-    static __device__ __forceinline__ void store(rose_bf16* p, long long i, float v) { p[i] = rose_float_to_bf16(v); }
-};
-template <> struct RoseIo<2>
-{
-    typedef rose_half T;
-    static __device__ __forceinline__ float load(const rose_half* p, long long i) { return rose_half_to_float(p[i]); }
-    static __device__ __forceinline__ void store(rose_half* p, long long i, float v) { p[i] = rose_float_to_half(v); }
-};
+#include "rose_io.cuh"
 
 template <int K>
 __device__ __forceinline__ void embedding(float* out, const typename RoseIo<K>::T* table, const int* ids, int rows, int hidden, int vocab)
