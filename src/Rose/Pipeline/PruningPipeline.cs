@@ -142,10 +142,10 @@ public sealed class PruningPipeline
                     var pending = write;
                     write = null;
                     pending.GetAwaiter().GetResult();
-                    progress?.Report(new ProgressUpdate($"layer {writing + 1}/{model.LayerCount} written", ++done, steps));
                     Lap("write");
                     SaveResumePoint(writer, writing + 1);
                     Lap("resume_point");
+                    progress?.Report(new ProgressUpdate($"layer {writing + 1}/{model.LayerCount} written", ++done, steps));
                 }
 
                 try

@@ -126,6 +126,35 @@ public class ResumeTests
     }
 
     [Test]
+    public void FailureAfterTheLastLayerResumesWithoutPruningAgain()
+    {
+        var reference = Run(Options(Path.Combine(_dir, "reference")));
+        string outDir = Path.Combine(_dir, "out");
+        var crash = new Hook(u => { if (u.Stage == "layer 3/3 written") throw new IOException("simulated failure while finishing"); });
+        Assert.Throws<IOException>(() => Run(Options(outDir), crash));
+        Assert.That(File.Exists(Path.Combine(Partial(outDir), ResumePoint.FileName)));
+
+        var stages = new List<string>();
+        var resumed = Run(Options(outDir, resume: true), new Hook(u => stages.Add(u.Stage)));
+        Assert.That(stages, Is.Empty, "every layer was already saved");
+        Assert.That(resumed.ResumedFromLayer, Is.EqualTo(3));
+        AssertSameModel(Path.Combine(_dir, "reference"), outDir, reference, resumed);
+    }
+
+    [Test]
+    public void SecondRunForTheSameOutputIsRefusedWhileTheFirstHoldsIt()
+    {
+        string outDir = Path.Combine(_dir, "out");
+        using (OutputFolder.Begin(outDir, _model, force: false))
+        {
+            var e = Assert.Throws<RoseException>(() => OutputFolder.Begin(outDir, _model, force: false));
+            Assert.That(e!.Message, Does.Contain("another rose prune"));
+        }
+        using (OutputFolder.Begin(outDir, _model, force: false)) { }
+        Assert.That(Directory.Exists(Partial(outDir)), Is.False);
+    }
+
+    [Test]
     public void ResumeWithDifferentSettingsIsRefusedNamingTheSetting()
     {
         string outDir = Path.Combine(_dir, "out");
