@@ -54,8 +54,9 @@ public sealed class PruningPipeline
         }
         double secondsBefore = resumed?.Seconds.GetValueOrDefault("total") ?? 0;
         int start = resumed?.CompletedLayers ?? 0;
-        // Layers covered by the newest resume point on disk: once positive, a failure keeps the folder.
-        int saved = start;
+        // Layers covered by the newest resume point this run can continue from (a resumed run counts its
+        // point only once the shards and states reopened, so a broken point is not offered again).
+        int saved = 0;
         Lap("load");
 
         try
@@ -122,6 +123,7 @@ public sealed class PruningPipeline
                 : CheckpointWriter.OpenExisting(output.TempPath, plan,
                     otherTensors.Concat(Enumerable.Range(0, start).SelectMany(l => TensorsOfLayer(model.Checkpoint, l)))))
             {
+                saved = start;
                 if (resumed is null)
                 {
                     foreach (var name in otherTensors)
@@ -281,7 +283,8 @@ public sealed class PruningPipeline
             string kept = $"progress saved after layer {saved}/{model.LayerCount} in {output.TempPath}; rerun the same command with --resume";
             // The CLI prints a cancellation's message, so it says what was kept and how to continue.
             if (e is OperationCanceledException)
-                throw new OperationCanceledException(saved > 0 ? kept : "nothing was written to the output folder", e, cancel);
+                throw new OperationCanceledException(saved > 0 ? kept
+                    : output.HasResumePoint ? $"the progress saved in {output.TempPath} is unchanged" : "nothing was written to the output folder", e, cancel);
             if (saved > 0) _log.WriteLine(kept);
             throw;
         }

@@ -173,6 +173,20 @@ public class ResumeTests
     }
 
     [Test]
+    public void DamagedShardIsRefusedOnResumeWithoutOfferingResumeAgain()
+    {
+        string outDir = Path.Combine(_dir, "out");
+        RunCancelledAfterFirstLayer(Options(outDir));
+        var shard = Directory.GetFiles(Partial(outDir), "model-*.safetensors").OrderBy(f => f).First();
+        using (var stream = new FileStream(shard, FileMode.Open)) stream.SetLength(stream.Length - 1);
+
+        var log = new StringWriter();
+        var e = Assert.Throws<RoseException>(() => Run(Options(outDir, resume: true), log: log));
+        Assert.That(e!.Message, Does.Contain(Path.GetFileName(shard)).And.Contain("cannot be resumed"));
+        Assert.That(log.ToString(), Does.Not.Contain("rerun the same command with --resume"));
+    }
+
+    [Test]
     public void ResumeWithNothingSavedIsRefused()
     {
         string outDir = Path.Combine(_dir, "out");
