@@ -1,7 +1,8 @@
 namespace Rose.Cli;
 
-/// <summary>Turns the first Ctrl+C into a cancellation the pipeline honours between matrices, so the
-/// temporary output folder is removed and --out is untouched; a second Ctrl+C kills the process.</summary>
+/// <summary>Turns the first Ctrl+C into a cancellation the pipeline honours between matrices: --out is
+/// untouched and the layers completed so far stay saved for --resume (the partial folder is removed
+/// only when no layer completed); a second Ctrl+C kills the process, which keeps them too.</summary>
 public sealed class InterruptSignal : IDisposable
 {
     private readonly CancellationTokenSource _source = new();
@@ -17,7 +18,7 @@ public sealed class InterruptSignal : IDisposable
         if (_source.IsCancellationRequested) return;
         e.Cancel = true;
         Console.Error.WriteLine();
-        Console.Error.WriteLine("interrupt: stopping after the current matrix (Ctrl+C again to kill)");
+        Console.Error.WriteLine("interrupt: stopping after the current matrix; completed layers stay saved for --resume (Ctrl+C again to kill)");
         _source.Cancel();
     }
 

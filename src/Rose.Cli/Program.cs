@@ -40,9 +40,10 @@ public static class CommandGuard
         {
             return action();
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException e)
         {
-            Console.Error.WriteLine("interrupted: nothing was written to the output folder");
+            // The prune pipeline's message says what was kept (and how to resume); it is the only canceller.
+            Console.Error.WriteLine($"interrupted: {OneLine(e.Message)}");
             return 130;
         }
         catch (RoseException e)

@@ -60,20 +60,21 @@ public static class PruneCommand
     {
         var methodOptions = new PruneMethodOptions();
         var model = new Option<string?>("--model") { Description = "HF checkpoint folder (default: the bundled sample)" };
-        var output = new Option<string>("--out") { Description = "output folder (written beside it, renamed when complete)", Required = true };
+        var output = new Option<string>("--out") { Description = "output folder (written into .<name>.rose-partial beside it, renamed when complete)", Required = true };
         var calib = new Option<string?>("--calib") { Description = "calibration text (.txt, .jsonl, .json(.gz), .parquet); default with the sample: its calibration slice" };
         var nsamples = new Option<int>("--nsamples") { Description = "calibration sequences", DefaultValueFactory = _ => 128 };
         var seqlen = new Option<int>("--seqlen") { Description = "calibration sequence length (capped at max_position_embeddings)", DefaultValueFactory = _ => 2048 };
         var sampling = new Option<string>("--calib-sampling") { Description = "random (C4 protocol: random crops of random long documents) | sequential (first windows of the whole text)", DefaultValueFactory = _ => "random" };
         var seed = new Option<int>("--seed") { Description = "seed of random calibration sampling", DefaultValueFactory = _ => 0 };
         var force = new Option<bool>("--force") { Description = "replace --out if it exists" };
+        var resume = new Option<bool>("--resume") { Description = "continue an interrupted run from the progress saved beside --out (same settings required)" };
         var eval = new Option<string?>("--eval") { Description = "measure perplexity on this text before and after pruning" };
         var evalSeqLen = new Option<int?>("--eval-seqlen") { Description = "perplexity window (default min(2048, max_position_embeddings))" };
         var device = DeviceOption.Create();
         var json = new Option<bool>("--json") { Description = "print a JSON summary as the last stdout line" };
         var command = new Command("prune", "Prune every linear layer of a HF checkpoint, layer by layer, into a new checkpoint");
         foreach (var o in methodOptions.All) command.Options.Add(o);
-        foreach (var o in new Option[] { model, output, calib, nsamples, seqlen, sampling, seed, force, eval, evalSeqLen, device, json }) command.Options.Add(o);
+        foreach (var o in new Option[] { model, output, calib, nsamples, seqlen, sampling, seed, force, resume, eval, evalSeqLen, device, json }) command.Options.Add(o);
 
         command.SetAction(parse => CommandGuard.Run(() =>
         {
@@ -98,6 +99,7 @@ public static class PruneCommand
                 },
                 Seed = parse.GetValue(seed),
                 Force = parse.GetValue(force),
+                Resume = parse.GetValue(resume),
                 EvalPath = parse.GetValue(eval),
                 EvalSeqLen = parse.GetValue(evalSeqLen),
                 CommandLine = "rose " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),

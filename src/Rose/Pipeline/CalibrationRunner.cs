@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Rose.Modeling;
 using Rose.Pruning;
 
@@ -77,6 +78,18 @@ public sealed class CalibrationRunner : ICalibrationRunner
         Parallel.For(0, Windows, new ParallelOptions { MaxDegreeOfParallelism = perWindow ? -1 : 1 },
             () => new DecoderLayerForward(_model.Shape, _model.Rope) { ParallelInside = !perWindow },
             (w, _, forward) => { forward.Run(layer, _states[w], SeqLen); return forward; }, _ => { });
+    }
+
+    public void SaveStates(Stream stream)
+    {
+        CalibrationStates.WriteHeader(stream, Windows, SeqLen, _model.Shape.Hidden);
+        foreach (var state in _states) stream.Write(MemoryMarshal.AsBytes(state.AsSpan()));
+    }
+
+    public void LoadStates(Stream stream)
+    {
+        CalibrationStates.ReadHeader(stream, Windows, SeqLen, _model.Shape.Hidden);
+        foreach (var state in _states) CalibrationStates.ReadExactly(stream, MemoryMarshal.AsBytes(state.AsSpan()));
     }
 
     public void Dispose() { }

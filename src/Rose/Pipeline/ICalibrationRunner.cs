@@ -16,4 +16,13 @@ public interface ICalibrationRunner : IDisposable
 
     /// <summary>Forward of the (pruned) layer over every window: the activations become the next layer's inputs.</summary>
     void Advance(DecoderLayerWeights layer);
+
+    /// <summary>Writes the activations (the hidden states entering the next layer) so an interrupted
+    /// run can continue from them: a <see cref="CalibrationStates"/> header, then every window's fp32
+    /// states in window order.</summary>
+    void SaveStates(Stream stream);
+
+    /// <summary>Replaces the activations with ones <see cref="SaveStates"/> wrote for the same windows,
+    /// sequence length and model width.</summary>
+    void LoadStates(Stream stream);
 }

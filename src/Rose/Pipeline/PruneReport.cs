@@ -41,6 +41,9 @@ public sealed record PruneReport
     public double? PerplexityBefore { get; init; }
     public double? PerplexityAfter { get; init; }
     public int? EvalSeqLen { get; init; }
+    /// <summary>When the run continued saved progress: the 0-based index of the first layer pruned by
+    /// the resumed invocation (the layers before it came from the saved progress).</summary>
+    public int? ResumedFromLayer { get; init; }
     public required IReadOnlyDictionary<string, double> Seconds { get; init; }
 
     public static readonly JsonSerializerOptions Json = new()

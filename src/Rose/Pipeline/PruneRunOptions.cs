@@ -17,6 +17,8 @@ public sealed record PruneRunOptions
     public CalibrationSampling Sampling { get; init; } = CalibrationSampling.Random;
     public int Seed { get; init; }
     public bool Force { get; init; }
+    /// <summary>Continue the interrupted run saved in the partial folder beside the output.</summary>
+    public bool Resume { get; init; }
     public string? EvalPath { get; init; }
     public int? EvalSeqLen { get; init; }
     /// <summary>Also measure the dense model's perplexity (when EvalPath is given).</summary>

@@ -10,7 +10,9 @@ namespace Rose.Pipeline;
 /// <summary>The layer-wise one-shot pruning run (DESIGN.md data flow): embeddings of the calibration
 /// windows → for each decoder layer: a dense forward folding every linear's input statistics, prune
 /// every linear, a forward with the pruned weights to make the next layer's inputs, write the layer
-/// → copy side files, write the report, rename the temporary folder into place.</summary>
+/// → copy side files, write the report, rename the temporary folder into place. After every layer a
+/// resume point is saved in the partial folder, so an interrupted run continues with --resume; a
+/// layer's tensors are written while the next layer computes, and the next layer is read meanwhile.</summary>
 public sealed class PruningPipeline
 {
     private readonly IPruningBackend _backend;
@@ -25,154 +27,271 @@ public sealed class PruningPipeline
     public PruneReport Run(PruneRunOptions options, IProgress<ProgressUpdate>? progress = null, CancellationToken cancel = default)
     {
         var total = Stopwatch.StartNew();
-        var seconds = new Dictionary<string, double> { ["load"] = 0, ["calibration"] = 0, ["forward"] = 0, ["statistics"] = 0, ["prune"] = 0, ["write"] = 0, ["eval"] = 0 };
+        var seconds = new Dictionary<string, double> { ["load"] = 0, ["calibration"] = 0, ["forward"] = 0, ["statistics"] = 0, ["prune"] = 0, ["write"] = 0, ["resume_point"] = 0, ["eval"] = 0 };
         var clock = Stopwatch.StartNew();
         // Synchronize so asynchronous device work is charged to the phase that issued it.
         void Lap(string phase) { _backend.Synchronize(); seconds[phase] += clock.Elapsed.TotalSeconds; clock.Restart(); }
 
         using var model = LlamaModel.Open(options.ModelDirectory);
-        using var output = OutputFolder.Begin(options.OutputDirectory, options.ModelDirectory, options.Force);
         int seqLen = Math.Min(options.SeqLen, model.Config.MaxPositionEmbeddings);
         if (seqLen < options.SeqLen)
             _log.WriteLine($"calibration seqlen capped at max_position_embeddings = {seqLen}");
-        Lap("load");
-
-        double? pplBefore = null;
-        int evalSeqLen = options.EvalSeqLen ?? Math.Min(2048, model.Config.MaxPositionEmbeddings);
-        string? evalText = options.EvalPath is null ? null : TextCorpus.LoadWholeText(options.EvalPath);
-        if (evalText is not null && options.EvalBefore)
-        {
-            pplBefore = Perplexity.Evaluate(model, _backend, evalText, evalSeqLen, progress: progress).Perplexity;
-            _log.WriteLine($"perplexity before pruning: {pplBefore:F4}");
-            Lap("eval");
-        }
-
-        bool needsStatistics = options.Prune.Method != PruneMethod.Magnitude;
-        int[][] windows = needsStatistics ? SampleCalibration(model, options, seqLen) : [];
-        long tokens = (long)windows.Length * seqLen;
-        Lap("calibration");
-        using ICalibrationRunner? runner = needsStatistics ? CalibrationRunners.Create(model, windows, _backend, _log, options.MemoryLimitBytes) : null;
-        Lap("forward");
-
         var plan = CheckpointWriter.PlanLike(model.Checkpoint, name =>
         {
             var info = model.Checkpoint.GetInfo(name);
             return new TensorSpec(name, info.DType, info.Shape);
         });
-        var matrices = new List<MatrixReport>();
-        using (var writer = new CheckpointWriter(output.TempPath, plan))
+        var fingerprint = RunFingerprint.Of(options, model, seqLen, plan, _backend.Name);
+        using var output = OutputFolder.Begin(options.OutputDirectory, options.ModelDirectory, options.Force, options.Resume, _log);
+        ResumePoint? resumed = null;
+        if (options.Resume)
         {
-            var layerTensors = new HashSet<string>();
-            for (int l = 0; l < model.LayerCount; l++)
-                foreach (var name in model.Checkpoint.TensorNames.Where(n => n.StartsWith($"model.layers.{l}.", StringComparison.Ordinal)))
-                    layerTensors.Add(name);
-            foreach (var name in model.Checkpoint.TensorNames.Where(n => !layerTensors.Contains(n)))
-                CopyTensor(model.Checkpoint, writer, name);
-            Lap("write");
+            resumed = ResumePoint.Load(output.TempPath);
+            RunFingerprint.EnsureSame(resumed.Fingerprint, fingerprint, output.TempPath);
+            _log.WriteLine($"resuming after layer {resumed.CompletedLayers}/{model.LayerCount} from {output.TempPath}");
+            foreach (var (phase, value) in resumed.Seconds)
+                if (seconds.ContainsKey(phase)) seconds[phase] = value;
+        }
+        double secondsBefore = resumed?.Seconds.GetValueOrDefault("total") ?? 0;
+        int start = resumed?.CompletedLayers ?? 0;
+        // Layers covered by the newest resume point this run can continue from (a resumed run counts its
+        // point only once the shards and states reopened, so a broken point is not offered again).
+        int saved = 0;
+        Lap("load");
 
-            int steps = model.LayerCount * (LinearKinds.All.Length + 2), done = 0;
-            for (int l = 0; l < model.LayerCount; l++)
+        try
+        {
+            double? pplBefore = null;
+            int evalSeqLen = options.EvalSeqLen ?? Math.Min(2048, model.Config.MaxPositionEmbeddings);
+            string? evalText = options.EvalPath is null ? null : TextCorpus.LoadWholeText(options.EvalPath);
+            string? evalSetting = options.EvalPath is null ? null : $"{Path.GetFullPath(options.EvalPath)} seqlen {evalSeqLen}";
+            if (evalText is not null && options.EvalBefore)
             {
-                cancel.ThrowIfCancellationRequested();
-                string layerLabel = $"layer {l + 1}/{model.LayerCount}";
-                var layer = model.LoadLayer(l);
-                Lap("load");
-                Dictionary<LinearInputGroup, LayerInputStatistics>? stats = null;
-                if (runner is not null)
+                if (resumed?.PerplexityBefore is { } savedPpl && resumed.PerplexityBeforeSetting == evalSetting)
+                    pplBefore = savedPpl;
+                else
                 {
-                    progress?.Report(new ProgressUpdate($"{layerLabel} calibration forward", done, steps));
-                    stats = runner.CollectStatistics(layer, _backend);
-                    Lap("statistics");
+                    pplBefore = Perplexity.Evaluate(model, _backend, evalText, evalSeqLen, progress: progress).Perplexity;
+                    Lap("eval");
                 }
-                progress?.Report(new ProgressUpdate($"{layerLabel} statistics", ++done, steps));
+                _log.WriteLine($"perplexity before pruning: {pplBefore:F4}");
+            }
+
+            bool needsStatistics = options.Prune.Method != PruneMethod.Magnitude;
+            // Sampling is seeded, so a resumed run rebuilds the same windows; only their states are restored.
+            int[][] windows = needsStatistics ? SampleCalibration(model, options, seqLen) : [];
+            long tokens = (long)windows.Length * seqLen;
+            Lap("calibration");
+            using ICalibrationRunner? runner = needsStatistics && start < model.LayerCount
+                ? CalibrationRunners.Create(model, windows, _backend, _log, options.MemoryLimitBytes) : null;
+            if (runner is not null && resumed is not null)
+            {
+                using var states = resumed.OpenActivations(output.TempPath);
+                runner.LoadStates(states);
+            }
+            Lap("forward");
+
+            var layerTensors = new HashSet<string>(StringComparer.Ordinal);
+            for (int l = 0; l < model.LayerCount; l++)
+                foreach (var name in TensorsOfLayer(model.Checkpoint, l))
+                    layerTensors.Add(name);
+            var otherTensors = model.Checkpoint.TensorNames.Where(n => !layerTensors.Contains(n)).ToArray();
+            var matrices = resumed?.Matrices.ToList() ?? [];
+
+            // Saves the point "layers 0..completed-1 written"; the runner's states must be the inputs of layer `completed`.
+            void SaveResumePoint(CheckpointWriter writer, int completed)
+            {
+                writer.Flush();
+                bool withStates = runner is not null && completed < model.LayerCount;
+                var snapshot = new Dictionary<string, double>(seconds) { ["total"] = secondsBefore + total.Elapsed.TotalSeconds };
+                new ResumePoint
+                {
+                    Fingerprint = fingerprint,
+                    LayerCount = model.LayerCount,
+                    CompletedLayers = completed,
+                    HasActivations = withStates,
+                    Matrices = matrices.Where(m => m.Layer < completed).ToArray(),
+                    Seconds = snapshot,
+                    PerplexityBefore = pplBefore,
+                    PerplexityBeforeSetting = pplBefore is null ? null : evalSetting,
+                }.Save(output.TempPath, withStates ? runner!.SaveStates : null);
+                saved = completed;
+            }
+
+            using (var writer = resumed is null
+                ? new CheckpointWriter(output.TempPath, plan)
+                : CheckpointWriter.OpenExisting(output.TempPath, plan,
+                    otherTensors.Concat(Enumerable.Range(0, start).SelectMany(l => TensorsOfLayer(model.Checkpoint, l)))))
+            {
+                saved = start;
+                if (resumed is null)
+                {
+                    foreach (var name in otherTensors)
+                        CopyTensor(model.Checkpoint, writer, name);
+                    Lap("write");
+                }
+
+                int steps = model.LayerCount * (LinearKinds.All.Length + 2), done = start * (LinearKinds.All.Length + 2);
+                // At most one layer is written while the next computes, and the layer after is read meanwhile.
+                Task? write = null;
+                int writing = -1;
+                Task<DecoderLayerWeights>? prefetch = null;
+
+                // Waits for the layer in flight (charged to "write"), then saves the resume point after it.
+                void FinishWrite()
+                {
+                    if (write is null) return;
+                    var pending = write;
+                    write = null;
+                    pending.GetAwaiter().GetResult();
+                    Lap("write");
+                    SaveResumePoint(writer, writing + 1);
+                    Lap("resume_point");
+                    progress?.Report(new ProgressUpdate($"layer {writing + 1}/{model.LayerCount} written", ++done, steps));
+                }
+
                 try
                 {
-                    foreach (var kind in LinearKinds.All)
+                    for (int l = start; l < model.LayerCount; l++)
                     {
                         cancel.ThrowIfCancellationRequested();
-                        string name = LinearKinds.WeightName(l, kind);
-                        progress?.Report(new ProgressUpdate($"{layerLabel} {kind.ModulePath()}", done, steps));
-                        var linear = layer[kind];
-                        var weight = (float[])linear.Weight.Clone();
-                        var result = MatrixPruner.Prune(_backend, weight, linear.OutFeatures, linear.InFeatures,
-                            stats?[kind.InputGroup()], options.Prune);
-                        layer.ReplaceWeight(kind, weight);
-                        matrices.Add(new MatrixReport(name, l, kind.ModulePath(), [linear.OutFeatures, linear.InFeatures],
-                            result.Sparsity, result.Loss, result.RelativeRange, result.Reordered, result.DampUsed,
-                            result.NonPdEvents, result.IdentityFallback, result.DeadColumns, result.PhaseSeconds));
-                        if (result.IdentityFallback || result.NonPdEvents > 0)
-                            _log.WriteLine($"{name}: Hessian not positive definite {result.NonPdEvents}× (damping used {result.DampUsed}{(result.IdentityFallback ? ", identity fallback" : "")})");
-                        progress?.Report(new ProgressUpdate($"{layerLabel} {kind.ModulePath()}", ++done, steps));
+                        string layerLabel = $"layer {l + 1}/{model.LayerCount}";
+                        var layer = prefetch is null ? model.LoadLayer(l) : prefetch.GetAwaiter().GetResult();
+                        prefetch = null;
+                        if (l + 1 < model.LayerCount)
+                        {
+                            int next = l + 1;
+                            prefetch = Task.Run(() => model.LoadLayer(next));
+                        }
+                        Lap("load");
+                        Dictionary<LinearInputGroup, LayerInputStatistics>? stats = null;
+                        if (runner is not null)
+                        {
+                            progress?.Report(new ProgressUpdate($"{layerLabel} calibration forward", done, steps));
+                            stats = runner.CollectStatistics(layer, _backend);
+                            Lap("statistics");
+                        }
+                        progress?.Report(new ProgressUpdate($"{layerLabel} statistics", ++done, steps));
+                        try
+                        {
+                            foreach (var kind in LinearKinds.All)
+                            {
+                                cancel.ThrowIfCancellationRequested();
+                                string name = LinearKinds.WeightName(l, kind);
+                                progress?.Report(new ProgressUpdate($"{layerLabel} {kind.ModulePath()}", done, steps));
+                                var linear = layer[kind];
+                                var weight = (float[])linear.Weight.Clone();
+                                var result = MatrixPruner.Prune(_backend, weight, linear.OutFeatures, linear.InFeatures,
+                                    stats?[kind.InputGroup()], options.Prune);
+                                layer.ReplaceWeight(kind, weight);
+                                matrices.Add(new MatrixReport(name, l, kind.ModulePath(), [linear.OutFeatures, linear.InFeatures],
+                                    result.Sparsity, result.Loss, result.RelativeRange, result.Reordered, result.DampUsed,
+                                    result.NonPdEvents, result.IdentityFallback, result.DeadColumns, result.PhaseSeconds));
+                                if (result.IdentityFallback || result.NonPdEvents > 0)
+                                    _log.WriteLine($"{name}: Hessian not positive definite {result.NonPdEvents}× (damping used {result.DampUsed}{(result.IdentityFallback ? ", identity fallback" : "")})");
+                                progress?.Report(new ProgressUpdate($"{layerLabel} {kind.ModulePath()}", ++done, steps));
+                            }
+                        }
+                        finally
+                        {
+                            if (stats is not null) foreach (var s in stats.Values) s.Dispose();
+                        }
+                        Lap("prune");
+
+                        // The states still enter this layer, which is what the previous layer's resume point needs.
+                        FinishWrite();
+                        if (runner is not null && l + 1 < model.LayerCount)
+                        {
+                            progress?.Report(new ProgressUpdate($"{layerLabel} pruned forward", done, steps));
+                            runner.Advance(layer);
+                            Lap("forward");
+                        }
+                        int written = l;
+                        write = Task.Run(() => WriteLayer(model.Checkpoint, writer, layer, written));
+                        writing = l;
                     }
+                    FinishWrite();
                 }
-                finally
+                catch
                 {
-                    if (stats is not null) foreach (var s in stats.Values) s.Dispose();
+                    // Background work must settle before the writer and the mapped input go away; a layer
+                    // already being written still becomes a resume point (the states match it).
+                    try { prefetch?.Wait(); }
+                    catch (Exception) { /* the original failure is the one to report */ }
+                    if (write is not null)
+                    {
+                        try { FinishWrite(); }
+                        catch (Exception) { /* the original failure is the one to report */ }
+                    }
+                    throw;
                 }
-                Lap("prune");
-
-                if (runner is not null && l + 1 < model.LayerCount)
-                {
-                    progress?.Report(new ProgressUpdate($"{layerLabel} pruned forward", done, steps));
-                    runner.Advance(layer);
-                    Lap("forward");
-                }
-                WriteLayer(model.Checkpoint, writer, layer, l);
-                progress?.Report(new ProgressUpdate($"{layerLabel} written", ++done, steps));
-                Lap("write");
+                writer.Complete();
             }
-            writer.Complete();
-        }
-        output.CopySideFiles(options.ModelDirectory);
-        Lap("write");
+            output.CopySideFiles(options.ModelDirectory);
+            Lap("write");
 
-        double? pplAfter = null;
-        if (evalText is not null)
-        {
-            using var pruned = LlamaModel.Open(output.TempPath);
-            pplAfter = Perplexity.Evaluate(pruned, _backend, evalText, evalSeqLen, progress: progress).Perplexity;
-            _log.WriteLine($"perplexity after pruning: {pplAfter:F4}");
-            Lap("eval");
-        }
+            double? pplAfter = null;
+            if (evalText is not null)
+            {
+                using var pruned = LlamaModel.Open(output.TempPath);
+                pplAfter = Perplexity.Evaluate(pruned, _backend, evalText, evalSeqLen, progress: progress).Perplexity;
+                _log.WriteLine($"perplexity after pruning: {pplAfter:F4}");
+                Lap("eval");
+            }
 
-        long zeros = 0, numel = 0;
-        foreach (var m in matrices)
-        {
-            long n = (long)m.Shape[0] * m.Shape[1];
-            numel += n;
-            zeros += (long)Math.Round(m.Sparsity * n);
+            long zeros = 0, numel = 0;
+            foreach (var m in matrices)
+            {
+                long n = (long)m.Shape[0] * m.Shape[1];
+                numel += n;
+                zeros += (long)Math.Round(m.Sparsity * n);
+            }
+            foreach (var phase in MatrixPruner.PhaseNames)
+                seconds["prune_" + phase] = matrices.Sum(m => m.Seconds.TryGetValue(phase, out var v) ? v : 0);
+            seconds["total"] = secondsBefore + total.Elapsed.TotalSeconds;
+            var report = new PruneReport
+            {
+                CommandLine = options.CommandLine,
+                Model = Path.GetFullPath(options.ModelDirectory),
+                Output = output.FinalPath,
+                Method = options.Prune.Method.ToString().ToLowerInvariant(),
+                Sparsity = options.Prune.Sparsity,
+                Pattern = options.Prune.Pattern?.ToString(),
+                BlockSize = options.Prune.BlockSize,
+                Damp = options.Prune.Damp,
+                ScoreStat = options.Prune.Method is PruneMethod.Rose or PruneMethod.Wanda ? options.Prune.EffectiveScoreStat.ToString().ToLowerInvariant() : null,
+                Backend = _backend.Name,
+                Calibration = new CalibrationReport(needsStatistics ? Path.GetFullPath(options.CalibrationPath) : "",
+                    options.Sampling.ToString().ToLowerInvariant(), windows.Length, seqLen, options.Seed, tokens),
+                Matrices = matrices,
+                OverallSparsity = numel == 0 ? 0 : (double)zeros / numel,
+                NonPdEvents = matrices.Sum(m => m.NonPdEvents),
+                IdentityFallbacks = matrices.Count(m => m.IdentityFallback),
+                ReorderedMatrices = matrices.Count(m => m.Reordered == true),
+                PerplexityBefore = pplBefore,
+                PerplexityAfter = pplAfter,
+                EvalSeqLen = evalText is null ? null : evalSeqLen,
+                ResumedFromLayer = resumed?.CompletedLayers,
+                Seconds = seconds,
+            };
+            report.Save(Path.Combine(output.TempPath, "rose-report.json"));
+            output.Commit();
+            return report;
         }
-        foreach (var phase in MatrixPruner.PhaseNames)
-            seconds["prune_" + phase] = matrices.Sum(m => m.Seconds.TryGetValue(phase, out var v) ? v : 0);
-        seconds["total"] = total.Elapsed.TotalSeconds;
-        var report = new PruneReport
+        catch (Exception e)
         {
-            CommandLine = options.CommandLine,
-            Model = Path.GetFullPath(options.ModelDirectory),
-            Output = output.FinalPath,
-            Method = options.Prune.Method.ToString().ToLowerInvariant(),
-            Sparsity = options.Prune.Sparsity,
-            Pattern = options.Prune.Pattern?.ToString(),
-            BlockSize = options.Prune.BlockSize,
-            Damp = options.Prune.Damp,
-            ScoreStat = options.Prune.Method is PruneMethod.Rose or PruneMethod.Wanda ? options.Prune.EffectiveScoreStat.ToString().ToLowerInvariant() : null,
-            Backend = _backend.Name,
-            Calibration = new CalibrationReport(needsStatistics ? Path.GetFullPath(options.CalibrationPath) : "",
-                options.Sampling.ToString().ToLowerInvariant(), windows.Length, seqLen, options.Seed, tokens),
-            Matrices = matrices,
-            OverallSparsity = numel == 0 ? 0 : (double)zeros / numel,
-            NonPdEvents = matrices.Sum(m => m.NonPdEvents),
-            IdentityFallbacks = matrices.Count(m => m.IdentityFallback),
-            ReorderedMatrices = matrices.Count(m => m.Reordered == true),
-            PerplexityBefore = pplBefore,
-            PerplexityAfter = pplAfter,
-            EvalSeqLen = evalText is null ? null : evalSeqLen,
-            Seconds = seconds,
-        };
-        report.Save(Path.Combine(output.TempPath, "rose-report.json"));
-        output.Commit();
-        return report;
+            string kept = $"progress saved after layer {saved}/{model.LayerCount} in {output.TempPath}; rerun the same command with --resume";
+            // The CLI prints a cancellation's message, so it says what was kept and how to continue.
+            if (e is OperationCanceledException)
+                throw new OperationCanceledException(saved > 0 ? kept
+                    : output.HasResumePoint ? $"the progress saved in {output.TempPath} is unchanged" : "nothing was written to the output folder", e, cancel);
+            if (saved > 0) _log.WriteLine(kept);
+            throw;
+        }
     }
+
+    private static IEnumerable<string> TensorsOfLayer(Checkpoint input, int l) =>
+        input.TensorNames.Where(n => n.StartsWith($"model.layers.{l}.", StringComparison.Ordinal));
 
     private int[][] SampleCalibration(LlamaModel model, PruneRunOptions options, int seqLen)
     {
@@ -198,7 +317,7 @@ public sealed class PruningPipeline
     private static void WriteLayer(Checkpoint input, CheckpointWriter writer, DecoderLayerWeights layer, int l)
     {
         var pruned = LinearKinds.All.ToDictionary(k => LinearKinds.WeightName(l, k));
-        foreach (var name in input.TensorNames.Where(n => n.StartsWith($"model.layers.{l}.", StringComparison.Ordinal)))
+        foreach (var name in TensorsOfLayer(input, l))
         {
             if (pruned.TryGetValue(name, out var kind)) writer.WriteFloat32(name, layer[kind].Weight);
             else CopyTensor(input, writer, name);

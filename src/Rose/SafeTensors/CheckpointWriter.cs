@@ -24,6 +24,28 @@ public sealed class CheckpointWriter : IDisposable
     public IReadOnlyList<ShardPlan> Shards { get; }
 
     public CheckpointWriter(string dir, IReadOnlyList<ShardPlan> plan)
+        : this(dir, plan, alreadyWritten: null)
+    {
+    }
+
+    /// <summary>Reopens the shard files an interrupted writer with the same <paramref name="plan"/> left
+    /// in <paramref name="dir"/>, without truncating them: each file's header must equal the planned
+    /// one, and the tensors in <paramref name="alreadyWritten"/> count as written.</summary>
+    public static CheckpointWriter OpenExisting(string dir, IReadOnlyList<ShardPlan> plan, IEnumerable<string> alreadyWritten)
+    {
+        ArgumentNullException.ThrowIfNull(alreadyWritten);
+        var written = alreadyWritten as IReadOnlySet<string> ?? alreadyWritten.ToHashSet(StringComparer.Ordinal);
+        var writer = new CheckpointWriter(dir, plan, written);
+        var unknown = written.FirstOrDefault(name => !writer.Contains(name));
+        if (unknown is not null)
+        {
+            writer.Dispose();
+            throw new RoseException($"{writer.Directory}: tensor '{unknown}' is not in the output checkpoint's plan");
+        }
+        return writer;
+    }
+
+    private CheckpointWriter(string dir, IReadOnlyList<ShardPlan> plan, IReadOnlySet<string>? alreadyWritten)
     {
         ArgumentNullException.ThrowIfNull(dir);
         ArgumentNullException.ThrowIfNull(plan);
@@ -48,7 +70,12 @@ public sealed class CheckpointWriter : IDisposable
         {
             for (int i = 0; i < plan.Count; i++)
             {
-                _writers[i] = new SafeTensorsFileWriter(Path.Combine(Directory, plan[i].FileName), plan[i].Tensors);
+                string path = Path.Combine(Directory, plan[i].FileName);
+                if (alreadyWritten is not null && !File.Exists(path))
+                    throw new RoseException($"{path}: output shard is missing, so the run cannot be resumed");
+                _writers[i] = alreadyWritten is null
+                    ? new SafeTensorsFileWriter(path, plan[i].Tensors)
+                    : SafeTensorsFileWriter.OpenExisting(path, plan[i].Tensors, plan[i].Tensors.Select(t => t.Name).Where(alreadyWritten.Contains));
                 foreach (var spec in plan[i].Tensors)
                 {
                     if (!_writerOf.TryAdd(spec.Name, _writers[i]))
@@ -111,6 +138,12 @@ public sealed class CheckpointWriter : IDisposable
     public void WriteFloat32(string name, long elementOffset, ReadOnlySpan<float> data) => WriterFor(name).WriteFloat32(name, elementOffset, data);
 
     public bool Contains(string name) => _writerOf.ContainsKey(name);
+
+    /// <summary>Forces every shard's written bytes onto the disk.</summary>
+    public void Flush()
+    {
+        foreach (var w in _writers) w.Flush();
+    }
 
     /// <summary>Completes every shard and writes <c>model.safetensors.index.json</c> unless the
     /// output is the single file <c>model.safetensors</c> (loaders find that without an index).</summary>

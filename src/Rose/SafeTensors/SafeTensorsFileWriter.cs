@@ -33,6 +33,26 @@ public sealed class SafeTensorsFileWriter : IDisposable
     }
 
     public SafeTensorsFileWriter(string path, IReadOnlyList<TensorSpec> specs, IReadOnlyDictionary<string, string>? metadata = null)
+        : this(path, specs, metadata, existing: false)
+    {
+    }
+
+    /// <summary>Reopens a file an earlier writer laid out with the same <paramref name="specs"/>, without
+    /// truncating it, to finish an interrupted run: the header on disk must equal the one these specs
+    /// give, and the tensors in <paramref name="alreadyWritten"/> count as written (their bytes are kept).</summary>
+    public static SafeTensorsFileWriter OpenExisting(string path, IReadOnlyList<TensorSpec> specs, IEnumerable<string> alreadyWritten,
+        IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        ArgumentNullException.ThrowIfNull(alreadyWritten);
+        var writer = new SafeTensorsFileWriter(path, specs, metadata, existing: true);
+        foreach (var name in alreadyWritten)
+        {
+            if (writer._slots.TryGetValue(name, out var slot)) slot.BytesWritten = slot.Info.ByteLength;
+        }
+        return writer;
+    }
+
+    private SafeTensorsFileWriter(string path, IReadOnlyList<TensorSpec> specs, IReadOnlyDictionary<string, string>? metadata, bool existing)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(specs);
@@ -63,13 +83,26 @@ public sealed class SafeTensorsFileWriter : IDisposable
 
         try
         {
-            _stream = new FileStream(Path, FileMode.Create, FileAccess.ReadWrite, FileShare.None, bufferSize: 1);
+            _stream = new FileStream(Path, existing ? FileMode.Open : FileMode.Create, FileAccess.ReadWrite, FileShare.None, bufferSize: 1);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new RoseException($"{Path}: cannot create output file ({e.Message})", e);
+            throw new RoseException($"{Path}: cannot {(existing ? "reopen" : "create")} output file ({e.Message})", e);
         }
         _handle = _stream.SafeFileHandle;
+        if (existing)
+        {
+            try
+            {
+                VerifyExistingLayout(header);
+            }
+            catch
+            {
+                _stream.Dispose();
+                throw;
+            }
+            return;
+        }
         try
         {
             Span<byte> prefix = stackalloc byte[8];
@@ -84,6 +117,18 @@ public sealed class SafeTensorsFileWriter : IDisposable
             _stream.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Resuming into a file is only sound when every tensor sits where this plan puts it.</summary>
+    private void VerifyExistingLayout(byte[] header)
+    {
+        long length = RandomAccess.GetLength(_handle);
+        var onDisk = new byte[8 + header.Length];
+        bool same = length == FileLength && RandomAccess.Read(_handle, onDisk, 0) == onDisk.Length
+            && BinaryPrimitives.ReadUInt64LittleEndian(onDisk) == (ulong)header.Length
+            && onDisk.AsSpan(8).SequenceEqual(header);
+        if (!same)
+            throw new RoseException($"{Path}: the existing file's layout differs from the planned one ({length} bytes, expected {FileLength}), so it cannot be resumed");
     }
 
     /// <summary>The JSON header, padded with spaces so the data region starts 8-byte aligned.</summary>
@@ -207,6 +252,13 @@ public sealed class SafeTensorsFileWriter : IDisposable
     }
 
     public bool Contains(string name) => _slots.ContainsKey(name);
+
+    /// <summary>Forces what was written so far onto the disk, so a saved resume point survives a reboot.</summary>
+    public void Flush()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        _stream.Flush(flushToDisk: true);
+    }
 
     public void Dispose()
     {

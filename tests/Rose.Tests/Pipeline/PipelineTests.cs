@@ -149,7 +149,7 @@ public class PipelineTests
     }
 
     /// <summary>Splits a model.safetensors into three shards with an index, as large HF checkpoints come.</summary>
-    private static void ReshardAsThree(string dir)
+    internal static void ReshardAsThree(string dir)
     {
         List<(TensorSpec Spec, byte[] Bytes)> tensors;
         using (var single = SafeTensorsFile.Open(Path.Combine(dir, "model.safetensors")))

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Rose.Modeling;
 using Rose.Native;
 using Rose.Pipeline;
@@ -103,6 +104,32 @@ public sealed class CudaCalibrationRunner : ICalibrationRunner
         {
             int count = Math.Min(_batch, Windows - w0);
             _forward.Run(weights, _states.PointerAt(w0 * windowValues), count, SeqLen);
+        }
+    }
+
+    /// <summary>Downloads the device states one window at a time, so the host needs one window's buffer.</summary>
+    public void SaveStates(Stream stream)
+    {
+        int hidden = _model.Shape.Hidden;
+        CalibrationStates.WriteHeader(stream, Windows, SeqLen, hidden);
+        var host = new float[SeqLen * hidden];
+        for (int w = 0; w < Windows; w++)
+        {
+            _states.CopyTo(host, (long)w * host.Length);
+            stream.Write(MemoryMarshal.AsBytes(host.AsSpan()));
+        }
+    }
+
+    /// <summary>Uploads saved states one window at a time into the device buffer.</summary>
+    public void LoadStates(Stream stream)
+    {
+        int hidden = _model.Shape.Hidden;
+        CalibrationStates.ReadHeader(stream, Windows, SeqLen, hidden);
+        var host = new float[SeqLen * hidden];
+        for (int w = 0; w < Windows; w++)
+        {
+            CalibrationStates.ReadExactly(stream, MemoryMarshal.AsBytes(host.AsSpan()));
+            _states.CopyFrom(host, (long)w * host.Length);
         }
     }
 
