@@ -62,9 +62,9 @@ public static class PruneCommand
         var model = new Option<string?>("--model") { Description = "HF checkpoint folder (default: the bundled sample)" };
         var output = new Option<string>("--out") { Description = "output folder (written into .<name>.rose-partial beside it, renamed when complete)", Required = true };
         var calib = new Option<string?>("--calib") { Description = "calibration text (.txt, .jsonl, .json(.gz), .parquet); default with the sample: its calibration slice" };
-        var nsamples = new Option<int>("--nsamples") { Description = "calibration sequences", DefaultValueFactory = _ => 128 };
+        var nsamples = new Option<int?>("--nsamples") { Description = "calibration sequences (default 128; 64 with the bundled sample)" };
         var seqlen = new Option<int>("--seqlen") { Description = "calibration sequence length (capped at max_position_embeddings)", DefaultValueFactory = _ => 2048 };
-        var sampling = new Option<string>("--calib-sampling") { Description = "random (C4 protocol: random crops of random long documents) | sequential (first windows of the whole text)", DefaultValueFactory = _ => "random" };
+        var sampling = new Option<string?>("--calib-sampling") { Description = "random (C4 protocol: random crops of random long documents; the default) | sequential (first windows of the whole text; the default with the bundled sample, whose stories are shorter than a window)" };
         var seed = new Option<int>("--seed") { Description = "seed of random calibration sampling", DefaultValueFactory = _ => 0 };
         var force = new Option<bool>("--force") { Description = "replace --out if it exists" };
         var resume = new Option<bool>("--resume") { Description = "continue an interrupted run from the progress saved beside --out (same settings required)" };
@@ -89,9 +89,9 @@ public static class PruneCommand
                 OutputDirectory = parse.GetValue(output)!,
                 Prune = prune,
                 CalibrationPath = calibPath ?? "",
-                NSamples = Positive(parse.GetValue(nsamples), "--nsamples"),
+                NSamples = Positive(parse.GetValue(nsamples) ?? (sample ? 64 : 128), "--nsamples"),
                 SeqLen = Positive(parse.GetValue(seqlen), "--seqlen"),
-                Sampling = parse.GetValue(sampling)!.ToLowerInvariant() switch
+                Sampling = (parse.GetValue(sampling) ?? (sample ? "sequential" : "random")).ToLowerInvariant() switch
                 {
                     "random" => CalibrationSampling.Random,
                     "sequential" => CalibrationSampling.Sequential,
