@@ -1,4 +1,5 @@
 using NUnit.Framework;
+using System.Runtime.Intrinsics;
 using Rose.Pruning.Cpu;
 
 namespace Rose.Tests.Pruning;
@@ -127,6 +128,43 @@ public class CholeskyInverseUpperTiledTests
         h = Spd(n, n, 1.0, 5);
         h[50 * n + 50] = float.PositiveInfinity;
         Assert.That(Factor(h, n).Ok, Is.False, "infinite diagonal");
+    }
+
+    /// <summary>Both tile kernels against a scalar product, so the Vector256 path is checked on an
+    /// AVX-512 machine (which runs only the Vector512 one in the factorization) and vice versa.</summary>
+    [TestCase(0)]
+    [TestCase(1)]
+    [TestCase(2)]
+    [TestCase(3)]
+    public void TileKernelsMatchScalarProduct(int writeMode)
+    {
+        // The mode enum is internal, so the public test method takes its ordinal.
+        var write = (InverseCholeskyFactor.Write)writeMode;
+        const int b = InverseCholeskyFactor.B;
+        var rng = new Random((int)write + 11);
+        double[] Random() => Enumerable.Range(0, b * b).Select(_ => rng.NextDouble() * 2 - 1).ToArray();
+        double[] a = Random(), k = Random(), c0 = Random();
+        var expected = new double[b * b];
+        for (int r = 0; r < b; r++)
+            for (int c = 0; c < b; c++)
+            {
+                double s = 0;
+                for (int d = 0; d < b; d++) s += a[r * b + d] * k[d * b + c];
+                double old = c0[r * b + c];
+                expected[r * b + c] = write switch
+                {
+                    InverseCholeskyFactor.Write.Store => s,
+                    InverseCholeskyFactor.Write.Add => old + s,
+                    InverseCholeskyFactor.Write.Subtract => old - s,
+                    _ => -s,
+                };
+            }
+        var narrow = (double[])c0.Clone();
+        InverseCholeskyFactor.Multiply256(a, k, narrow, write);
+        Assert.That(narrow, Is.EqualTo(expected).Within(1e-12), "Vector256 kernel");
+        var wide = (double[])c0.Clone();
+        InverseCholeskyFactor.Multiply512(a, k, wide, write);
+        Assert.That(wide, Is.EqualTo(expected).Within(1e-12), $"Vector512 kernel (hardware accelerated: {Vector512.IsHardwareAccelerated})");
     }
 
     [Test]
