@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -41,7 +40,7 @@ internal static class InverseCholeskyFactor
         LoadReversed(h, n, nt, tiles);
         if (!FactorLower(tiles, nt, diagonalInverse, column)) return false;
         InvertLower(tiles, nt, diagonalInverse, column);
-        return StoreReversedUpper(tiles, n, nt, u);
+        return StoreReversedUpper(tiles, n, u);
     }
 
     private static int Tile(int i, int j) => (int)(((long)i * (i + 1) / 2 + j) * TileSize);
@@ -50,28 +49,29 @@ internal static class InverseCholeskyFactor
 
     /// <summary>A[i, j] = H[n−1−j, n−1−i] for j ≤ i (JHJ read from H's lower triangle); the padding
     /// rows and columns past n form an identity block, which factors and inverts to itself.</summary>
-    private static void LoadReversed(float[] h, int n, int nt, double[] tiles)
+    private static void LoadReversed(float[] h, int n, int nt, double[] tiles) =>
+        Parallel.For(0, nt, ti => LoadTileRow(h, n, ti, tiles));
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void LoadTileRow(float[] h, int n, int ti, double[] tiles)
     {
-        Parallel.For(0, nt, ti =>
+        for (int tj = 0; tj <= ti; tj++)
         {
-            for (int tj = 0; tj <= ti; tj++)
+            var t = At(tiles, Tile(ti, tj));
+            for (int r = 0; r < B; r++)
             {
-                var t = At(tiles, Tile(ti, tj));
-                for (int r = 0; r < B; r++)
+                int i = ti * B + r;
+                if (i >= n)
                 {
-                    int i = ti * B + r;
-                    if (i >= n)
-                    {
-                        if (ti == tj) t[r * B + r] = 1.0;
-                        continue;
-                    }
-                    int cEnd = Math.Min(ti == tj ? r + 1 : B, n - tj * B);
-                    long hColumn = n - 1 - i;
-                    for (int c = 0; c < cEnd; c++)
-                        t[r * B + c] = h[(long)(n - 1 - tj * B - c) * n + hColumn];
+                    if (ti == tj) t[r * B + r] = 1.0;
+                    continue;
                 }
+                int cEnd = Math.Min(ti == tj ? r + 1 : B, n - tj * B);
+                long hColumn = n - 1 - i;
+                for (int c = 0; c < cEnd; c++)
+                    t[r * B + c] = h[(long)(n - 1 - tj * B - c) * n + hColumn];
             }
-        });
+        }
     }
 
     /// <summary>Right-looking tiled Cholesky in place. Each step factors the diagonal tile, solves
@@ -141,49 +141,57 @@ internal static class InverseCholeskyFactor
 
     /// <summary>U = JXJ: U[p, q] = X[n−1−p, n−1−q] for q ≥ p, zero below.
     /// False when a value overflows float.</summary>
-    private static bool StoreReversedUpper(double[] tiles, int n, int nt, float[] u)
+    private static bool StoreReversedUpper(double[] tiles, int n, float[] u)
     {
         int bad = 0;
         Parallel.For(0, n, p =>
         {
-            var row = u.AsSpan((int)((long)p * n), n);
-            row.Slice(0, p).Clear();
-            int a = n - 1 - p, ta = a / B, ra = a % B;
-            int q = p;
-            bool finite = true;
-            for (int tb = ta; tb >= 0; tb--)
-            {
-                var src = tiles.AsSpan(Tile(ta, tb) + ra * B, B);
-                for (int cb = tb == ta ? ra : B - 1; cb >= 0; cb--)
-                {
-                    float v = (float)src[cb];
-                    finite &= float.IsFinite(v);
-                    row[q++] = v;
-                }
-            }
-            if (!finite) Volatile.Write(ref bad, 1);
+            if (!StoreRow(tiles, n, p, u)) Volatile.Write(ref bad, 1);
         });
         return bad == 0;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static bool StoreRow(double[] tiles, int n, int p, float[] u)
+    {
+        var row = u.AsSpan((int)((long)p * n), n);
+        row.Slice(0, p).Clear();
+        int a = n - 1 - p, ta = a / B, ra = a % B;
+        int q = p;
+        bool finite = true;
+        for (int tb = ta; tb >= 0; tb--)
+        {
+            var src = tiles.AsSpan(Tile(ta, tb) + ra * B, B);
+            for (int cb = tb == ta ? ra : B - 1; cb >= 0; cb--)
+            {
+                float v = (float)src[cb];
+                finite &= float.IsFinite(v);
+                row[q++] = v;
+            }
+        }
+        return finite;
+    }
+
     /// <summary>Unblocked lower Cholesky of one tile (lower read); the upper part is zeroed.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool FactorDiagonalTile(Span<double> t)
     {
         for (int j = 0; j < B; j++)
         {
             var lj = t.Slice(j * B, j);
-            double d = t[j * B + j] - TensorPrimitives.Dot<double>(lj, lj);
+            double d = t[j * B + j] - Dot(lj, lj);
             if (!(d > 0) || !double.IsFinite(d)) return false;
             double ljj = Math.Sqrt(d);
             t[j * B + j] = ljj;
             for (int i = j + 1; i < B; i++)
-                t[i * B + j] = (t[i * B + j] - TensorPrimitives.Dot<double>(t.Slice(i * B, j), lj)) / ljj;
+                t[i * B + j] = (t[i * B + j] - Dot(t.Slice(i * B, j), lj)) / ljj;
         }
         for (int i = 0; i < B - 1; i++) t.Slice(i * B + i + 1, B - 1 - i).Clear();
         return true;
     }
 
     /// <summary>Inverse of a lower triangular tile, column by column by forward substitution.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void InvertLowerTile(ReadOnlySpan<double> l, Span<double> x)
     {
         x.Clear();
@@ -194,12 +202,31 @@ internal static class InverseCholeskyFactor
             x[j * B + j] = col[j];
             for (int i = j + 1; i < B; i++)
             {
-                col[i] = -TensorPrimitives.Dot<double>(l.Slice(i * B + j, i - j), col.Slice(j, i - j)) / l[i * B + i];
+                col[i] = -Dot(l.Slice(i * B + j, i - j), col.Slice(j, i - j)) / l[i * B + i];
                 x[i * B + j] = col[i];
             }
         }
     }
 
+    /// <summary>A short dot product, local so the per-call O(B³) tile work runs optimized code from the
+    /// first call (TensorPrimitives.Dot&lt;double&gt; starts unoptimized and took ~10 ms of a 1 ms
+    /// n = 256 factorization until it tiered up).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static double Dot(ReadOnlySpan<double> x, ReadOnlySpan<double> y)
+    {
+        int n = x.Length, i = 0;
+        var acc = Vector256<double>.Zero;
+        ref double xr = ref MemoryMarshal.GetReference(x);
+        ref double yr = ref MemoryMarshal.GetReference(y);
+        if (y.Length < n) throw new ArgumentException("Dot operands differ in length.");
+        for (; i <= n - 4; i += 4)
+            acc = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref xr, (nuint)i), Vector256.LoadUnsafe(ref yr, (nuint)i), acc);
+        double s = Vector256.Sum(acc);
+        for (; i < n; i++) s += Unsafe.Add(ref xr, i) * Unsafe.Add(ref yr, i);
+        return s;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Transpose(ReadOnlySpan<double> source, Span<double> destination)
     {
         for (int r = 0; r < B; r++)
