@@ -131,21 +131,7 @@ public sealed class CpuBackend : IPruningBackend
         var u = M(upper);
         int n = h.Rows;
         BackendContracts.CholeskyShapes(h.Rows, h.Cols, u.Rows, u.Cols);
-        var a = new double[(long)n * n];
-        for (int i = 0; i < a.Length; i++) a[i] = h.Data[i];
-        if (!DenseKernels.CholeskyLower(a, n)) return false;
-        var t = new double[(long)n * n];
-        DenseKernels.InverseLowerTransposed(a, t, n);
-        DenseKernels.UpperTimesTransposeLower(t, a, n);
-        if (!DenseKernels.CholeskyLower(a, n)) return false;
-        // H⁻¹ = Lh·Lhᵀ = UᵀU with U = Lhᵀ.
-        Parallel.For(0, n, i =>
-        {
-            var row = u.Row(i);
-            row.Slice(0, i).Clear();
-            for (int j = i; j < n; j++) row[j] = (float)a[(long)j * n + i];
-        });
-        return true;
+        return InverseCholeskyFactor.TryCompute(h.Data, u.Data, n);
     }
 
     public void SetIdentity(BackendMatrix matrix)
