@@ -11,6 +11,7 @@ public sealed class ConsoleProgress : IProgress<ProgressUpdate>, IDisposable
     private readonly bool _interactive = !Console.IsErrorRedirected;
     private TimeSpan _lastDraw = TimeSpan.FromDays(-1);
     private bool _drawn;
+    private string _lastStep = "";
     private readonly object _gate = new();
 
     public ConsoleProgress(string title) => _title = title;
@@ -22,7 +23,12 @@ public sealed class ConsoleProgress : IProgress<ProgressUpdate>, IDisposable
             var now = _clock.Elapsed;
             bool last = value.Done >= value.Total;
             var interval = _interactive ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromSeconds(5);
-            if (!last && now - _lastDraw < interval) return;
+            // In a log (stderr redirected) every new step — e.g. "layer 3/80" — gets its own line, so
+            // a long run can be followed and scripts can react to it.
+            string step = StepOf(value.Stage);
+            bool newStep = !_interactive && step != _lastStep;
+            if (!last && !newStep && now - _lastDraw < interval) return;
+            _lastStep = step;
             _lastDraw = now;
             double fraction = value.Total > 0 ? Math.Clamp((double)value.Done / value.Total, 0, 1) : 0;
             string eta = fraction > 0 && !last ? $" ETA {Format(TimeSpan.FromSeconds(now.TotalSeconds * (1 - fraction) / fraction))}" : "";
@@ -32,6 +38,12 @@ public sealed class ConsoleProgress : IProgress<ProgressUpdate>, IDisposable
             if (_interactive) { Console.Error.Write("\r" + line.PadRight(Math.Max(line.Length, 100))); _drawn = true; }
             else Console.Error.WriteLine(line);
         }
+    }
+
+    private static string StepOf(string stage)
+    {
+        var words = stage.Split(' ', 3);
+        return words.Length >= 2 ? words[0] + " " + words[1] : stage;
     }
 
     private static string Format(TimeSpan t) => t.TotalHours >= 1 ? t.ToString(@"h\:mm\:ss") : t.ToString(@"m\:ss");
