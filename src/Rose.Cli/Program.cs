@@ -53,7 +53,7 @@ public static class CommandGuard
         }
         catch (Rose.Native.CudaException e) when (e.StatusName is "CUDA_ERROR_OUT_OF_MEMORY" or "CUBLAS_STATUS_ALLOC_FAILED" or "CUSOLVER_STATUS_ALLOC_FAILED")
         {
-            Console.Error.WriteLine($"error: the GPU ran out of memory in {e.Function}; lower --nsamples or --seqlen, or use --device cpu");
+            Console.Error.WriteLine($"error: the GPU ran out of memory in {e.Function}; pass --offload-activations, lower --nsamples or --seqlen, or use --device cpu");
             return 1;
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException)

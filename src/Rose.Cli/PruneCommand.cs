@@ -66,6 +66,7 @@ public static class PruneCommand
         var seqlen = new Option<int>("--seqlen") { Description = "calibration sequence length (capped at max_position_embeddings)", DefaultValueFactory = _ => 2048 };
         var sampling = new Option<string?>("--calib-sampling") { Description = "random (C4 protocol: random crops of random long documents; the default) | sequential (first windows of the whole text; the default with the bundled sample, whose stories are shorter than a window)" };
         var seed = new Option<int>("--seed") { Description = "seed of random calibration sampling", DefaultValueFactory = _ => 0 };
+        var offload = new Option<bool>("--offload-activations") { Description = "with --device cuda: keep the calibration activations in pinned host memory and stream them through the GPU (for calibration sets larger than the GPU)" };
         var force = new Option<bool>("--force") { Description = "replace --out if it exists" };
         var resume = new Option<bool>("--resume") { Description = "continue an interrupted run from the progress saved beside --out (same settings required)" };
         var eval = new Option<string?>("--eval") { Description = "measure perplexity on this text before and after pruning" };
@@ -74,7 +75,7 @@ public static class PruneCommand
         var json = new Option<bool>("--json") { Description = "print a JSON summary as the last stdout line" };
         var command = new Command("prune", "Prune every linear layer of a HF checkpoint, layer by layer, into a new checkpoint");
         foreach (var o in methodOptions.All) command.Options.Add(o);
-        foreach (var o in new Option[] { model, output, calib, nsamples, seqlen, sampling, seed, force, resume, eval, evalSeqLen, device, json }) command.Options.Add(o);
+        foreach (var o in new Option[] { model, output, calib, nsamples, seqlen, sampling, seed, offload, force, resume, eval, evalSeqLen, device, json }) command.Options.Add(o);
 
         command.SetAction(parse => CommandGuard.Run(() =>
         {
@@ -99,6 +100,7 @@ public static class PruneCommand
                 },
                 Seed = parse.GetValue(seed),
                 Force = parse.GetValue(force),
+                OffloadActivations = parse.GetValue(offload),
                 Resume = parse.GetValue(resume),
                 EvalPath = parse.GetValue(eval),
                 EvalSeqLen = parse.GetValue(evalSeqLen),

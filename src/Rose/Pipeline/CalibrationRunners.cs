@@ -9,18 +9,25 @@ namespace Rose.Pipeline;
 /// the CUDA backend, host memory otherwise. Checks the memory first and says what to lower.</summary>
 public static class CalibrationRunners
 {
-    public static ICalibrationRunner Create(LlamaModel model, int[][] windows, IPruningBackend backend, TextWriter log, long? hostLimit)
+    public static ICalibrationRunner Create(LlamaModel model, int[][] windows, IPruningBackend backend, TextWriter log, long? hostLimit,
+        bool offload = false)
     {
         int seqLen = windows.Length == 0 ? 0 : windows[0].Length;
         if (backend is CudaBackend cuda)
         {
             var dtype = CudaPerplexityEvaluator.DTypeOf(model);
-            long need = CudaCalibrationRunner.DeviceBytes(model.Shape, dtype, windows.Length, seqLen);
+            long need = CudaCalibrationRunner.DeviceBytes(model.Shape, dtype, windows.Length, seqLen, offload);
+            long hostStates = CudaCalibrationRunner.HostBytes(model.Shape, windows.Length, seqLen);
             var (free, total) = cuda.Context.MemoryInfo();
-            log.WriteLine($"GPU memory for calibration activations and forward scratch: {Gib(need)} ({windows.Length} × {seqLen} tokens × {model.Shape.Hidden} fp32 states); free {Gib((long)free)} of {Gib((long)total)}");
+            log.WriteLine(offload
+                ? $"calibration activations in pinned host memory: {Gib(hostStates)} ({windows.Length} × {seqLen} tokens × {model.Shape.Hidden} fp32); GPU memory for one batch and forward scratch: {Gib(need)}; free {Gib((long)free)} of {Gib((long)total)}"
+                : $"GPU memory for calibration activations and forward scratch: {Gib(need)} ({windows.Length} × {seqLen} tokens × {model.Shape.Hidden} fp32 states); free {Gib((long)free)} of {Gib((long)total)}");
             if (need > (long)free * 0.85)
-                throw new RoseException($"the calibration activations need {Gib(need)} of GPU memory but only {Gib((long)free)} is free; lower --nsamples or --seqlen");
-            return new CudaCalibrationRunner(model, windows, cuda);
+                throw new RoseException($"the calibration activations need {Gib(need)} of GPU memory but only {Gib((long)free)} is free; "
+                    + (offload ? "lower --nsamples or --seqlen" : "pass --offload-activations, or lower --nsamples or --seqlen"));
+            if (offload && hostStates > (hostLimit ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes) * 0.9)
+                throw new RoseException($"the offloaded calibration activations need {Gib(hostStates)} of host memory, more than is available; lower --nsamples or --seqlen");
+            return new CudaCalibrationRunner(model, windows, cuda, offload);
         }
         long states = CalibrationRunner.StateBytes(model.Shape, windows.Length, seqLen);
         long capture = CalibrationRunner.CaptureBytes(model.Shape, seqLen) * Math.Min(windows.Length, Environment.ProcessorCount);

@@ -17,6 +17,9 @@ public sealed record PruneRunOptions
     public CalibrationSampling Sampling { get; init; } = CalibrationSampling.Random;
     public int Seed { get; init; }
     public bool Force { get; init; }
+    /// <summary>Keep the calibration activations in pinned host memory and stream them through the
+    /// GPU batch by batch (CUDA only; the CPU backend keeps them in host memory anyway).</summary>
+    public bool OffloadActivations { get; init; }
     /// <summary>Continue the interrupted run saved in the partial folder beside the output.</summary>
     public bool Resume { get; init; }
     public string? EvalPath { get; init; }

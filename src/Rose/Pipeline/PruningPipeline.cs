@@ -83,7 +83,7 @@ public sealed class PruningPipeline
             long tokens = (long)windows.Length * seqLen;
             Lap("calibration");
             using ICalibrationRunner? runner = needsStatistics && start < model.LayerCount
-                ? CalibrationRunners.Create(model, windows, _backend, _log, options.MemoryLimitBytes) : null;
+                ? CalibrationRunners.Create(model, windows, _backend, _log, options.MemoryLimitBytes, options.OffloadActivations) : null;
             if (runner is not null && resumed is not null)
             {
                 using var states = resumed.OpenActivations(output.TempPath);

@@ -10,8 +10,10 @@ namespace Rose.Cuda.Forward;
 /// <summary>The calibration activations on the GPU: the residual stream of every window stays in
 /// device memory (fp32) for the whole run, each layer runs forward over batches of windows, and
 /// each linear's inputs are folded into its statistics straight from device memory, window by
-/// window in order k = 1..n, without a round trip through the host.</summary>
-public sealed class CudaCalibrationRunner : ICalibrationRunner
+/// window in order k = 1..n, without a round trip through the host. With offloading the states live
+/// in pinned host memory instead and stream through the device one batch of windows at a time, for
+/// calibration sets larger than the GPU.</summary>
+public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
 {
     private readonly LlamaModel _model;
     private readonly CudaBackend _backend;
@@ -19,14 +21,15 @@ public sealed class CudaCalibrationRunner : ICalibrationRunner
     private readonly ForwardKernels _kernels;
     private readonly CublasHandle _blas;
     private readonly CudaLayerForward _forward;
-    private readonly DeviceBuffer<float> _states;
+    private readonly DeviceBuffer<float>? _states;
+    private readonly PinnedHostBuffer<float>? _hostStates;
     private readonly DeviceBuffer<float> _work;
     private readonly int _batch;
 
     /// <summary>Device bytes besides the hidden states that one batch of windows may use.</summary>
     public const long ScratchBudgetBytes = 8L << 30;
 
-    public CudaCalibrationRunner(LlamaModel model, int[][] windows, CudaBackend backend)
+    public CudaCalibrationRunner(LlamaModel model, int[][] windows, CudaBackend backend, bool offload = false)
     {
         _model = model;
         _backend = backend;
@@ -40,14 +43,44 @@ public sealed class CudaCalibrationRunner : ICalibrationRunner
         _kernels = new ForwardKernels(context);
         _blas = new CublasHandle(context);
         _forward = new CudaLayerForward(context, _kernels, _blas, shape, model.Config.InverseFrequencies(), _dtype);
-        _states = DeviceBuffer<float>.Allocate(context, Math.Max(1, (long)Windows * SeqLen * shape.Hidden));
+        long total = Math.Max(1, (long)Windows * SeqLen * shape.Hidden);
+        if (offload) _hostStates = new PinnedHostBuffer<float>(context, total);
+        else _states = DeviceBuffer<float>.Allocate(context, total);
         _work = DeviceBuffer<float>.Allocate(context, Math.Max(1, (long)_batch * SeqLen * shape.Hidden));
         var host = new float[SeqLen * shape.Hidden];
         for (int w = 0; w < Windows; w++)
         {
             model.Embed(windows[w], host);
-            _states.CopyFrom(host, (long)w * host.Length);
+            StoreWindows(w, 1, host);
         }
+    }
+
+    public bool Offloaded => _hostStates is not null;
+
+    private long WindowValues => (long)SeqLen * _model.Shape.Hidden;
+
+    /// <summary>Host view of windows [first, first + count) of the offloaded states.</summary>
+    private Span<float> HostWindows(int first, int count) =>
+        new(_hostStates!.Pointer + first * WindowValues, checked((int)(count * WindowValues)));
+
+    private void StoreWindows(int first, int count, ReadOnlySpan<float> values)
+    {
+        if (_hostStates is not null) values.CopyTo(HostWindows(first, count));
+        else _states!.CopyFrom(values, first * WindowValues);
+    }
+
+    private void LoadWindows(int first, int count, Span<float> values)
+    {
+        if (_hostStates is not null) HostWindows(first, count).CopyTo(values);
+        else _states!.CopyTo(values, first * WindowValues);
+    }
+
+    /// <summary>Puts windows [first, first + count) into the work buffer (a copy: the dense pass must
+    /// leave the states untouched, and offloaded states have to come to the device anyway).</summary>
+    private void StageWindows(int first, int count)
+    {
+        if (_hostStates is not null) _work.CopyFrom(HostWindows(first, count));
+        else _work.CopyFrom(_states!, first * WindowValues, 0, count * WindowValues);
     }
 
     public int Windows { get; }
@@ -55,13 +88,16 @@ public sealed class CudaCalibrationRunner : ICalibrationRunner
 
     /// <summary>Device bytes this runner needs for a model and calibration size (states, one batch's
     /// copy of them, and the forward's scratch).</summary>
-    public static long DeviceBytes(ModelShape shape, DType dtype, int windows, int seqLen)
+    public static long DeviceBytes(ModelShape shape, DType dtype, int windows, int seqLen, bool offload = false)
     {
-        long states = (long)windows * seqLen * shape.Hidden * sizeof(float);
+        long states = offload ? 0 : HostBytes(shape, windows, seqLen);
         long perWindow = CudaLayerForward.ScratchBytesPerToken(shape, dtype) * seqLen + (long)seqLen * shape.Hidden * sizeof(float);
         int batch = (int)Math.Clamp(ScratchBudgetBytes / Math.Max(1, perWindow), 1, Math.Max(1, windows));
         return states + batch * perWindow;
     }
+
+    /// <summary>Bytes of the fp32 states themselves (pinned host memory when offloaded).</summary>
+    public static long HostBytes(ModelShape shape, int windows, int seqLen) => (long)windows * seqLen * shape.Hidden * sizeof(float);
 
     public Dictionary<LinearInputGroup, LayerInputStatistics> CollectStatistics(DecoderLayerWeights layer, IPruningBackend backend)
     {
@@ -77,12 +113,10 @@ public sealed class CudaCalibrationRunner : ICalibrationRunner
         };
         int element = _dtype.ElementSize();
         using var weights = CudaLayerWeights.Upload(_backend.Context, layer, _dtype);
-        long windowValues = (long)SeqLen * shape.Hidden;
         for (int w0 = 0; w0 < Windows; w0 += _batch)
         {
             int count = Math.Min(_batch, Windows - w0);
-            // The dense pass must leave the states untouched: run it on a copy.
-            _work.CopyFrom(_states, w0 * windowValues, 0, count * windowValues);
+            StageWindows(w0, count);
             _forward.Run(weights, _work.Pointer, count, SeqLen, (group, input, rows, cols) =>
             {
                 var target = stats[group];
@@ -99,11 +133,17 @@ public sealed class CudaCalibrationRunner : ICalibrationRunner
     public void Advance(DecoderLayerWeights layer)
     {
         using var weights = CudaLayerWeights.Upload(_backend.Context, layer, _dtype);
-        long windowValues = (long)SeqLen * _model.Shape.Hidden;
         for (int w0 = 0; w0 < Windows; w0 += _batch)
         {
             int count = Math.Min(_batch, Windows - w0);
-            _forward.Run(weights, _states.PointerAt(w0 * windowValues), count, SeqLen);
+            if (_states is not null)
+            {
+                _forward.Run(weights, _states.PointerAt(w0 * WindowValues), count, SeqLen);
+                continue;
+            }
+            StageWindows(w0, count);
+            _forward.Run(weights, _work.Pointer, count, SeqLen);
+            _work.CopyTo(HostWindows(w0, count));
         }
     }
 
@@ -115,7 +155,7 @@ public sealed class CudaCalibrationRunner : ICalibrationRunner
         var host = new float[SeqLen * hidden];
         for (int w = 0; w < Windows; w++)
         {
-            _states.CopyTo(host, (long)w * host.Length);
+            LoadWindows(w, 1, host);
             stream.Write(MemoryMarshal.AsBytes(host.AsSpan()));
         }
     }
@@ -129,7 +169,7 @@ public sealed class CudaCalibrationRunner : ICalibrationRunner
         for (int w = 0; w < Windows; w++)
         {
             CalibrationStates.ReadExactly(stream, MemoryMarshal.AsBytes(host.AsSpan()));
-            _states.CopyFrom(host, (long)w * host.Length);
+            StoreWindows(w, 1, host);
         }
     }
 
@@ -137,7 +177,8 @@ public sealed class CudaCalibrationRunner : ICalibrationRunner
     {
         _forward.Dispose();
         _work.Dispose();
-        _states.Dispose();
+        _states?.Dispose();
+        _hostStates?.Dispose();
         _blas.Dispose();
         _kernels.Dispose();
     }
