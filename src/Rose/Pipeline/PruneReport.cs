@@ -45,6 +45,8 @@ public sealed record PruneReport
     /// the resumed invocation (the layers before it came from the saved progress).</summary>
     public int? ResumedFromLayer { get; init; }
     public required IReadOnlyDictionary<string, double> Seconds { get; init; }
+    /// <summary>Achieved TFLOP/s of the statistics and forward phases (<see cref="PhaseThroughput"/>).</summary>
+    public IReadOnlyDictionary<string, double>? ThroughputTflops { get; init; }
 
     public static readonly JsonSerializerOptions Json = new()
     {

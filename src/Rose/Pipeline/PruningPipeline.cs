@@ -273,6 +273,7 @@ public sealed class PruningPipeline
                 EvalSeqLen = evalText is null ? null : evalSeqLen,
                 ResumedFromLayer = resumed?.CompletedLayers,
                 Seconds = seconds,
+                ThroughputTflops = PhaseThroughput.Of(model.Shape, model.LayerCount, tokens, seqLen, seconds),
             };
             report.Save(Path.Combine(output.TempPath, "rose-report.json"));
             output.Commit();
