@@ -199,33 +199,37 @@ public sealed class CudaBackend : IPruningBackend
         FoldFloatInput(h, so, sm, xs.Pointer, tokens, k);
     }
 
-    /// <summary>Folds calibration sequence k whose inputs (tokens × cols, row-major, in
-    /// <paramref name="dtype"/>) already live on this backend's device: the device pipeline's path,
-    /// with no host round trip. Same statistics as <see cref="FoldSequence"/>.</summary>
-    internal void FoldSequenceOnDevice(BackendMatrix hessian, BackendVector sOfficial, BackendVector sMean,
-        CUdeviceptr x, DType dtype, int tokens, int sequenceIndex)
+    /// <summary>Folds calibration sequences k = <paramref name="firstIndex"/> .. firstIndex + windows − 1,
+    /// stored back to back on this device (windows × tokens × cols, row-major, in <paramref name="dtype"/>),
+    /// with one GEMM: H ← H·(k0−1)/k1 + (2/k1)·Σ X_kᵀX_k — the same H as folding them one at a time up to
+    /// the order of fp32 sums (products of bf16/fp16 values are exact in fp32). The column statistics
+    /// are folded window by window in order, exactly as <see cref="FoldSequence"/> does.</summary>
+    internal void FoldWindowsOnDevice(BackendMatrix hessian, BackendVector sOfficial, BackendVector sMean,
+        CUdeviceptr x, DType dtype, int windows, int tokens, int firstIndex)
     {
         var h = M(hessian);
         var so = V(sOfficial);
         var sm = V(sMean);
         int cols = h.Cols;
-        BackendContracts.FoldInput(h.Rows, h.Cols, so.Length, sm.Length, checked(tokens * cols), tokens, sequenceIndex);
-        if (cols == 0 || tokens == 0) throw new ArgumentException("a device fold needs a non-empty sequence");
-        long count = (long)tokens * cols;
-        CUdeviceptr input = x;
-        if (dtype != DType.F32)
+        ArgumentOutOfRangeException.ThrowIfLessThan(windows, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(firstIndex, 1);
+        BackendContracts.FoldInput(h.Rows, h.Cols, so.Length, sm.Length, checked(tokens * cols), tokens, firstIndex);
+        if (cols == 0 || tokens == 0) throw new ArgumentException("a device fold needs non-empty sequences");
+        var type = dtype switch
         {
-            var wide = _inputScratch.Get(count);
-            string kernel = dtype switch
-            {
-                DType.BF16 => "rose_widen_bf16",
-                DType.F16 => "rose_widen_f16",
-                _ => throw new ArgumentException($"cannot fold {dtype} activations"),
-            };
-            Launch("hessian.cu", kernel, count, x, wide.Pointer, count);
-            input = wide.Pointer;
-        }
-        FoldFloatInput(h, so, sm, input, tokens, sequenceIndex);
+            DType.F32 => CudaDataType.R32F,
+            DType.BF16 => CudaDataType.R16BF,
+            DType.F16 => CudaDataType.R16F,
+            _ => throw new ArgumentException($"cannot fold {dtype} activations"),
+        };
+        double last = firstIndex + windows - 1;
+        // Row-major X (all windows' tokens × cols) is the column-major Xᵀ; see FoldFloatInput.
+        _blas.GemmEx(CublasOperation.None, CublasOperation.Transpose, cols, cols, checked(windows * tokens),
+            (float)(2.0 / last), x, type, cols, x, type, cols, (float)((firstIndex - 1) / last), h.Pointer, CudaDataType.R32F, cols);
+        Launch("hessian.cu", "rose_mirror_upper", h.Count, h.Pointer, cols);
+        string norms = "rose_column_norms_fold_windows_" + dtype switch { DType.F32 => "f32", DType.BF16 => "bf16", _ => "f16" };
+        _kernels.Get("hessian.cu", norms).Launch(Dim3.Cover(cols, 32), new Dim3(32, 16), 0, _stream,
+            x, windows, tokens, cols, so.Pointer, sm.Pointer, firstIndex);
     }
 
     private void FoldFloatInput(CudaMatrix h, CudaVector so, CudaVector sm, CUdeviceptr xs, int tokens, double k)

@@ -67,6 +67,15 @@ public sealed class LayerInputStatistics : IDisposable
         SampleCount++;
     }
 
+    /// <summary>Folds the next <paramref name="count"/> sequences at once; <paramref name="fold"/> gets the
+    /// 1-based index of the first of them.</summary>
+    internal void FoldManyWith(int count, Action<LayerInputStatistics, int> fold)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        fold(this, SampleCount + 1);
+        SampleCount += count;
+    }
+
     public float[] DownloadHessian()
     {
         var h = new float[(long)Columns * Columns];

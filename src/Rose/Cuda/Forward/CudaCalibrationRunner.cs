@@ -9,8 +9,8 @@ namespace Rose.Cuda.Forward;
 
 /// <summary>The calibration activations on the GPU: the residual stream of every window stays in
 /// device memory (fp32) for the whole run, each layer runs forward over batches of windows, and
-/// each linear's inputs are folded into its statistics straight from device memory, window by
-/// window in order k = 1..n, without a round trip through the host. With offloading the states live
+/// each linear's inputs are folded into its statistics straight from device memory, one GEMM
+/// per batch of windows (k in order), without a round trip through the host. With offloading the states live
 /// in pinned host memory instead and stream through the device one batch of windows at a time, for
 /// calibration sets larger than the GPU.</summary>
 public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
@@ -111,7 +111,6 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
             [LinearInputGroup.MlpInput] = new(backend, shape.Hidden),
             [LinearInputGroup.MlpHidden] = new(backend, shape.Intermediate),
         };
-        int element = _dtype.ElementSize();
         using var weights = CudaLayerWeights.Upload(_backend.Context, layer, _dtype);
         for (int w0 = 0; w0 < Windows; w0 += _batch)
         {
@@ -119,12 +118,8 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
             StageWindows(w0, count);
             _forward.Run(weights, _work.Pointer, count, SeqLen, (group, input, rows, cols) =>
             {
-                var target = stats[group];
-                for (int i = 0; i < count; i++)
-                {
-                    var window = input.AddBytes((long)i * SeqLen * cols * element);
-                    target.FoldWith((s, k) => _backend.FoldSequenceOnDevice(s.Hessian, s.OfficialScale, s.MeanScale, window, _dtype, SeqLen, k));
-                }
+                stats[group].FoldManyWith(count, (s, k) =>
+                    _backend.FoldWindowsOnDevice(s.Hessian, s.OfficialScale, s.MeanScale, input, _dtype, count, SeqLen, k));
             });
         }
         return stats;
