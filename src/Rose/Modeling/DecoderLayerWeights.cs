@@ -19,11 +19,4 @@ public sealed class DecoderLayerWeights
     public float[] InputNorm { get; }
     public float[] PostAttentionNorm { get; }
     public LinearWeight this[LinearKind kind] => _linears[kind];
-
-    /// <summary>Swaps in a pruned weight matrix (same shape) so the next forward uses it.</summary>
-    public void ReplaceWeight(LinearKind kind, float[] weight)
-    {
-        var old = _linears[kind];
-        _linears[kind] = new LinearWeight(weight, old.OutFeatures, old.InFeatures, old.Bias);
-    }
 }

@@ -180,10 +180,9 @@ public sealed class PruningPipeline
                                 string name = LinearKinds.WeightName(l, kind);
                                 progress?.Report(new ProgressUpdate($"{layerLabel} {kind.ModulePath()}", done, steps));
                                 var linear = layer[kind];
-                                var weight = (float[])linear.Weight.Clone();
-                                var result = MatrixPruner.Prune(_backend, weight, linear.OutFeatures, linear.InFeatures,
+                                // In place: the layer's dense weights are not needed once its statistics are folded.
+                                var result = MatrixPruner.Prune(_backend, linear.Weight, linear.OutFeatures, linear.InFeatures,
                                     stats?[kind.InputGroup()], options.Prune);
-                                layer.ReplaceWeight(kind, weight);
                                 matrices.Add(new MatrixReport(name, l, kind.ModulePath(), [linear.OutFeatures, linear.InFeatures],
                                     result.Sparsity, result.Loss, result.RelativeRange, result.Reordered, result.DampUsed,
                                     result.NonPdEvents, result.IdentityFallback, result.DeadColumns, result.PhaseSeconds));

@@ -77,9 +77,7 @@ public static class MatrixPruner
             backend.Download(w, weight);
         }
 
-        long zeros = 0;
-        foreach (float v in weight)
-            if (v == 0f) zeros++;
+        long zeros = ZeroCount.Of(weight);
         double sparsity = weight.Length == 0 ? 0 : (double)zeros / weight.Length;
         return new MatrixPruneResult(rows, cols, sparsity, loss, relativeRange, reordered, damp, nonPd, identity, dead, phases);
     }
