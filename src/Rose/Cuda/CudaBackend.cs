@@ -29,6 +29,7 @@ public sealed class CudaBackend : IPruningBackend
     private readonly DeviceScratch<double> _doubleScratch;
     private readonly DeviceScratch<int> _intScratch;
     private readonly DeviceScratch<byte> _byteScratch;
+    private readonly PinnedStaging _staging;
     private bool _potriMissing;
     private bool _disposed;
 
@@ -61,6 +62,7 @@ public sealed class CudaBackend : IPruningBackend
             for (int i = created.Count - 1; i >= 0; i--) created[i].Dispose();
             throw;
         }
+        _staging = new PinnedStaging(context, _stream);
         _inputScratch = new DeviceScratch<float>(context, _stream);
         _floatScratch = new DeviceScratch<float>(context, _stream);
         _doubleScratch = new DeviceScratch<double>(context, _stream);
@@ -121,7 +123,7 @@ public sealed class CudaBackend : IPruningBackend
     {
         BackendContracts.Upload(data.Length, rows, cols);
         var m = NewMatrix(rows, cols);
-        if (data.Length > 0) m.Buffer.CopyFrom(data);
+        if (data.Length > 0) CopyIn(data, m.Buffer);
         return m;
     }
 
@@ -144,7 +146,10 @@ public sealed class CudaBackend : IPruningBackend
     {
         var m = M(source);
         BackendContracts.MatrixDownload(destination.Length, m.Count);
-        if (m.Count > 0) m.Buffer.CopyTo(destination[..checked((int)m.Count)]);
+        if (m.Count == 0) return;
+        var target = destination[..checked((int)m.Count)];
+        if (m.Count * sizeof(float) >= StagingThreshold) _staging.Download(m.Pointer, target);
+        else m.Buffer.CopyTo(target);
     }
 
     public void Download(BackendVector source, Span<float> destination)
@@ -160,6 +165,15 @@ public sealed class CudaBackend : IPruningBackend
         var m = NewMatrix(s.Rows, s.Cols);
         if (s.Count > 0) m.Buffer.CopyFromAsync(s.Buffer, _stream);
         return m;
+    }
+
+    /// <summary>Copies larger than this go through the pinned staging chunks.</summary>
+    private const long StagingThreshold = 4L << 20;
+
+    private void CopyIn(ReadOnlySpan<float> data, DeviceBuffer<float> target)
+    {
+        if ((long)data.Length * sizeof(float) >= StagingThreshold) _staging.Upload(data, target.Pointer);
+        else target.CopyFrom(data);
     }
 
     private CudaMatrix NewMatrix(int rows, int cols)
@@ -195,7 +209,7 @@ public sealed class CudaBackend : IPruningBackend
         }
 
         var xs = _inputScratch.Get(x.Length);
-        xs.CopyFrom(x);
+        CopyIn(x, xs);
         FoldFloatInput(h, so, sm, xs.Pointer, tokens, k);
     }
 
@@ -562,6 +576,7 @@ public sealed class CudaBackend : IPruningBackend
         _doubleScratch.Dispose();
         _intScratch.Dispose();
         _byteScratch.Dispose();
+        _staging.Dispose();
         _kernels.Dispose();
         _solver.Dispose();
         _blas.Dispose();

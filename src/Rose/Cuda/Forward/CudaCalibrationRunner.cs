@@ -24,6 +24,7 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
     private readonly DeviceBuffer<float>? _states;
     private readonly PinnedHostBuffer<float>? _hostStates;
     private readonly DeviceBuffer<float> _work;
+    private readonly PinnedStaging _staging;
     private readonly int _batch;
 
     /// <summary>Device bytes besides the hidden states that one batch of windows may use.</summary>
@@ -42,6 +43,7 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
         _batch = (int)Math.Clamp(ScratchBudgetBytes / Math.Max(1, perWindow), 1, Math.Max(1, Windows));
         _kernels = new ForwardKernels(context);
         _blas = new CublasHandle(context);
+        _staging = new PinnedStaging(context);
         _forward = new CudaLayerForward(context, _kernels, _blas, shape, model.Config.InverseFrequencies(), _dtype);
         long total = Math.Max(1, (long)Windows * SeqLen * shape.Hidden);
         if (offload) _hostStates = new PinnedHostBuffer<float>(context, total);
@@ -66,13 +68,13 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
     private void StoreWindows(int first, int count, ReadOnlySpan<float> values)
     {
         if (_hostStates is not null) values.CopyTo(HostWindows(first, count));
-        else _states!.CopyFrom(values, first * WindowValues);
+        else _staging.Upload(values, _states!.PointerAt(first * WindowValues));
     }
 
     private void LoadWindows(int first, int count, Span<float> values)
     {
         if (_hostStates is not null) HostWindows(first, count).CopyTo(values);
-        else _states!.CopyTo(values, first * WindowValues);
+        else _staging.Download(_states!.PointerAt(first * WindowValues), values);
     }
 
     /// <summary>Puts windows [first, first + count) into the work buffer (a copy: the dense pass must
@@ -111,7 +113,7 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
             [LinearInputGroup.MlpInput] = new(backend, shape.Hidden),
             [LinearInputGroup.MlpHidden] = new(backend, shape.Intermediate),
         };
-        using var weights = CudaLayerWeights.Upload(_backend.Context, layer, _dtype);
+        using var weights = CudaLayerWeights.Upload(_backend.Context, layer, _dtype, _staging);
         for (int w0 = 0; w0 < Windows; w0 += _batch)
         {
             int count = Math.Min(_batch, Windows - w0);
@@ -127,7 +129,7 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
 
     public void Advance(DecoderLayerWeights layer)
     {
-        using var weights = CudaLayerWeights.Upload(_backend.Context, layer, _dtype);
+        using var weights = CudaLayerWeights.Upload(_backend.Context, layer, _dtype, _staging);
         for (int w0 = 0; w0 < Windows; w0 += _batch)
         {
             int count = Math.Min(_batch, Windows - w0);
@@ -171,6 +173,7 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
     public void Dispose()
     {
         _forward.Dispose();
+        _staging.Dispose();
         _work.Dispose();
         _states?.Dispose();
         _hostStates?.Dispose();

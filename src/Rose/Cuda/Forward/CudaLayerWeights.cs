@@ -22,7 +22,7 @@ public sealed class CudaLayerWeights : IDisposable
     public DeviceBuffer<float> PostAttentionNorm { get; }
     public DeviceLinear this[LinearKind kind] => _linears[kind];
 
-    public static CudaLayerWeights Upload(CudaContext context, DecoderLayerWeights layer, DType dtype)
+    public static CudaLayerWeights Upload(CudaContext context, DecoderLayerWeights layer, DType dtype, PinnedStaging? staging = null)
     {
         var linears = new Dictionary<LinearKind, DeviceLinear>();
         DeviceBuffer<float>? input = null, post = null;
@@ -30,7 +30,7 @@ public sealed class CudaLayerWeights : IDisposable
         {
             input = DeviceBuffer<float>.FromHost(context, layer.InputNorm);
             post = DeviceBuffer<float>.FromHost(context, layer.PostAttentionNorm);
-            foreach (var kind in LinearKinds.All) linears[kind] = new DeviceLinear(context, layer[kind], dtype);
+            foreach (var kind in LinearKinds.All) linears[kind] = new DeviceLinear(context, layer[kind], dtype, staging);
             return new CudaLayerWeights(input, post, linears);
         }
         catch

@@ -9,17 +9,18 @@ namespace Rose.Cuda.Forward;
 /// column-major cuBLAS product yᵀ = W·xᵀ: op(A) = Wᵀ-as-stored (lda = in), B = xᵀ (ldb = in).</summary>
 public sealed class DeviceLinear : IDisposable
 {
-    public DeviceLinear(CudaContext context, LinearWeight weight, DType dtype)
-        : this(context, weight.Weight, weight.OutFeatures, weight.InFeatures, weight.Bias, dtype)
+    public DeviceLinear(CudaContext context, LinearWeight weight, DType dtype, PinnedStaging? staging = null)
+        : this(context, weight.Weight, weight.OutFeatures, weight.InFeatures, weight.Bias, dtype, staging)
     {
     }
 
-    public DeviceLinear(CudaContext context, ReadOnlySpan<float> weight, int outFeatures, int inFeatures, float[]? bias, DType dtype)
+    public DeviceLinear(CudaContext context, ReadOnlySpan<float> weight, int outFeatures, int inFeatures, float[]? bias, DType dtype,
+        PinnedStaging? staging = null)
     {
         DType = dtype;
         OutFeatures = outFeatures;
         InFeatures = inFeatures;
-        Weight = Upload(context, weight, dtype);
+        Weight = Upload(context, weight, dtype, staging);
         try
         {
             Bias = bias is null ? null : DeviceBuffer<float>.FromHost(context, bias);
@@ -38,13 +39,25 @@ public sealed class DeviceLinear : IDisposable
     public DeviceBuffer<float>? Bias { get; }
 
     /// <summary>Uploads fp32 values stored as <paramref name="dtype"/>, converted on the host by all
-    /// cores (a 7B layer is 200M values, uploaded twice per layer by the device pipeline).</summary>
-    public static DeviceBuffer<byte> Upload(CudaContext context, ReadOnlySpan<float> values, DType dtype)
+    /// cores (a 7B layer is 200M values, uploaded twice per layer by the device pipeline); with
+    /// <paramref name="staging"/> straight into its pinned chunks, while the previous chunk moves.</summary>
+    public static unsafe DeviceBuffer<byte> Upload(CudaContext context, ReadOnlySpan<float> values, DType dtype, PinnedStaging? staging = null)
     {
         int size = dtype.ElementSize();
         var buffer = DeviceBuffer<byte>.Allocate(context, (long)values.Length * size);
         try
         {
+            if (staging is not null)
+            {
+                fixed (float* p = values)
+                {
+                    float* v = p;
+                    int n = values.Length;
+                    staging.Upload((long)n * size, buffer.Pointer, (offset, chunk) =>
+                        ParallelConversion.FromSingle(dtype, new ReadOnlySpan<float>(v + offset / size, chunk.Length / size), chunk));
+                }
+                return buffer;
+            }
             if (dtype == DType.F32)
             {
                 buffer.CopyFrom(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values));

@@ -1,0 +1,58 @@
+using NUnit.Framework;
+using Rose.Native;
+
+namespace Rose.Tests.Native;
+
+/// <summary>Staged copies through two small pinned chunks, so every size below crosses chunk
+/// boundaries, partial last chunks and the double-buffer reuse.</summary>
+[TestFixture, Category("Gpu"), NonParallelizable]
+public class PinnedStagingTests
+{
+    private const int ChunkBytes = 4096;
+
+    [TestCase(0)]
+    [TestCase(5)]
+    [TestCase(1023)]
+    [TestCase(1024)]
+    [TestCase(2561)]
+    [TestCase(5 * 1024 + 3)]
+    [TestCase(3 * (1 << 20) + 7)]
+    public void RoundTripsThroughTheChunks(int count)
+    {
+        var context = GpuTestEnvironment.RequireGpu();
+        using var stream = context.CreateStream(nonBlocking: false);
+        using var staging = new PinnedStaging(context, stream, ChunkBytes);
+        var data = new float[count];
+        var rng = new Random(count);
+        for (int i = 0; i < count; i++) data[i] = (float)rng.NextDouble() - 0.5f;
+        using var device = DeviceBuffer<float>.Allocate(context, count + 2);
+        device.Fill(-7f);
+        staging.Upload<float>(data, device.PointerAt(1));
+        var direct = device.ToArray();
+        Assert.That(direct[0], Is.EqualTo(-7f), "nothing written before the target");
+        Assert.That(direct[^1], Is.EqualTo(-7f), "nothing written after the target");
+        Assert.That(direct[1..^1], Is.EqualTo(data), "upload");
+
+        var back = new float[count];
+        staging.Download<float>(device.PointerAt(1), back);
+        Assert.That(back, Is.EqualTo(data), "download");
+    }
+
+    [Test]
+    public void ProducedChunksLandAtTheirOffsets()
+    {
+        var context = GpuTestEnvironment.RequireGpu();
+        using var staging = new PinnedStaging(context, null, ChunkBytes);
+        const int bytes = 3 * ChunkBytes + 100;
+        var offsets = new List<long>();
+        using var device = DeviceBuffer<byte>.Allocate(context, bytes);
+        staging.Upload(bytes, device.Pointer, (offset, chunk) =>
+        {
+            offsets.Add(offset);
+            for (int i = 0; i < chunk.Length; i++) chunk[i] = (byte)((offset + i) * 31 % 251);
+        });
+        Assert.That(offsets, Is.EqualTo(new long[] { 0, ChunkBytes, 2 * ChunkBytes, 3 * ChunkBytes }));
+        var expected = Enumerable.Range(0, bytes).Select(i => (byte)((long)i * 31 % 251)).ToArray();
+        Assert.That(device.ToArray(), Is.EqualTo(expected));
+    }
+}
