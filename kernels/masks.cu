@@ -1,6 +1,7 @@
 // One-shot masks: magnitude (Wanda's repository) and Wanda, on row-major W (rows x cols).
-//   rose_magnitude_threshold: t = ascending(|W|)[k] over the whole matrix, k = floor(p*numel)
-//       from the host, by the block radix select (rose_select.cuh). ONE block of 1024 threads.
+//   magnitude threshold t = ascending(|W|)[k] over the whole matrix, k = floor(p*numel) from the
+//       host: rose_abs_keys (keys[i] = order key of |W[i]|, flat grid-stride), then the grid-wide
+//       radix select (grid_select.cu).
 //   rose_prune_abs_le: W[i] <- 0 where |W[i]| <= t. Flat grid-stride.
 //   rose_prune_groups (N:M): metric m = |W| (has_stat = 0) or |W|*sqrt(s_j); within each row's
 //       group [g0, g0+gw) (g0 = j - j mod M, gw = min(M, cols-g0)) prune the min(N, gw) smallest,
@@ -14,22 +15,11 @@
 #include "rose_common.cuh"
 #include "rose_select.cuh"
 
-extern "C" __global__ void rose_magnitude_threshold(const float* w, long long count, long long k, float* threshold)
+extern "C" __global__ void rose_abs_keys(const float* w, long long count, unsigned* keys)
 {
-    __shared__ unsigned hist[256];
-    __shared__ unsigned s_prefix;
-    __shared__ long long s_k;
-    if (k < 0 || k >= count)
-    {
-        if (threadIdx.x == 0)
-            *threshold = __int_as_float(0x7f800000);
-        return;
-    }
-    auto key_of = [&](long long e) { return rose_order_key(fabsf(w[e])); };
-    long long ties;
-    const unsigned key = rose_block_radix_select(count, k, key_of, hist, &s_prefix, &s_k, &ties);
-    if (threadIdx.x == 0)
-        *threshold = rose_order_key_value(key);
+    for (long long idx = blockIdx.x * (long long)blockDim.x + threadIdx.x; idx < count;
+         idx += (long long)gridDim.x * blockDim.x)
+        keys[idx] = rose_order_key(fabsf(w[idx]));
 }
 
 extern "C" __global__ void rose_prune_abs_le(float* w, long long count, const float* threshold)

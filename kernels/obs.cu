@@ -2,7 +2,9 @@
 // upper Cholesky factor U of H^-1 (row-major, ldu), U1 = U[i1:i2, i1:i2], d_i = U1[i,i]:
 //   mask (unstructured): prune W1[r,i] when W1[r,i]^2 / d_i^2 <= t, t = ascending(all of
 //       W1^2/d^2 over every row of the block)[floor(p*numel)], found beforehand by
-//       rose_obs_threshold (block radix select, rose_select.cuh); t = +inf when k >= numel.
+//       rose_obs_keys (the metric's order keys, rows x width row-major) and the grid-wide radix
+//       select (grid_select.cu); t = +inf when k >= numel (set by the host).
+//       rose_obs_keys launch: block (32, 8), grid (ceil(width/32), any), rows strided over y.
 //   mask (N:M): at every column c = i1+i with c mod M = 0, among the group's current (already
 //       updated) W1[r, i:i+gw]^2/d^2 prune the min(N, gw) smallest, ties to the lower column.
 //   for i in block: q = masked ? 0 : w_i;  e = (w_i - q)/d_i;  W[r, i1+i] = q;  E[r, i] = e;
@@ -16,30 +18,18 @@
 #include "rose_common.cuh"
 #include "rose_select.cuh"
 
-extern "C" __global__ void rose_obs_threshold(const float* w, int ldw, int rows, const float* u, int ldu,
-                                              int i1, int width, long long k, float* threshold)
+extern "C" __global__ void rose_obs_keys(const float* w, int ldw, int rows, const float* u, int ldu,
+                                         int i1, int width, unsigned* keys)
 {
-    __shared__ unsigned hist[256];
-    __shared__ unsigned s_prefix;
-    __shared__ long long s_k;
-    const long long count = (long long)rows * width;
-    if (k < 0 || k >= count)
-    {
-        if (threadIdx.x == 0)
-            *threshold = __int_as_float(0x7f800000);
+    const int i = blockIdx.x * 32 + threadIdx.x;
+    if (i >= width)
         return;
+    const float d = u[(long long)(i1 + i) * ldu + i1 + i];
+    for (int r = blockIdx.y * 8 + threadIdx.y; r < rows; r += gridDim.y * 8)
+    {
+        const float x = w[(long long)r * ldw + i1 + i];
+        keys[(long long)r * width + i] = rose_order_key(x * x / (d * d));
     }
-    auto key_of = [&](long long e) {
-        const long long r = e / width;
-        const int i = (int)(e - r * width);
-        const float x = w[r * ldw + i1 + i];
-        const float d = u[(long long)(i1 + i) * ldu + i1 + i];
-        return rose_order_key(x * x / (d * d));
-    };
-    long long ties;
-    const unsigned key = rose_block_radix_select(count, k, key_of, hist, &s_prefix, &s_k, &ties);
-    if (threadIdx.x == 0)
-        *threshold = rose_order_key_value(key);
 }
 
 extern "C" __global__ void rose_obs_sweep(float* w, int ldw, int rows, const float* u, int ldu, int i1, int width,

@@ -22,6 +22,16 @@ __device__ __forceinline__ float rose_order_key_value(unsigned key)
     return __uint_as_float((key & 0x80000000u) ? (key & 0x7fffffffu) : ~key);
 }
 
+// hist[bin] += 1 for every lane of the calling warp with bin < 256 (256 = no count), one atomic per
+// distinct bin of the warp: metric keys crowd into a few bins, and 32 lanes hitting one shared word
+// serialize otherwise.
+__device__ __forceinline__ void rose_hist_add_aggregated(unsigned* hist, unsigned bin)
+{
+    const unsigned peers = __match_any_sync(__activemask(), bin);
+    if (bin < 256u && (threadIdx.x & 31) == __ffs(peers) - 1)
+        atomicAdd(&hist[bin], (unsigned)__popc(peers));
+}
+
 // Requires 0 <= k < count. All threads of the block must call it; `hist` is 256 shared words,
 // `s_prefix` and `s_k` shared scalars. key_of(e) gives the key of element e in [0, count).
 template <typename KeyOf>
@@ -46,8 +56,7 @@ __device__ unsigned rose_block_radix_select(long long count, long long k, KeyOf 
         for (long long e = threadIdx.x; e < count; e += blockDim.x)
         {
             const unsigned key = key_of(e);
-            if ((key & high_mask) == prefix)
-                atomicAdd(&hist[(key >> shift) & 255u], 1u);
+            rose_hist_add_aggregated(hist, (key & high_mask) == prefix ? (key >> shift) & 255u : 256u);
         }
         __syncthreads();
         if (threadIdx.x == 0)

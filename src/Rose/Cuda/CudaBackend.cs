@@ -29,6 +29,8 @@ public sealed class CudaBackend : IPruningBackend
     private readonly DeviceScratch<double> _doubleScratch;
     private readonly DeviceScratch<int> _intScratch;
     private readonly DeviceScratch<byte> _byteScratch;
+    private readonly DeviceScratch<uint> _keyScratch;
+    private readonly DeviceBuffer<uint> _selectState;
     private readonly PinnedStaging _staging;
     private bool _potriMissing;
     private bool _disposed;
@@ -68,6 +70,8 @@ public sealed class CudaBackend : IPruningBackend
         _doubleScratch = new DeviceScratch<double>(context, _stream);
         _intScratch = new DeviceScratch<int>(context, _stream);
         _byteScratch = new DeviceScratch<byte>(context, _stream);
+        _keyScratch = new DeviceScratch<uint>(context, _stream);
+        _selectState = context.Allocate<uint>(SelectStateWords);
         _ownsContext = ownsContext;
     }
 
@@ -451,8 +455,14 @@ public sealed class CudaBackend : IPruningBackend
         {
             long numel = (long)rows * width;
             long k = MaskRule.ThresholdIndex(rule.Sparsity, numel);
-            _kernels.Get("obs.cu", "rose_obs_threshold").Launch(1, SelectBlock, 0, _stream,
-                w.Pointer, cols, rows, u.Pointer, cols, i1, width, k, threshold.Pointer);
+            if (k >= numel) threshold.Fill(float.PositiveInfinity, _stream);
+            else
+            {
+                var keys = _keyScratch.Get(numel);
+                _kernels.Get("obs.cu", "rose_obs_keys").Launch(new Dim3((uint)((width + 31) / 32), (uint)Math.Min((rows + 7) / 8, 4096)),
+                    new Dim3(32, 8), 0, _stream, w.Pointer, cols, rows, u.Pointer, cols, i1, width, keys.Pointer);
+                GridSelect(keys.Pointer, numel, k, threshold.Pointer);
+            }
         }
 
         // Shared memory: U1's packed upper triangle when it fits, plus each warp's row and mask.
@@ -507,8 +517,9 @@ public sealed class CudaBackend : IPruningBackend
             return;
         }
         var threshold = _floatScratch.Get(1);
-        _kernels.Get("masks.cu", "rose_magnitude_threshold").Launch(1, SelectBlock, 0, _stream,
-            w.Pointer, numel, k, threshold.Pointer);
+        var keys = _keyScratch.Get(numel);
+        Launch("masks.cu", "rose_abs_keys", numel, w.Pointer, numel, keys.Pointer);
+        GridSelect(keys.Pointer, numel, k, threshold.Pointer);
         Launch("masks.cu", "rose_prune_abs_le", numel, w.Pointer, numel, threshold.Pointer);
     }
 
@@ -541,6 +552,41 @@ public sealed class CudaBackend : IPruningBackend
         source.CopyFromAsync(w.Buffer, _stream);
         Launch("masks.cu", "rose_prune_groups", w.Count, w.Pointer, source.Pointer,
             statistic?.Pointer ?? CUdeviceptr.Null, statistic is null ? 0 : 1, w.Rows, w.Cols, nm.N, nm.M);
+    }
+
+    // ---- grid-wide selection -------------------------------------------------------------
+
+    private const int SelectStateWords = 1028;
+
+    /// <summary>ascending-sorted(values)[k] of <paramref name="count"/> order keys into
+    /// <paramref name="result"/> (device), over every SM; 0 ≤ k &lt; count.</summary>
+    private void GridSelect(CUdeviceptr keys, long count, long k, CUdeviceptr result)
+    {
+        if (k < 0 || k >= count) throw new ArgumentOutOfRangeException(nameof(k), $"rank {k} outside [0, {count})");
+        _kernels.Get("grid_select.cu", "rose_grid_select_init").Launch(1, 256, 0, _stream, _selectState.Pointer, k);
+        int grid = (int)Math.Clamp((count + 256 * 16 - 1) / (256 * 16), 1, Context.MultiprocessorCount * 8);
+        var histogram = _kernels.Get("grid_select.cu", "rose_grid_histogram");
+        var digit = _kernels.Get("grid_select.cu", "rose_grid_select_digit");
+        for (int pass = 0; pass < 4; pass++)
+        {
+            histogram.Launch(grid, 256, 0, _stream, keys, count, _selectState.Pointer, pass);
+            digit.Launch(1, 32, 0, _stream, _selectState.Pointer, pass, result);
+        }
+    }
+
+    /// <summary>ascending-sorted(values)[k] by the grid-wide select (tests compare it with a sort).</summary>
+    internal float KthSmallest(ReadOnlySpan<float> values, long k)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var data = _inputScratch.Get(values.Length);
+        CopyIn(values, data);
+        var keys = _keyScratch.Get(values.Length);
+        Launch("grid_select.cu", "rose_float_keys", values.Length, data.Pointer, (long)values.Length, keys.Pointer);
+        var result = _floatScratch.Get(1);
+        GridSelect(keys.Pointer, values.Length, k, result.Pointer);
+        Span<float> host = stackalloc float[1];
+        result.CopyTo(host[..1]);
+        return host[0];
     }
 
     // ---- plumbing ------------------------------------------------------------------------
@@ -576,6 +622,8 @@ public sealed class CudaBackend : IPruningBackend
         _doubleScratch.Dispose();
         _intScratch.Dispose();
         _byteScratch.Dispose();
+        _keyScratch.Dispose();
+        _selectState.Dispose();
         _staging.Dispose();
         _kernels.Dispose();
         _solver.Dispose();
