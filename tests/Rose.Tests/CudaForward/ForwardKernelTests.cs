@@ -119,6 +119,56 @@ public sealed class ForwardKernelTests
         AssertClose(Download(dout, outType, q.Length), expected, 2e-5, 1e-4 + Rounding(outType), $"attention T={tokens} d={headDim} g={groups}");
     }
 
+    /// <summary>The tensor-core kernel rounds q, k, v and the probabilities to the 16-bit dtype. Inputs
+    /// already representable in it leave only the probabilities' rounding (relative half-ulp ε on
+    /// each weight of an average of |v| ≤ 1, so at most ε absolute) and the output's.</summary>
+    [TestCase(1, 128, 1, 1, DType.BF16)]
+    [TestCase(17, 64, 4, 1, DType.BF16)]
+    [TestCase(64, 128, 2, 1, DType.F16)]
+    [TestCase(130, 128, 4, 2, DType.BF16)]
+    [TestCase(200, 64, 1, 3, DType.F16)]
+    [TestCase(1000, 128, 1, 1, DType.BF16)]
+    public void TensorCoreAttentionMatchesCpu(int tokens, int headDim, int groups, int batch, DType dtype)
+    {
+        var context = GpuTestEnvironment.RequireGpu();
+        var k = Kernels(context);
+        int kvHeads = 2, heads = kvHeads * groups;
+        int qWidth = heads * headDim, kvWidth = kvHeads * headDim;
+        float[] Representable(float[] a)
+        {
+            var bytes = new byte[a.Length * dtype.ElementSize()];
+            FloatConversion.FromSingle(dtype, a, bytes);
+            FloatConversion.ToSingle(dtype, bytes, a);
+            return a;
+        }
+        var q = Representable(Random(batch * tokens * qWidth, 14, 2f));
+        var kk = Representable(Random(batch * tokens * kvWidth, 15, 2f));
+        var v = Representable(Random(batch * tokens * kvWidth, 16));
+        var expected = new float[q.Length];
+        for (int b = 0; b < batch; b++)
+            CausalAttention.Forward(q.AsSpan(b * tokens * qWidth, tokens * qWidth), kk.AsSpan(b * tokens * kvWidth, tokens * kvWidth),
+                v.AsSpan(b * tokens * kvWidth, tokens * kvWidth), expected.AsSpan(b * tokens * qWidth, tokens * qWidth), tokens, heads, kvHeads, headDim);
+        using var dq = DeviceBuffer<float>.FromHost(context, q);
+        using var dk = DeviceBuffer<float>.FromHost(context, kk);
+        using var dv = DeviceBuffer<float>.FromHost(context, v);
+        // Filled with a value no output can have, so a row left unwritten shows.
+        using var dout = DeviceBuffer<byte>.FromHost(context, Enumerable.Repeat((byte)0xAB, q.Length * dtype.ElementSize()).ToArray());
+        k.Attention(dtype, dout.Pointer, dq.Pointer, dk.Pointer, dv.Pointer, batch, tokens, heads, kvHeads, headDim, tensorCores: true);
+        double eps = 2 * Rounding(dtype);
+        AssertClose(Download(dout, dtype, q.Length), expected, eps, Rounding(dtype), $"tensor-core attention T={tokens} d={headDim} g={groups} b={batch} {dtype}");
+    }
+
+    [Test]
+    public void TensorCoreAttentionRejectsWhatItDoesNotCover()
+    {
+        var context = GpuTestEnvironment.RequireGpu();
+        var k = Kernels(context);
+        Assert.That(ForwardKernels.TensorCoreAttentionSupports(DType.F32, 128), Is.False);
+        Assert.That(ForwardKernels.TensorCoreAttentionSupports(DType.BF16, 96), Is.False);
+        Assert.Throws<ArgumentException>(() => k.Attention(DType.F32, CUdeviceptr.Null, CUdeviceptr.Null, CUdeviceptr.Null,
+            CUdeviceptr.Null, 1, 4, 2, 2, 128, tensorCores: true));
+    }
+
     [Test]
     public void AttentionKeepsSequencesOfABatchApart()
     {

@@ -16,7 +16,7 @@ public sealed class ForwardKernels : IDisposable
     {
         Context = context;
         compiler ??= new KernelCompiler();
-        string[] files = ["embedding.cu", "rmsnorm.cu", "rope.cu", "attention.cu", "swiglu.cu", "residual.cu", "lm_head_loss.cu"];
+        string[] files = ["embedding.cu", "rmsnorm.cu", "rope.cu", "attention.cu", "attention_mma.cu", "swiglu.cu", "residual.cu", "lm_head_loss.cu"];
         _modules = new CudaModule[files.Length];
         try
         {
@@ -65,18 +65,43 @@ public sealed class ForwardKernels : IDisposable
         Kernel("rose_rope_f32").Launch(Dim3.Cover((long)rows * heads * (headDim / 2), Threads), Threads, 0, null,
             x, inverseFrequencies, rows, heads, headDim, seqLen);
 
+    /// <summary>Whether 16-bit models run attention on tensor cores (attention_mma.cu) rather than
+    /// the fp32 kernel (attention.cu). Opt-in through ROSE_ATTENTION=mma until the tensor-core kernel
+    /// has been verified on a GPU; ROSE_ATTENTION=simt or unset keeps the fp32 kernel.</summary>
+    public static bool TensorCoreAttentionByDefault { get; } =
+        string.Equals(Environment.GetEnvironmentVariable("ROSE_ATTENTION"), "mma", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Whether the tensor-core kernel covers this case: a 16-bit output dtype and head_dim 64 or 128.</summary>
+    public static bool TensorCoreAttentionSupports(DType outputType, int headDim) =>
+        outputType is DType.BF16 or DType.F16 && headDim is 64 or 128;
+
+    /// <param name="tensorCores">Force the tensor-core kernel (true) or the fp32 one (false); null
+    /// follows <see cref="TensorCoreAttentionByDefault"/> where the tensor-core kernel applies.</param>
     public void Attention(DType outputType, CUdeviceptr output, CUdeviceptr q, CUdeviceptr k, CUdeviceptr v,
-        int batch, int seqLen, int heads, int kvHeads, int headDim)
+        int batch, int seqLen, int heads, int kvHeads, int headDim, bool? tensorCores = null)
     {
         if (headDim < 2 || headDim > MaxHeadDim || headDim % 2 != 0)
             throw new RoseException($"the CUDA attention kernel supports even head_dim up to {MaxHeadDim}, not {headDim}");
         if (heads % kvHeads != 0)
             throw new RoseException($"{heads} attention heads are not a multiple of {kvHeads} key/value heads");
-        int tiles = (seqLen + AttentionQueriesPerBlock(headDim) - 1) / AttentionQueriesPerBlock(headDim);
         float scale = 1f / MathF.Sqrt(headDim);
+        bool supported = TensorCoreAttentionSupports(outputType, headDim);
+        if (tensorCores == true && !supported)
+            throw new ArgumentException($"the tensor-core attention kernel needs a BF16/F16 output and head_dim 64 or 128, not {outputType.ToSafeTensorsString()} and {headDim}");
+        if (supported && (tensorCores ?? TensorCoreAttentionByDefault))
+        {
+            uint queryTiles = (uint)((seqLen + MmaQueriesPerBlock - 1) / MmaQueriesPerBlock);
+            Kernel($"rose_attention_mma_{Suffix(outputType)}_{headDim}").Launch(new Dim3(queryTiles, (uint)heads, (uint)batch), 128,
+                0, null, output, q, k, v, seqLen, heads, kvHeads, scale);
+            return;
+        }
+        int tiles = (seqLen + AttentionQueriesPerBlock(headDim) - 1) / AttentionQueriesPerBlock(headDim);
         Kernel($"rose_attention_{Suffix(outputType)}").Launch(new Dim3((uint)tiles, (uint)heads, (uint)batch), 128,
             AttentionSharedBytes(headDim), null, output, q, k, v, seqLen, heads, kvHeads, headDim, scale);
     }
+
+    /// <summary>Queries per block of the tensor-core attention kernel (4 warps × 16).</summary>
+    private const int MmaQueriesPerBlock = 64;
 
     public void SwiGlu(DType outputType, CUdeviceptr output, CUdeviceptr gate, CUdeviceptr up, long count) =>
         Kernel($"rose_swiglu_{Suffix(outputType)}").Launch(Dim3.Cover(count, Threads), Threads, 0, null, output, gate, up, count);
