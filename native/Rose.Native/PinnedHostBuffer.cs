@@ -10,7 +10,6 @@ public sealed unsafe class PinnedHostBuffer<T> : IDisposable where T : unmanaged
     public PinnedHostBuffer(CudaContext context, long length)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, int.MaxValue);
         Context = context;
         Length = length;
         context.MakeCurrent();
@@ -31,7 +30,8 @@ public sealed unsafe class PinnedHostBuffer<T> : IDisposable where T : unmanaged
         }
     }
 
-    public Span<T> Span => new(Pointer, (int)Length);
+    /// <summary>The whole buffer as a span (at most int.MaxValue elements; slice larger ones with <see cref="Pointer"/>).</summary>
+    public Span<T> Span => new(Pointer, checked((int)Length));
 
     public void Dispose()
     {

@@ -17,7 +17,7 @@ public static class CalibrationRunners
         {
             var dtype = CudaPerplexityEvaluator.DTypeOf(model);
             long need = CudaCalibrationRunner.DeviceBytes(model.Shape, dtype, windows.Length, seqLen, offload);
-            long hostStates = CudaCalibrationRunner.HostBytes(model.Shape, windows.Length, seqLen);
+            long hostStates = CudaCalibrationRunner.HostBytes(model.Shape, dtype, windows.Length, seqLen);
             var (free, total) = cuda.Context.MemoryInfo();
             log.WriteLine(offload
                 ? $"calibration activations in pinned host memory: {Gib(hostStates)} ({windows.Length} × {seqLen} tokens × {model.Shape.Hidden} fp32); GPU memory for one batch and forward scratch: {Gib(need)}; free {Gib((long)free)} of {Gib((long)total)}"

@@ -44,9 +44,9 @@ public sealed class CudaForwardModelTests
         using var blas = new CublasHandle(context);
         using var forward = new CudaLayerForward(context, kernels, blas, model.Shape, model.Config.InverseFrequencies(), DType.F32);
         using var device = CudaLayerWeights.Upload(context, weights, DType.F32);
-        using var hidden = DeviceBuffer<float>.FromHost(context, x);
+        using var hidden = DeviceBuffer<byte>.FromHost(context, System.Runtime.InteropServices.MemoryMarshal.AsBytes(x.AsSpan()));
         forward.Run(device, hidden, 1, tokens);
-        var actual = hidden.ToArray();
+        var actual = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(hidden.ToArray().AsSpan()).ToArray();
         for (int i = 0; i < expected.Length; i++)
             Assert.That(actual[i], Is.EqualTo(expected[i]).Within(1e-4 + 1e-4 * Math.Abs(expected[i])), $"element {i}");
     }

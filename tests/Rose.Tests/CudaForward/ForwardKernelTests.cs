@@ -56,19 +56,35 @@ public sealed class ForwardKernelTests
     [TestCase(130, 4096, DType.BF16)]
     [TestCase(1000, 200, DType.F16)]
     [TestCase(1000, 64, DType.F32)]
-    public void RmsNormMatchesCpu(int tokens, int dim, DType outType)
+    public void RmsNormMatchesCpu(int tokens, int dim, DType dtype)
     {
         var context = GpuTestEnvironment.RequireGpu();
         var k = Kernels(context);
-        var x = Random(tokens * dim, 1, 3f);
-        var w = Random(dim, 2);
-        var expected = new float[tokens * dim];
-        CpuMath.RmsNorm(x, w, expected, tokens, dim, 1e-5f);
-        using var dx = DeviceBuffer<float>.FromHost(context, x);
+        var x = Stored(Random(tokens * dim, 1, 3f), dtype, out var xBytes);
+        var w = Stored(Random(dim, 2), dtype, out _);
+        // HF: round(w · round(x · inv)), inv from the fp32 mean of squares (the CPU reference's).
+        var inv = new float[tokens * dim];
+        var ones = Enumerable.Repeat(1f, dim).ToArray();
+        CpuMath.RmsNorm(x, ones, inv, tokens, dim, 1e-5f);
+        var expected = Stored(inv, dtype, out _);
+        for (int i = 0; i < expected.Length; i++) expected[i] = w[i % dim] * expected[i];
+        expected = Stored(expected, dtype, out _);
+        using var dx = DeviceBuffer<byte>.FromHost(context, xBytes);
         using var dw = DeviceBuffer<float>.FromHost(context, w);
-        using var dy = DeviceBuffer<byte>.Allocate(context, (long)tokens * dim * outType.ElementSize());
-        k.RmsNorm(outType, dy.Pointer, dx.Pointer, dw.Pointer, tokens, dim, 1e-5f);
-        AssertClose(Download(dy, outType, tokens * dim), expected, 1e-6, 1e-5 + Rounding(outType), $"rmsnorm {tokens}×{dim} {outType}");
+        using var dy = DeviceBuffer<byte>.Allocate(context, (long)tokens * dim * dtype.ElementSize());
+        k.RmsNorm(dtype, dy.Pointer, dx.Pointer, dw.Pointer, tokens, dim, 1e-5f);
+        // An inv one fp32 ulp off may flip a rounding: one unit of the dtype, relative.
+        AssertClose(Download(dy, dtype, tokens * dim), expected, 1e-6, 1e-5 + 2 * Rounding(dtype), $"rmsnorm {tokens}×{dim} {dtype}");
+    }
+
+    /// <summary>The values as a tensor of <paramref name="dtype"/> holds them (rounded), and its bytes.</summary>
+    internal static float[] Stored(float[] values, DType dtype, out byte[] bytes)
+    {
+        bytes = new byte[values.Length * dtype.ElementSize()];
+        FloatConversion.FromSingle(dtype, values, bytes);
+        var rounded = new float[values.Length];
+        FloatConversion.ToSingle(dtype, bytes, rounded);
+        return rounded;
     }
 
     [TestCase(1, 8, 2, 1)]
@@ -218,21 +234,27 @@ public sealed class ForwardKernelTests
         FloatConversion.ToSingle(dtype, tableBytes, stored);
         using var dtable = DeviceBuffer<byte>.FromHost(context, tableBytes);
         using var dids = DeviceBuffer<int>.FromHost(context, ids);
-        using var dh = DeviceBuffer<float>.Allocate(context, rows * hidden);
+        using var dh = DeviceBuffer<byte>.Allocate(context, rows * hidden * dtype.ElementSize());
         k.Embedding(dtype, dh.Pointer, dtable.Pointer, dids.Pointer, rows, hidden, vocab);
-        var h = dh.ToArray();
+        var h = Download(dh, dtype, rows * hidden);
         for (int r = 0; r < rows; r++)
             Assert.That(h.AsSpan(r * hidden, hidden).ToArray(), Is.EqualTo(stored.AsSpan(ids[r] * hidden, hidden).ToArray()), $"row {r}");
 
+        // The projection is rounded to the dtype, then the sum: the same fp32 operations and
+        // round-to-nearest-even on both sides, so the results agree to the bit.
         var delta = Random(rows * hidden, 13);
         var bias = Random(hidden, 14);
         using var dd = DeviceBuffer<float>.FromHost(context, delta);
         using var db = DeviceBuffer<float>.FromHost(context, bias);
-        k.ResidualAdd(dh.Pointer, dd.Pointer, db.Pointer, rows, hidden);
-        k.ResidualAdd(dh.Pointer, dd.Pointer, CUdeviceptr.Null, rows, hidden);
-        var summed = dh.ToArray();
+        k.ResidualAdd(dtype, dh.Pointer, dd.Pointer, db.Pointer, rows, hidden);
+        k.ResidualAdd(dtype, dh.Pointer, dd.Pointer, CUdeviceptr.Null, rows, hidden);
+        var summed = Download(dh, dtype, rows * hidden);
+        float R(float v) => Stored([v], dtype, out _)[0];
         for (int i = 0; i < summed.Length; i++)
-            Assert.That(summed[i], Is.EqualTo(h[i] + delta[i] + bias[i % hidden] + delta[i]).Within(1e-5), $"residual {i}");
+        {
+            float once = R(h[i] + R(delta[i] + bias[i % hidden]));
+            Assert.That(summed[i], Is.EqualTo(R(once + R(delta[i]))), $"residual {i}");
+        }
     }
 
     [TestCase(1, 1000, 256)]
@@ -254,7 +276,7 @@ public sealed class ForwardKernelTests
 
         using var blas = new CublasHandle(context);
         using var head = new CudaLanguageModelHead(context, k, blas, norm, weight, vocab, hidden, 1e-5f, DType.F32) { VocabChunk = chunk };
-        using var dx = DeviceBuffer<float>.FromHost(context, x);
+        using var dx = DeviceBuffer<byte>.FromHost(context, System.Runtime.InteropServices.MemoryMarshal.AsBytes(x.AsSpan()));
         var nll = head.TokenLosses(dx, targets, rows);
         for (int r = 0; r < rows; r++)
         {

@@ -8,11 +8,11 @@ using Rose.SafeTensors;
 namespace Rose.Cuda.Forward;
 
 /// <summary>The calibration activations on the GPU: the residual stream of every window stays in
-/// device memory (fp32) for the whole run, each layer runs forward over batches of windows, and
-/// each linear's inputs are folded into its statistics straight from device memory, one GEMM
-/// per batch of windows (k in order), without a round trip through the host. With offloading the states live
-/// in pinned host memory instead and stream through the device one batch of windows at a time, for
-/// calibration sets larger than the GPU.</summary>
+/// device memory, in the model's dtype as the reference keeps it, for the whole run; each layer
+/// runs forward over batches of windows, and each linear's inputs are folded into its statistics
+/// straight from device memory, one GEMM per batch of windows (k in order), without a round trip
+/// through the host. With offloading the states live in pinned host memory instead and stream
+/// through the device one batch of windows at a time, for calibration sets larger than the GPU.</summary>
 public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
 {
     private readonly LlamaModel _model;
@@ -21,9 +21,9 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
     private readonly ForwardKernels _kernels;
     private readonly CublasHandle _blas;
     private readonly CudaLayerForward _forward;
-    private readonly DeviceBuffer<float>? _states;
-    private readonly PinnedHostBuffer<float>? _hostStates;
-    private readonly DeviceBuffer<float> _work;
+    private readonly DeviceBuffer<byte>? _states;
+    private readonly PinnedHostBuffer<byte>? _hostStates;
+    private readonly DeviceBuffer<byte> _work;
     private readonly PinnedStaging _staging;
     private readonly int _batch;
 
@@ -39,42 +39,57 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
         var context = backend.Context;
         _dtype = CudaPerplexityEvaluator.DTypeOf(model);
         var shape = model.Shape;
-        long perWindow = CudaLayerForward.ScratchBytesPerToken(shape, _dtype) * SeqLen + (long)SeqLen * shape.Hidden * sizeof(float);
-        _batch = (int)Math.Clamp(ScratchBudgetBytes / Math.Max(1, perWindow), 1, Math.Max(1, Windows));
+        _batch = BatchWindows(shape, _dtype, Windows, SeqLen);
         _kernels = new ForwardKernels(context);
         _blas = new CublasHandle(context);
         _staging = new PinnedStaging(context);
         _forward = new CudaLayerForward(context, _kernels, _blas, shape, model.Config.InverseFrequencies(), _dtype);
-        long total = Math.Max(1, (long)Windows * SeqLen * shape.Hidden);
-        if (offload) _hostStates = new PinnedHostBuffer<float>(context, total);
-        else _states = DeviceBuffer<float>.Allocate(context, total);
-        _work = DeviceBuffer<float>.Allocate(context, Math.Max(1, (long)_batch * SeqLen * shape.Hidden));
+        long total = Math.Max(1, Windows * WindowBytes);
+        if (offload) _hostStates = new PinnedHostBuffer<byte>(context, total);
+        else _states = DeviceBuffer<byte>.Allocate(context, total);
+        _work = DeviceBuffer<byte>.Allocate(context, Math.Max(1, _batch * WindowBytes));
         var host = new float[SeqLen * shape.Hidden];
         for (int w = 0; w < Windows; w++)
         {
             model.Embed(windows[w], host);
-            StoreWindows(w, 1, host);
+            StoreWindow(w, host);
         }
     }
 
     public bool Offloaded => _hostStates is not null;
 
-    private long WindowValues => (long)SeqLen * _model.Shape.Hidden;
+    /// <summary>Bytes of one window's hidden states in the model dtype.</summary>
+    private long WindowBytes => (long)SeqLen * _model.Shape.Hidden * _dtype.ElementSize();
 
-    /// <summary>Host view of windows [first, first + count) of the offloaded states.</summary>
-    private Span<float> HostWindows(int first, int count) =>
-        new(_hostStates!.Pointer + first * WindowValues, checked((int)(count * WindowValues)));
-
-    private void StoreWindows(int first, int count, ReadOnlySpan<float> values)
+    private static int BatchWindows(ModelShape shape, DType dtype, int windows, int seqLen)
     {
-        if (_hostStates is not null) values.CopyTo(HostWindows(first, count));
-        else _staging.Upload(values, _states!.PointerAt(first * WindowValues));
+        long perWindow = (CudaLayerForward.ScratchBytesPerToken(shape, dtype) + (long)shape.Hidden * dtype.ElementSize()) * seqLen;
+        return (int)Math.Clamp(ScratchBudgetBytes / Math.Max(1, perWindow), 1, Math.Max(1, windows));
     }
 
-    private void LoadWindows(int first, int count, Span<float> values)
+    /// <summary>Host view of windows [first, first + count) of the offloaded states.</summary>
+    private Span<byte> HostWindows(int first, int count) =>
+        new(_hostStates!.Pointer + first * WindowBytes, checked((int)(count * WindowBytes)));
+
+    /// <summary>Device (or pinned host) address of window <paramref name="first"/>'s states.</summary>
+    private CUdeviceptr DeviceWindow(int first) => _states!.PointerAt(first * WindowBytes);
+
+    /// <summary>Stores one window given in fp32 (values the dtype represents exactly: embeddings or saved states).</summary>
+    private void StoreWindow(int window, ReadOnlySpan<float> values)
     {
-        if (_hostStates is not null) HostWindows(first, count).CopyTo(values);
-        else _staging.Download(_states!.PointerAt(first * WindowValues), values);
+        var bytes = new byte[WindowBytes];
+        FloatConversion.FromSingle(_dtype, values, bytes);
+        if (_hostStates is not null) bytes.CopyTo(HostWindows(window, 1));
+        else _staging.Upload<byte>(bytes, DeviceWindow(window));
+    }
+
+    /// <summary>One window's states widened to fp32 (exact).</summary>
+    private void LoadWindow(int window, Span<float> values)
+    {
+        var bytes = new byte[WindowBytes];
+        if (_hostStates is not null) HostWindows(window, 1).CopyTo(bytes);
+        else _staging.Download<byte>(DeviceWindow(window), bytes);
+        FloatConversion.ToSingle(_dtype, bytes, values);
     }
 
     /// <summary>Puts windows [first, first + count) into the work buffer (a copy: the dense pass must
@@ -82,7 +97,7 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
     private void StageWindows(int first, int count)
     {
         if (_hostStates is not null) _work.CopyFrom(HostWindows(first, count));
-        else _work.CopyFrom(_states!, first * WindowValues, 0, count * WindowValues);
+        else _work.CopyFrom(_states!, first * WindowBytes, 0, count * WindowBytes);
     }
 
     public int Windows { get; }
@@ -92,14 +107,14 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
     /// copy of them, and the forward's scratch).</summary>
     public static long DeviceBytes(ModelShape shape, DType dtype, int windows, int seqLen, bool offload = false)
     {
-        long states = offload ? 0 : HostBytes(shape, windows, seqLen);
-        long perWindow = CudaLayerForward.ScratchBytesPerToken(shape, dtype) * seqLen + (long)seqLen * shape.Hidden * sizeof(float);
-        int batch = (int)Math.Clamp(ScratchBudgetBytes / Math.Max(1, perWindow), 1, Math.Max(1, windows));
-        return states + batch * perWindow;
+        long states = offload ? 0 : HostBytes(shape, dtype, windows, seqLen);
+        long perWindow = (CudaLayerForward.ScratchBytesPerToken(shape, dtype) + (long)shape.Hidden * dtype.ElementSize()) * seqLen;
+        return states + BatchWindows(shape, dtype, windows, seqLen) * perWindow;
     }
 
-    /// <summary>Bytes of the fp32 states themselves (pinned host memory when offloaded).</summary>
-    public static long HostBytes(ModelShape shape, int windows, int seqLen) => (long)windows * seqLen * shape.Hidden * sizeof(float);
+    /// <summary>Bytes of the states themselves, in the model dtype (pinned host memory when offloaded).</summary>
+    public static long HostBytes(ModelShape shape, DType dtype, int windows, int seqLen) =>
+        (long)windows * seqLen * shape.Hidden * dtype.ElementSize();
 
     public Dictionary<LinearInputGroup, LayerInputStatistics> CollectStatistics(DecoderLayerWeights layer, IPruningBackend backend)
     {
@@ -135,7 +150,7 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
             int count = Math.Min(_batch, Windows - w0);
             if (_states is not null)
             {
-                _forward.Run(weights, _states.PointerAt(w0 * WindowValues), count, SeqLen);
+                _forward.Run(weights, DeviceWindow(w0), count, SeqLen);
                 continue;
             }
             StageWindows(w0, count);
@@ -144,7 +159,8 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
         }
     }
 
-    /// <summary>Downloads the device states one window at a time, so the host needs one window's buffer.</summary>
+    /// <summary>Writes the states one window at a time as fp32 (the format every runner saves; widening
+    /// from the model dtype is exact), so the host needs one window's buffer.</summary>
     public void SaveStates(Stream stream)
     {
         int hidden = _model.Shape.Hidden;
@@ -152,12 +168,12 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
         var host = new float[SeqLen * hidden];
         for (int w = 0; w < Windows; w++)
         {
-            LoadWindows(w, 1, host);
+            LoadWindow(w, host);
             stream.Write(MemoryMarshal.AsBytes(host.AsSpan()));
         }
     }
 
-    /// <summary>Uploads saved states one window at a time into the device buffer.</summary>
+    /// <summary>Reads saved fp32 states one window at a time (values of the model dtype, so narrowing is exact).</summary>
     public void LoadStates(Stream stream)
     {
         int hidden = _model.Shape.Hidden;
@@ -166,7 +182,7 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
         for (int w = 0; w < Windows; w++)
         {
             CalibrationStates.ReadExactly(stream, MemoryMarshal.AsBytes(host.AsSpan()));
-            StoreWindows(w, 1, host);
+            StoreWindow(w, host);
         }
     }
 

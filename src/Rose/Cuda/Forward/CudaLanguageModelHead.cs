@@ -51,8 +51,9 @@ public sealed class CudaLanguageModelHead : IDisposable
     public int VocabChunk { get; init; }
 
     /// <summary>nll[r] = logsumexp(logits[r]) − logits[r, targets[r]] for each of the
-    /// <paramref name="rows"/> hidden rows (fp32, rows × hidden); a negative target gives 0.</summary>
-    public float[] TokenLosses(DeviceBuffer<float> hidden, ReadOnlySpan<int> targets, int rows)
+    /// <paramref name="rows"/> hidden rows (rows × hidden in <see cref="DType"/>, the residual stream's
+    /// dtype); a negative target gives 0.</summary>
+    public float[] TokenLosses(DeviceBuffer<byte> hidden, ReadOnlySpan<int> targets, int rows)
     {
         if (targets.Length != rows) throw new ArgumentException($"{targets.Length} targets for {rows} rows");
         foreach (int t in targets)

@@ -4,12 +4,15 @@ using Rose.SafeTensors;
 
 namespace Rose.Cuda.Forward;
 
-/// <summary>One LLaMA decoder layer on the device, in place on the fp32 residual stream
-/// (batch·seqLen × hidden), the same computation as <see cref="DecoderLayerForward"/>:
+/// <summary>One LLaMA decoder layer on the device, in place on the residual stream
+/// (batch·seqLen × hidden) stored in the compute dtype, the model's own (as the reference
+/// implementation keeps its hidden states), the same computation as <see cref="DecoderLayerForward"/>:
 /// h = RMSNorm(x); x += o_proj(Attn(RoPE(q_proj h), RoPE(k_proj h), v_proj h));
 /// h = RMSNorm(x); x += down_proj(silu(gate_proj h) ⊙ up_proj h).
-/// GEMM inputs are in the compute dtype, GEMM outputs and all softmax/norm math fp32; the residual
-/// stream stays fp32. Owns its scratch buffers (grown on demand), so one instance per thread.</summary>
+/// GEMM inputs and the residual stream are in the compute dtype, GEMM outputs and all softmax/norm
+/// math fp32; every value that is a tensor of the model's dtype in the reference (norm outputs,
+/// projection outputs before a residual add, the stream) is rounded to it. Owns its scratch
+/// buffers (grown on demand), so one instance per thread.</summary>
 /// <summary>Receives a linear group's input on the device: (group, address, rows, cols).</summary>
 public delegate void LinearInputSink(LinearInputGroup group, CUdeviceptr input, int rows, int cols);
 
@@ -42,14 +45,14 @@ public sealed class CudaLayerForward : IDisposable
 
     /// <summary>Runs the layer over <paramref name="batch"/> sequences of <paramref name="seqLen"/>
     /// tokens stored back to back in <paramref name="hidden"/> (positions restart at each sequence).</summary>
-    public void Run(CudaLayerWeights w, DeviceBuffer<float> hidden, int batch, int seqLen)
+    public void Run(CudaLayerWeights w, DeviceBuffer<byte> hidden, int batch, int seqLen)
     {
-        if (hidden.Length < (long)batch * seqLen * Shape.Hidden)
-            throw new ArgumentException($"hidden holds {hidden.Length} values, fewer than {batch * seqLen}×{Shape.Hidden}");
+        if (hidden.Length < (long)batch * seqLen * Shape.Hidden * DType.ElementSize())
+            throw new ArgumentException($"hidden holds {hidden.Length} bytes, fewer than {batch * seqLen}×{Shape.Hidden} {DType.ToSafeTensorsString()} values");
         Run(w, hidden.Pointer, batch, seqLen);
     }
 
-    /// <summary>The same over a hidden state at a raw device address (a slice of a larger buffer).
+    /// <summary>The same over a hidden state (in <see cref="DType"/>) at a raw device address (a slice of a larger buffer).
     /// <paramref name="observer"/> sees every linear group's input right after it is computed:
     /// (group, address, rows, cols), rows = batch·seqLen, in the compute dtype <see cref="DType"/>.</summary>
     public void Run(CudaLayerWeights w, CUdeviceptr x, int batch, int seqLen, LinearInputSink? observer = null)
@@ -69,7 +72,7 @@ public sealed class CudaLayerForward : IDisposable
         observer?.Invoke(LinearInputGroup.AttentionOutput, _attn.Pointer, rows, s.QDim);
         var o = w[LinearKind.O];
         o.Apply(_blas, _attn.Pointer, _proj!.Pointer, rows);
-        _kernels.ResidualAdd(x, _proj.Pointer, o.Bias?.Pointer ?? CUdeviceptr.Null, rows, s.Hidden);
+        _kernels.ResidualAdd(DType, x, _proj.Pointer, o.Bias?.Pointer ?? CUdeviceptr.Null, rows, s.Hidden);
 
         _kernels.RmsNorm(DType, _normed.Pointer, x, w.PostAttentionNorm.Pointer, rows, s.Hidden, s.RmsNormEps);
         observer?.Invoke(LinearInputGroup.MlpInput, _normed.Pointer, rows, s.Hidden);
@@ -79,7 +82,7 @@ public sealed class CudaLayerForward : IDisposable
         observer?.Invoke(LinearInputGroup.MlpHidden, _act.Pointer, rows, s.Intermediate);
         var down = w[LinearKind.Down];
         down.Apply(_blas, _act.Pointer, _proj.Pointer, rows);
-        _kernels.ResidualAdd(x, _proj.Pointer, down.Bias?.Pointer ?? CUdeviceptr.Null, rows, s.Hidden);
+        _kernels.ResidualAdd(DType, x, _proj.Pointer, down.Bias?.Pointer ?? CUdeviceptr.Null, rows, s.Hidden);
     }
 
     /// <summary>Device bytes of scratch per token (what a batch of tokens costs besides the hidden state).</summary>

@@ -66,7 +66,7 @@ public sealed class CudaPerplexityEvaluator
         using var forward = new CudaLayerForward(_context, kernels, blas, shape, _model.Config.InverseFrequencies(), dtype);
         using var head = CudaLanguageModelHead.Load(_model, _context, kernels, blas, dtype);
         using var table = DeviceLinear.Upload(_context, _model.Checkpoint.ReadFloat32(LlamaModel.EmbeddingName), dtype);
-        using var hidden = DeviceBuffer<float>.Allocate(_context, (long)batch * len * shape.Hidden);
+        using var hidden = DeviceBuffer<byte>.Allocate(_context, (long)batch * len * shape.Hidden * dtype.ElementSize());
         using var ids = DeviceBuffer<int>.Allocate(_context, (long)batch * len);
 
         for (int b0 = 0; b0 < windows.Length; b0 += batch)

@@ -55,11 +55,13 @@ public sealed class ForwardKernels : IDisposable
 
     public const int MaxHeadDim = 256;
 
+    /// <summary>Gathers embedding rows; <paramref name="output"/> is in <paramref name="tableType"/>, the residual stream's dtype.</summary>
     public void Embedding(DType tableType, CUdeviceptr output, CUdeviceptr table, CUdeviceptr ids, int rows, int hidden, int vocab) =>
         Kernel($"rose_embedding_{Suffix(tableType)}").Launch(rows, Threads, 0, null, output, table, ids, rows, hidden, vocab);
 
-    public void RmsNorm(DType outputType, CUdeviceptr output, CUdeviceptr x, CUdeviceptr weight, int rows, int dim, float eps) =>
-        Kernel($"rose_rmsnorm_{Suffix(outputType)}").Launch(rows, Threads, 0, null, output, x, weight, rows, dim, eps);
+    /// <summary>RMSNorm of the residual stream <paramref name="x"/> in <paramref name="dtype"/>; the output is in it too.</summary>
+    public void RmsNorm(DType dtype, CUdeviceptr output, CUdeviceptr x, CUdeviceptr weight, int rows, int dim, float eps) =>
+        Kernel($"rose_rmsnorm_{Suffix(dtype)}").Launch(rows, Threads, 0, null, output, x, weight, rows, dim, eps);
 
     public void Rope(CUdeviceptr x, CUdeviceptr inverseFrequencies, int rows, int heads, int headDim, int seqLen) =>
         Kernel("rose_rope_f32").Launch(Dim3.Cover((long)rows * heads * (headDim / 2), Threads), Threads, 0, null,
@@ -106,9 +108,10 @@ public sealed class ForwardKernels : IDisposable
     public void SwiGlu(DType outputType, CUdeviceptr output, CUdeviceptr gate, CUdeviceptr up, long count) =>
         Kernel($"rose_swiglu_{Suffix(outputType)}").Launch(Dim3.Cover(count, Threads), Threads, 0, null, output, gate, up, count);
 
-    /// <summary>hidden += delta (+ bias per column; pass <see cref="CUdeviceptr.Null"/> for none).</summary>
-    public void ResidualAdd(CUdeviceptr hidden, CUdeviceptr delta, CUdeviceptr bias, int rows, int cols) =>
-        Kernel("rose_residual_add_f32").Launch(Dim3.Cover((long)rows * cols, Threads), Threads, 0, null, hidden, delta, bias, rows, cols);
+    /// <summary>hidden += delta (+ bias per column; pass <see cref="CUdeviceptr.Null"/> for none), with
+    /// hidden in <paramref name="dtype"/> and delta fp32, rounded to the dtype as residual.cu says.</summary>
+    public void ResidualAdd(DType dtype, CUdeviceptr hidden, CUdeviceptr delta, CUdeviceptr bias, int rows, int cols) =>
+        Kernel($"rose_residual_add_{Suffix(dtype)}").Launch(Dim3.Cover((long)rows * cols, Threads), Threads, 0, null, hidden, delta, bias, rows, cols);
 
     public void BiasAdd(CUdeviceptr x, CUdeviceptr bias, int rows, int cols) =>
         Kernel("rose_bias_add_f32").Launch(Dim3.Cover((long)rows * cols, Threads), Threads, 0, null, x, bias, rows, cols);
