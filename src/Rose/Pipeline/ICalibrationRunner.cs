@@ -14,6 +14,12 @@ public interface ICalibrationRunner : IDisposable
     /// linear input group into fresh statistics in window order k = 1..n.</summary>
     Dictionary<LinearInputGroup, LayerInputStatistics> CollectStatistics(DecoderLayerWeights layer, IPruningBackend backend);
 
+    /// <summary>Hints that <paramref name="next"/> (being read from disk) is the layer the next
+    /// <see cref="CollectStatistics"/> gets, so a device runner can upload it while this layer prunes.</summary>
+    void Prefetch(Task<DecoderLayerWeights> next)
+    {
+    }
+
     /// <summary>Forward of the (pruned) layer over every window: the activations become the next layer's inputs.</summary>
     void Advance(DecoderLayerWeights layer);
 

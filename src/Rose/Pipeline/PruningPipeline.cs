@@ -170,6 +170,7 @@ public sealed class PruningPipeline
                             progress?.Report(new ProgressUpdate($"{layerLabel} calibration forward", done, steps));
                             stats = runner.CollectStatistics(layer, _backend);
                             Lap("statistics");
+                            if (prefetch is not null) runner.Prefetch(prefetch);
                         }
                         progress?.Report(new ProgressUpdate($"{layerLabel} statistics", ++done, steps));
                         try

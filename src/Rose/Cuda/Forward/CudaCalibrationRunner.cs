@@ -25,6 +25,9 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
     private readonly PinnedHostBuffer<byte>? _hostStates;
     private readonly DeviceBuffer<byte> _work;
     private readonly PinnedStaging _staging;
+    private readonly CudaStream _uploadStream;
+    private readonly PinnedStaging _uploadStaging;
+    private Task<(DecoderLayerWeights Layer, CudaLayerWeights Weights)>? _prefetched;
     private readonly int _batch;
 
     /// <summary>Device bytes besides the hidden states that one batch of windows may use.</summary>
@@ -43,6 +46,9 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
         _kernels = new ForwardKernels(context);
         _blas = new CublasHandle(context);
         _staging = new PinnedStaging(context);
+        // The next layer's weights go up on their own stream while this layer's pruning kernels run.
+        _uploadStream = context.CreateStream(nonBlocking: true);
+        _uploadStaging = new PinnedStaging(context, _uploadStream);
         _forward = new CudaLayerForward(context, _kernels, _blas, shape, model.Config.InverseFrequencies(), _dtype);
         long total = Math.Max(1, Windows * WindowBytes);
         if (offload) _hostStates = new PinnedHostBuffer<byte>(context, total);
@@ -128,7 +134,7 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
             [LinearInputGroup.MlpInput] = new(backend, shape.Hidden),
             [LinearInputGroup.MlpHidden] = new(backend, shape.Intermediate),
         };
-        using var weights = CudaLayerWeights.Upload(_backend.Context, layer, _dtype, _staging);
+        using var weights = TakePrefetched(layer) ?? CudaLayerWeights.Upload(_backend.Context, layer, _dtype, _staging);
         for (int w0 = 0; w0 < Windows; w0 += _batch)
         {
             int count = Math.Min(_batch, Windows - w0);
@@ -140,6 +146,44 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
             });
         }
         return stats;
+    }
+
+    public void Prefetch(Task<DecoderLayerWeights> next)
+    {
+        DiscardPrefetch();
+        var context = _backend.Context;
+        _prefetched = Task.Run(() =>
+        {
+            var layer = next.GetAwaiter().GetResult();
+            return (layer, CudaLayerWeights.Upload(context, layer, _dtype, _uploadStaging));
+        });
+    }
+
+    /// <summary>The prefetched upload when it is of <paramref name="layer"/> (waiting for it to finish), else null.</summary>
+    private CudaLayerWeights? TakePrefetched(DecoderLayerWeights layer)
+    {
+        if (_prefetched is null) return null;
+        var pending = _prefetched;
+        _prefetched = null;
+        var (uploaded, weights) = pending.GetAwaiter().GetResult();
+        if (ReferenceEquals(uploaded, layer)) return weights;
+        weights.Dispose();
+        return null;
+    }
+
+    private void DiscardPrefetch()
+    {
+        if (_prefetched is null) return;
+        var pending = _prefetched;
+        _prefetched = null;
+        try
+        {
+            pending.GetAwaiter().GetResult().Weights.Dispose();
+        }
+        catch (Exception)
+        {
+            // A failed read or upload of a layer nobody uses any more; the pipeline reports its own failure.
+        }
     }
 
     public void Advance(DecoderLayerWeights layer)
@@ -188,6 +232,9 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
 
     public void Dispose()
     {
+        DiscardPrefetch();
+        _uploadStaging.Dispose();
+        _uploadStream.Dispose();
         _forward.Dispose();
         _staging.Dispose();
         _work.Dispose();
