@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using Rose.Bench.Pruning;
+using Rose.Cuda.Forward;
 using Rose.Pipeline;
 using Rose.Pruning;
 using Rose.SafeTensors;
@@ -75,31 +76,48 @@ public class SamplePipelineBenchmark
 
 /// <summary>The speed target: a LLaMA-2-7B-shaped bf16 checkpoint (synthesized on this
 /// machine, random weights) pruned with ROSE at 70% from 128 × 2048 calibration tokens, load to
-/// written output, on CUDA. ROSE_BENCH_LAYERS (default 32) shortens the model for a quick look.</summary>
+/// written output, on CUDA. ROSE_BENCH_LAYERS (default 32) shortens the synthesized model for a quick
+/// look; ROSE_BENCH_MODEL names an existing checkpoint to prune instead (kept afterwards);
+/// ROSE_BENCH_ATTENTION lists the attention kernels to compare ("simt", "mma"; default: the
+/// configured one); ROSE_BENCH_REPORT is a folder that receives each case's rose-report.json.</summary>
 [BenchmarkCategory("full"), SimpleJob(launchCount: 1, warmupCount: 0, iterationCount: 1, invocationCount: 1)]
 public class Llama7BPipelineBenchmark
 {
     private IPruningBackend _backend = null!;
     private string _root = "";
+    private string _model = "";
     private PruneReport? _last;
 
     [ParamsSource(nameof(Devices))] public string Device { get; set; } = "cuda";
+    [ParamsSource(nameof(Attentions))] public string Attention { get; set; } = "simt";
 
     public static IEnumerable<string> Devices() => PipelineDevices.Available(cpu: false);
+
+    public static IEnumerable<string> Attentions() =>
+        (Environment.GetEnvironmentVariable("ROSE_BENCH_ATTENTION") is { Length: > 0 } list
+            ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            : [ForwardKernels.TensorCoreAttentionByDefault ? "mma" : "simt"]);
 
     [GlobalSetup]
     public void Setup()
     {
         _backend = BenchBackends.Create(Device, out var why) ?? throw new InvalidOperationException(why);
-        _root = Path.Combine(Path.GetTempPath(), $"rose-bench-7b-{Environment.ProcessId}");
+        ForwardKernels.TensorCoreAttentionByDefault = Attention == "mma";
+        _root = Path.Combine(Path.GetTempPath(), $"rose-bench-7b-{Environment.ProcessId}-{Attention}");
+        if (Environment.GetEnvironmentVariable("ROSE_BENCH_MODEL") is { Length: > 0 } existing)
+        {
+            _model = existing;
+            return;
+        }
+        _model = Path.Combine(_root, "model");
         int? layers = int.TryParse(Environment.GetEnvironmentVariable("ROSE_BENCH_LAYERS"), out var n) ? n : null;
-        SyntheticCheckpoint.Write("llama2-7b", DType.BF16, Path.Combine(_root, "model"), layers);
+        SyntheticCheckpoint.Write("llama2-7b", DType.BF16, _model, layers);
     }
 
     [Benchmark]
     public double PruneLlama7B()
     {
-        _last = PipelineDevices.Prune(_backend, Path.Combine(_root, "model"), BundledSample.CalibrationText,
+        _last = PipelineDevices.Prune(_backend, _model, BundledSample.CalibrationText,
             Path.Combine(_root, "out"), PruneMethod.Rose, 0.7, 128, 2048);
         return _last.OverallSparsity;
     }
@@ -107,7 +125,15 @@ public class Llama7BPipelineBenchmark
     [GlobalCleanup]
     public void Cleanup()
     {
-        if (_last is not null) PipelineDevices.Print($"llama2-7b rose 70% {Device}", _last);
+        if (_last is not null)
+        {
+            PipelineDevices.Print($"llama2-7b rose 70% {Device} attention {Attention}", _last);
+            if (Environment.GetEnvironmentVariable("ROSE_BENCH_REPORT") is { Length: > 0 } folder)
+            {
+                Directory.CreateDirectory(folder);
+                File.Copy(Path.Combine(_root, "out", "rose-report.json"), Path.Combine(folder, $"7b-{Device}-{Attention}.json"), true);
+            }
+        }
         _backend.Dispose();
         if (Directory.Exists(_root)) Directory.Delete(_root, true);
     }

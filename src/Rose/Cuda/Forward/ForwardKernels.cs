@@ -69,8 +69,9 @@ public sealed class ForwardKernels : IDisposable
 
     /// <summary>Whether 16-bit models run attention on tensor cores (attention_mma.cu) rather than
     /// the fp32 kernel (attention.cu). Opt-in through ROSE_ATTENTION=mma until the tensor-core kernel
-    /// has been verified on a GPU; ROSE_ATTENTION=simt or unset keeps the fp32 kernel.</summary>
-    public static bool TensorCoreAttentionByDefault { get; } =
+    /// has been verified on a GPU; ROSE_ATTENTION=simt or unset keeps the fp32 kernel. Settable so a
+    /// benchmark can compare both in one process.</summary>
+    public static bool TensorCoreAttentionByDefault { get; set; } =
         string.Equals(Environment.GetEnvironmentVariable("ROSE_ATTENTION"), "mma", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Whether the tensor-core kernel covers this case: a 16-bit output dtype and head_dim 64 or 128.</summary>
