@@ -114,6 +114,8 @@ public static class PruneCommand
             stdout.WriteLine($"wrote {report.Output}: {report.Method} {(report.Pattern ?? report.Sparsity.ToString("0.###"))}, overall sparsity {report.OverallSparsity:P2}, {report.Seconds["total"]:F1} s");
             if (report.PerplexityAfter is { } after)
                 stdout.WriteLine($"perplexity {report.PerplexityBefore:F4} → {after:F4} (seqlen {report.EvalSeqLen})");
+            if (report.ThroughputTflops is { Count: > 0 } || report.ThroughputGbps is { Count: > 0 })
+                stdout.WriteLine("throughput: " + ThroughputSummary(report));
             if (parse.GetValue(json))
                 stdout.WriteLine(JsonSerializer.Serialize(new
                 {
@@ -127,10 +129,23 @@ public static class PruneCommand
                     perplexity_before = report.PerplexityBefore,
                     perplexity_after = report.PerplexityAfter,
                     seconds = report.Seconds["total"],
+                    throughput_tflops = report.ThroughputTflops,
+                    throughput_gbps = report.ThroughputGbps,
+                    percent_of_peak = report.PercentOfPeak,
                 }));
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>"statistics 512 TFLOP/s (48% of peak), …" for every measured phase.</summary>
+    private static string ThroughputSummary(PruneReport report)
+    {
+        string Part(string phase, double value, string unit) =>
+            $"{phase} {value:G3} {unit}" + (report.PercentOfPeak?.TryGetValue(phase, out var p) == true ? $" ({p:F0}% of peak)" : "");
+        var parts = (report.ThroughputTflops ?? new Dictionary<string, double>()).Select(t => Part(t.Key, t.Value, "TFLOP/s"))
+            .Concat((report.ThroughputGbps ?? new Dictionary<string, double>()).Select(t => Part(t.Key, t.Value, "GB/s")));
+        return string.Join(", ", parts);
     }
 
     internal static int Positive(int value, string name) =>

@@ -11,6 +11,9 @@ public static unsafe partial class CuDriver
 
     public const int CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK = 1;
     public const int CU_DEVICE_ATTRIBUTE_WARP_SIZE = 10;
+    public const int CU_DEVICE_ATTRIBUTE_CLOCK_RATE = 13;
+    public const int CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE = 36;
+    public const int CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH = 37;
     public const int CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16;
     public const int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75;
     public const int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;

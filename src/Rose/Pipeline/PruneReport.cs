@@ -45,8 +45,16 @@ public sealed record PruneReport
     /// the resumed invocation (the layers before it came from the saved progress).</summary>
     public int? ResumedFromLayer { get; init; }
     public required IReadOnlyDictionary<string, double> Seconds { get; init; }
-    /// <summary>Achieved TFLOP/s of the statistics and forward phases (<see cref="PhaseThroughput"/>).</summary>
+    /// <summary>Achieved TFLOP/s of the GEMM-like phases (<see cref="PhaseThroughput"/>).</summary>
     public IReadOnlyDictionary<string, double>? ThroughputTflops { get; init; }
+    /// <summary>Achieved GB/s of the memory-bound phases (<see cref="PhaseThroughput.Bandwidth"/>).</summary>
+    public IReadOnlyDictionary<string, double>? ThroughputGbps { get; init; }
+    /// <summary>The GPU and its nominal peaks, when the run was on one.</summary>
+    public Cuda.DevicePeak? Device { get; init; }
+    /// <summary>Each throughput as a percentage of the device's matching peak: the 16-bit tensor peak for
+    /// the statistics and forward of a 16-bit model, the FP32 peak for fp32 work, the memory bandwidth
+    /// for GB/s phases.</summary>
+    public IReadOnlyDictionary<string, double>? PercentOfPeak { get; init; }
 
     public static readonly JsonSerializerOptions Json = new()
     {

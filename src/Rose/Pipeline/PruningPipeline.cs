@@ -249,6 +249,9 @@ public sealed class PruningPipeline
             foreach (var phase in MatrixPruner.PhaseNames)
                 seconds["prune_" + phase] = matrices.Sum(m => m.Seconds.TryGetValue(phase, out var v) ? v : 0);
             seconds["total"] = secondsBefore + total.Elapsed.TotalSeconds;
+            var tflops = PhaseThroughput.Of(model.Shape, model.LayerCount, tokens, seqLen, seconds, matrices, options.Prune.BlockSize);
+            var gbps = PhaseThroughput.Bandwidth(matrices, seconds);
+            var peak = _backend is Cuda.CudaBackend cuda ? Cuda.DevicePeak.Of(cuda.Context) : null;
             var report = new PruneReport
             {
                 CommandLine = options.CommandLine,
@@ -273,7 +276,10 @@ public sealed class PruningPipeline
                 EvalSeqLen = evalText is null ? null : evalSeqLen,
                 ResumedFromLayer = resumed?.CompletedLayers,
                 Seconds = seconds,
-                ThroughputTflops = PhaseThroughput.Of(model.Shape, model.LayerCount, tokens, seqLen, seconds),
+                ThroughputTflops = tflops,
+                ThroughputGbps = gbps,
+                Device = peak,
+                PercentOfPeak = peak is null ? null : PercentOfPeak(peak, tflops, gbps, Cuda.Forward.CudaPerplexityEvaluator.DTypeOf(model)),
             };
             report.Save(Path.Combine(output.TempPath, "rose-report.json"));
             output.Commit();
@@ -289,6 +295,20 @@ public sealed class PruningPipeline
             if (saved > 0) _log.WriteLine(kept);
             throw;
         }
+    }
+
+    private static Dictionary<string, double> PercentOfPeak(Cuda.DevicePeak peak, Dictionary<string, double> tflops,
+        Dictionary<string, double> gbps, SafeTensors.DType dtype)
+    {
+        var result = new Dictionary<string, double>();
+        double? gemm = dtype == SafeTensors.DType.F32 ? peak.Fp32Tflops : peak.TensorTflops16;
+        foreach (var (phase, value) in tflops)
+            if (Cuda.DevicePeak.Percent(value, phase is "statistics" or "forward" ? gemm : peak.Fp32Tflops) is { } p)
+                result[phase] = p;
+        foreach (var (phase, value) in gbps)
+            if (Cuda.DevicePeak.Percent(value, peak.MemoryGbps) is { } p)
+                result[phase] = p;
+        return result;
     }
 
     private static IEnumerable<string> TensorsOfLayer(Checkpoint input, int l) =>

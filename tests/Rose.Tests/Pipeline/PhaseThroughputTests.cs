@@ -22,4 +22,24 @@ public class PhaseThroughputTests
         Assert.That(tflops["statistics"], Is.EqualTo(expected).Within(1e-9));
         Assert.That(tflops.ContainsKey("forward"), Is.False, "a phase that took no time has no rate");
     }
+
+    [Test]
+    public void PruningPhasesCountTheirMatrices()
+    {
+        var shape = new ModelShape(4096, 11008, 32, 32, 128, 1e-5f);
+        var seconds = new Dictionary<string, double> { ["prune_cholesky"] = 2, ["prune_obs"] = 4, ["prune_ordering"] = 0.5 };
+        MatrixReport Matrix(int rows, int cols, bool reordered) => new("w", 0, "mlp.down_proj", [rows, cols], 0.7, 1.0, 0.9, reordered,
+            0.01, 0, false, 0, new Dictionary<string, double> { ["cholesky"] = 1, ["obs"] = 1 });
+        var matrices = new[] { Matrix(4096, 11008, true), Matrix(11008, 4096, false) };
+        var tflops = PhaseThroughput.Of(shape, 1, 0, 2048, seconds, matrices, 128);
+        double cholesky = 4.0 / 3 * (Math.Pow(11008, 3) + Math.Pow(4096, 3));
+        Assert.That(tflops["prune_cholesky"], Is.EqualTo(cholesky / 2 / 1e12).Within(1e-9));
+        double obs = 4096.0 * 11008 * (11008 + 128) + 11008.0 * 4096 * (4096 + 128);
+        Assert.That(tflops["prune_obs"], Is.EqualTo(obs / 4 / 1e12).Within(1e-9));
+        Assert.That(tflops.ContainsKey("statistics"), Is.False, "no calibration tokens, no statistics rate");
+
+        var gbps = PhaseThroughput.Bandwidth(matrices, seconds);
+        double bytes = (6.0 * 4096 * 11008 + 2.0 * 11008 * 11008) * 4;   // only the reordered matrix
+        Assert.That(gbps["prune_ordering"], Is.EqualTo(bytes / 0.5 / 1e9).Within(1e-9));
+    }
 }
