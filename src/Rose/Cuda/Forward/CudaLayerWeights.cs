@@ -28,8 +28,8 @@ public sealed class CudaLayerWeights : IDisposable
         DeviceBuffer<float>? input = null, post = null;
         try
         {
-            input = DeviceBuffer<float>.FromHost(context, layer.InputNorm);
-            post = DeviceBuffer<float>.FromHost(context, layer.PostAttentionNorm);
+            input = UploadVector(context, layer.InputNorm, staging);
+            post = UploadVector(context, layer.PostAttentionNorm, staging);
             foreach (var kind in LinearKinds.All) linears[kind] = new DeviceLinear(context, layer[kind], dtype, staging);
             return new CudaLayerWeights(input, post, linears);
         }
@@ -38,6 +38,24 @@ public sealed class CudaLayerWeights : IDisposable
             input?.Dispose();
             post?.Dispose();
             foreach (var l in linears.Values) l.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Through the staging's stream when there is one: a plain copy would run on the legacy
+    /// stream and wait for every kernel queued before it, which is what a prefetch must not do.</summary>
+    internal static DeviceBuffer<float> UploadVector(CudaContext context, float[] values, PinnedStaging? staging)
+    {
+        if (staging is null) return DeviceBuffer<float>.FromHost(context, values);
+        var buffer = DeviceBuffer<float>.Allocate(context, values.Length);
+        try
+        {
+            staging.Upload<float>(values, buffer.Pointer);
+            return buffer;
+        }
+        catch
+        {
+            buffer.Dispose();
             throw;
         }
     }

@@ -23,7 +23,7 @@ public sealed class DeviceLinear : IDisposable
         Weight = Upload(context, weight, dtype, staging);
         try
         {
-            Bias = bias is null ? null : DeviceBuffer<float>.FromHost(context, bias);
+            Bias = bias is null ? null : CudaLayerWeights.UploadVector(context, bias, staging);
         }
         catch
         {
