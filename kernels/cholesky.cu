@@ -7,6 +7,12 @@
 //   rose_set_identity: M <- I (rows x cols). Flat grid-stride.
 //   rose_zero_strict_lower: M[r,c] <- 0 for r > c (row-major), leaving the upper factor U. Flat.
 //   rose_count_nonfinite: *flag += 1 for each non-finite entry. Flat grid-stride.
+//   rose_reverse: out[k] = in[count-1-k], i.e. out = J·M·J for a square M (J the exchange matrix),
+//       the reversed H whose one Cholesky factorization gives U directly. Flat grid-stride.
+//   rose_anti_transpose_upper: with L⁻¹ (lower, column-major, cuSOLVER's) in `in`, writes row-major
+//       U = J·L⁻¹·J: out[i,j] = in[(n-1-j)·n + (n-1-i)] for i <= j, 0 below the diagonal. If
+//       J·H·J = L·Lᵀ then H⁻¹ = (J·L⁻¹·J)ᵀ(J·L⁻¹·J), so this U is the upper factor of H⁻¹.
+//       Flat grid-stride over n*n.
 #include "rose_common.cuh"
 
 extern "C" __global__ void rose_prepare_diagonal(float* h, int n, unsigned char* dead, double* out_sum, int* out_dead)
@@ -101,5 +107,24 @@ extern "C" __global__ void rose_count_nonfinite(const float* m, long long count,
     {
         if (!isfinite(m[idx]))
             atomicAdd(flag, 1);
+    }
+}
+
+extern "C" __global__ void rose_reverse(const float* in, float* out, long long count)
+{
+    for (long long idx = blockIdx.x * (long long)blockDim.x + threadIdx.x; idx < count;
+         idx += (long long)gridDim.x * blockDim.x)
+        out[idx] = in[count - 1 - idx];
+}
+
+extern "C" __global__ void rose_anti_transpose_upper(const float* in, float* out, int n)
+{
+    const long long total = (long long)n * n;
+    for (long long idx = blockIdx.x * (long long)blockDim.x + threadIdx.x; idx < total;
+         idx += (long long)gridDim.x * blockDim.x)
+    {
+        const int i = (int)(idx / n);
+        const int j = (int)(idx - (long long)i * n);
+        out[idx] = i <= j ? in[(long long)(n - 1 - j) * n + (n - 1 - i)] : 0.0f;
     }
 }

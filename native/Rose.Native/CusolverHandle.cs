@@ -99,6 +99,38 @@ public sealed unsafe class CusolverHandle : IDisposable
 
     public int Spotri(FillMode uplo, int n, DeviceBuffer<float> a) => Spotri(uplo, n, CheckSquare(a, n), n);
 
+    /// <summary>In-place inverse of the non-unit triangular fp32 matrix in the <paramref name="uplo"/>
+    /// triangle of the column-major <paramref name="a"/> (cusolverDnXtrtri, cuSOLVER 11.2+); the other
+    /// triangle is untouched. devInfo i &gt; 0: A(i,i) = 0.</summary>
+    public int Strtri(FillMode uplo, int n, CUdeviceptr a, int lda)
+    {
+        Context.MakeCurrent();
+        try
+        {
+            const int nonUnit = 0, r32f = 0;
+            nuint deviceBytes, hostBytes;
+            CusolverApi.Check(CusolverApi.cusolverDnXtrtri_bufferSize(Handle, (int)uplo, nonUnit, n, r32f, a.Value, lda, &deviceBytes, &hostBytes),
+                nameof(CusolverApi.cusolverDnXtrtri_bufferSize));
+            using var work = new DeviceBuffer<byte>(Context, Math.Max((long)deviceBytes, 1));
+            using var info = new DeviceBuffer<int>(Context, 1);
+            void* host = hostBytes > 0 ? System.Runtime.InteropServices.NativeMemory.Alloc(hostBytes) : null;
+            try
+            {
+                CusolverApi.Check(CusolverApi.cusolverDnXtrtri(Handle, (int)uplo, nonUnit, n, r32f, a.Value, lda, work.Pointer.Value, deviceBytes,
+                    host, hostBytes, info.Pointer.Value), nameof(CusolverApi.cusolverDnXtrtri));
+                return ReadInfo(info);
+            }
+            finally
+            {
+                if (host != null) System.Runtime.InteropServices.NativeMemory.Free(host);
+            }
+        }
+        catch (EntryPointNotFoundException e)
+        {
+            throw CudaException.EntryPointMissing(CudaLibrarySearch.Cusolver, nameof(CusolverApi.cusolverDnXtrtri), e);
+        }
+    }
+
     /// <summary>Solves A·X = B for <paramref name="nrhs"/> columns of B (overwritten) from A's Cholesky factor.</summary>
     public int Spotrs(FillMode uplo, int n, int nrhs, CUdeviceptr a, int lda, CUdeviceptr b, int ldb)
     {

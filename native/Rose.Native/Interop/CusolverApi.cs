@@ -20,6 +20,10 @@ public static unsafe partial class CusolverApi
     [LibraryImport(Lib)] public static partial int cusolverDnSpotrf(IntPtr handle, int uplo, int n, ulong a, int lda, ulong workspace, int lwork, ulong devInfo);
     [LibraryImport(Lib)] public static partial int cusolverDnSpotri_bufferSize(IntPtr handle, int uplo, int n, ulong a, int lda, int* lwork);
     [LibraryImport(Lib)] public static partial int cusolverDnSpotri(IntPtr handle, int uplo, int n, ulong a, int lda, ulong workspace, int lwork, ulong devInfo);
+    [LibraryImport(Lib)] public static partial int cusolverDnXtrtri_bufferSize(IntPtr handle, int uplo, int diag, long n, int dataTypeA,
+        ulong a, long lda, nuint* workspaceInBytesOnDevice, nuint* workspaceInBytesOnHost);
+    [LibraryImport(Lib)] public static partial int cusolverDnXtrtri(IntPtr handle, int uplo, int diag, long n, int dataTypeA,
+        ulong a, long lda, ulong bufferOnDevice, nuint workspaceInBytesOnDevice, void* bufferOnHost, nuint workspaceInBytesOnHost, ulong devInfo);
     [LibraryImport(Lib)] public static partial int cusolverDnSpotrs(IntPtr handle, int uplo, int n, int nrhs, ulong a, int lda, ulong b, int ldb, ulong devInfo);
 
     public static void Check(int status, string function)

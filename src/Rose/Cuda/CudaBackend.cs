@@ -30,9 +30,11 @@ public sealed class CudaBackend : IPruningBackend
     private readonly DeviceScratch<int> _intScratch;
     private readonly DeviceScratch<byte> _byteScratch;
     private readonly DeviceScratch<uint> _keyScratch;
+    private readonly DeviceScratch<float> _factorScratch;
     private readonly DeviceBuffer<uint> _selectState;
     private readonly PinnedStaging _staging;
     private bool _potriMissing;
+    private bool _trtriMissing;
     private bool _disposed;
 
     /// <param name="context">Device to run on; must be sm_80 or newer.</param>
@@ -71,6 +73,7 @@ public sealed class CudaBackend : IPruningBackend
         _intScratch = new DeviceScratch<int>(context, _stream);
         _byteScratch = new DeviceScratch<byte>(context, _stream);
         _keyScratch = new DeviceScratch<uint>(context, _stream);
+        _factorScratch = new DeviceScratch<float>(context, _stream);
         _selectState = context.Allocate<uint>(SelectStateWords);
         _ownsContext = ownsContext;
     }
@@ -304,7 +307,52 @@ public sealed class CudaBackend : IPruningBackend
         int n = h.Rows;
         BackendContracts.CholeskyShapes(h.Rows, h.Cols, u.Rows, u.Cols);
         if (n == 0) return true;
+        bool? viaReversed = _trtriMissing ? null : CholeskyInverseUpperByReversal(h, u, n);
+        if (viaReversed is { } done) return done && AllFinite(u);
+        return CholeskyInverseUpperByInverse(h, u, n) && AllFinite(u);
+    }
 
+    /// <summary>One factorization: J·H·J = L·Lᵀ (J reverses the order), L⁻¹ by trtri, and
+    /// U = J·L⁻¹·J is upper with UᵀU = J·(J·H·J)⁻¹·J = H⁻¹ — the unique upper factor, so the same U
+    /// as factoring H⁻¹ itself, for half the flop (n³/3 + n³/3 instead of n³/3 + 2n³/3 + n³/3).
+    /// Null when this cuSOLVER has no trtri.</summary>
+    private bool? CholeskyInverseUpperByReversal(CudaMatrix h, CudaMatrix u, int n)
+    {
+        var a = _factorScratch.Get(h.Count);
+        Launch("cholesky.cu", "rose_reverse", h.Count, h.Pointer, a.Pointer, h.Count);
+        // Row-major and column-major readings of the symmetric J·H·J agree; cuSOLVER's lower factor L
+        // is column-major, and trtri replaces it by L⁻¹ in place.
+        if (_solver.Spotrf(FillMode.Lower, n, a.Pointer, n) != 0) return false;
+        int info;
+        try
+        {
+            info = _solver.Strtri(FillMode.Lower, n, a.Pointer, n);
+        }
+        catch (CudaException e) when (e.StatusName == "ENTRY_POINT_NOT_FOUND")
+        {
+            _trtriMissing = true;
+            return null;
+        }
+        if (info != 0) return false;
+        Launch("cholesky.cu", "rose_anti_transpose_upper", u.Count, a.Pointer, u.Pointer, n);
+        return true;
+    }
+
+    /// <summary>fp32 factorizations can overflow where the host's double ones do not; never hand on inf/NaN.</summary>
+    private bool AllFinite(CudaMatrix u)
+    {
+        var flag = _intScratch.Get(1);
+        flag.ClearAsync(_stream);
+        Launch("cholesky.cu", "rose_count_nonfinite", u.Count, u.Pointer, u.Count, flag.Pointer);
+        Span<int> bad = stackalloc int[1];
+        flag.CopyTo(bad[..1]);
+        return bad[0] == 0;
+    }
+
+    /// <summary>The official route, for a cuSOLVER without trtri: factor H, invert it from the factor
+    /// (potri, or potrs against I where potri is gone), factor H⁻¹.</summary>
+    private bool CholeskyInverseUpperByInverse(CudaMatrix h, CudaMatrix u, int n)
+    {
         // Row-major symmetric H is its own column-major image. cuSOLVER's column-major "lower"
         // triangle is the row-major upper one: potrf(L) gives H = LLᵀ, potri(L) leaves H⁻¹ in the
         // same triangle, and potrf(L) of H⁻¹ gives Lh with H⁻¹ = Lh·Lhᵀ, whose row-major reading
@@ -334,14 +382,7 @@ public sealed class CudaBackend : IPruningBackend
         if (info != 0) return false;
         if (_solver.Spotrf(FillMode.Lower, n, u.Pointer, n) != 0) return false;
         Launch("cholesky.cu", "rose_zero_strict_lower", u.Count, u.Pointer, n);
-
-        // fp32 factorizations can overflow where the host's double ones do not; never hand on inf/NaN.
-        var flag = _intScratch.Get(1);
-        flag.ClearAsync(_stream);
-        Launch("cholesky.cu", "rose_count_nonfinite", u.Count, u.Pointer, u.Count, flag.Pointer);
-        Span<int> bad = stackalloc int[1];
-        flag.CopyTo(bad[..1]);
-        return bad[0] == 0;
+        return true;
     }
 
     public void SetIdentity(BackendMatrix matrix)
@@ -623,6 +664,7 @@ public sealed class CudaBackend : IPruningBackend
         _intScratch.Dispose();
         _byteScratch.Dispose();
         _keyScratch.Dispose();
+        _factorScratch.Dispose();
         _selectState.Dispose();
         _staging.Dispose();
         _kernels.Dispose();
