@@ -34,7 +34,6 @@ public sealed class CudaBackend : IPruningBackend
     private readonly DeviceBuffer<uint> _selectState;
     private readonly PinnedStaging _staging;
     private bool _potriMissing;
-    private bool _trtriMissing;
     private bool _disposed;
 
     /// <param name="context">Device to run on; must be sm_80 or newer.</param>
@@ -300,6 +299,10 @@ public sealed class CudaBackend : IPruningBackend
         Launch("cholesky.cu", "rose_add_diagonal", n, m.Pointer, n, m.Cols, value);
     }
 
+    /// <summary>Factor through the reversed H and trtri (default) or through H⁻¹ as the official code
+    /// does; turns itself off where cuSOLVER has no trtri. Tests compare the two.</summary>
+    internal bool InverseByTrtri { get; set; } = true;
+
     public bool CholeskyInverseUpper(BackendMatrix hessian, BackendMatrix upper)
     {
         var h = M(hessian);
@@ -307,7 +310,7 @@ public sealed class CudaBackend : IPruningBackend
         int n = h.Rows;
         BackendContracts.CholeskyShapes(h.Rows, h.Cols, u.Rows, u.Cols);
         if (n == 0) return true;
-        bool? viaReversed = _trtriMissing ? null : CholeskyInverseUpperByReversal(h, u, n);
+        bool? viaReversed = InverseByTrtri ? CholeskyInverseUpperByReversal(h, u, n) : null;
         if (viaReversed is { } done) return done && AllFinite(u);
         return CholeskyInverseUpperByInverse(h, u, n) && AllFinite(u);
     }
@@ -330,7 +333,7 @@ public sealed class CudaBackend : IPruningBackend
         }
         catch (CudaException e) when (e.StatusName == "ENTRY_POINT_NOT_FOUND")
         {
-            _trtriMissing = true;
+            InverseByTrtri = false;
             return null;
         }
         if (info != 0) return false;

@@ -1,4 +1,5 @@
 using NUnit.Framework;
+using Rose.Cuda;
 using Rose.Pruning;
 using Rose.Pruning.Cpu;
 using Rose.Tests.Pruning;
@@ -88,9 +89,22 @@ public sealed class CudaPrimitiveTests
     }
 
     [Test]
-    public void CholeskyInverseUpperMatchesCpu([Values(1, 64, 200, 333)] int n)
+    public void CholeskyInverseUpperMatchesCpu([Values(1, 64, 200, 333)] int n, [Values] bool trtri)
     {
         var gpu = Backend();
+        gpu.InverseByTrtri = trtri;
+        try
+        {
+            CholeskyInverseUpperMatchesCpu(gpu, n);
+        }
+        finally
+        {
+            gpu.InverseByTrtri = true;
+        }
+    }
+
+    private static void CholeskyInverseUpperMatchesCpu(CudaBackend gpu, int n)
+    {
         using var cpu = new CpuBackend();
         // Unit column scales and 4n tokens keep κ(H) near 10, so fp32 and the host's double
         // factorizations agree to ~1e-6; 1e-4 relative (Frobenius) leaves ample margin.
