@@ -5,13 +5,13 @@
 #   1. every GPU test, then the forward tests again with tensor-core attention as the default;
 #   2. an interrupted and resumed device prune compared byte for byte with an uninterrupted one;
 #   3. prune-layer CUDA vs CPU on a 4096 x 4096 case;
-#   4. the pipeline benchmark, side by side: 4 LLaMA-2-7B-shaped layers with the fp32 attention
-#      kernel and with the tensor-core one;
+#   4. side by side on 4 LLaMA-2-7B-shaped layers: the pipeline benchmark with the fp32 attention
+#      kernel and with the tensor-core one, and the official loop re-written in PyTorch;
 #   5. the pipeline benchmark on the whole 32-layer LLaMA-2-7B shape (the issue's < 90 s target),
 #      with tensor-core attention when its tests passed;
 #   6. an nsys profile of a 2-layer prune, when nsys is there.
 # Arguments pick steps (default: all). One device call may run at most 600 s, so split it there:
-#   bench/gpu/device-checks.sh 1 2 3 4     (about 6 minutes)   then   bench/gpu/device-checks.sh 5 6
+#   bench/gpu/device-checks.sh 1 2 3     (about 5 minutes), then 4 (about 4), then 5 6 (about 5)
 set -u
 steps=" ${*:-1 2 3 4 5 6} "; want() { [[ "$steps" == *" $1 "* ]]; }
 cd "$(dirname "$0")/../.."
@@ -65,10 +65,14 @@ done
 fi
 
 if want 4; then
-# 4. Pipeline benchmark, 4 layers, both attention kernels side by side.
-ROSE_BENCH_LAYERS=4 ROSE_BENCH_ATTENTION=simt,mma ROSE_BENCH_REPORT="$O/reports" timeout 150 $bench \
+# 4. Pipeline benchmark on 4 layers, both attention kernels, and the official loop in PyTorch on the
+#    same checkpoint and GPU (bench/gpu/torch_baseline.py), side by side.
+timeout 60 $cli synth --arch llama2-7b --dtype bf16 --layers 4 --out /tmp/l7b4 > /dev/null 2>&1
+ROSE_BENCH_MODEL=/tmp/l7b4 ROSE_BENCH_ATTENTION=simt,mma ROSE_BENCH_REPORT="$O/reports" timeout 150 $bench \
   --filter '*Llama7BPipeline*' --anyCategories full --inProcess > "$O/bench-4layers.txt" 2>&1
 stamp "bench 4 layers rc=$?"; grep -E "llama2-7b rose|\| +cuda" "$O/bench-4layers.txt" | head -10
+timeout 200 python3 bench/gpu/torch_baseline.py /tmp/l7b4 4 128 2048 0.7 "$O/torch-baseline-4layers.json" > "$O/torch-baseline.txt" 2>&1
+stamp "torch baseline 4 layers rc=$?"; tail -2 "$O/torch-baseline.txt" | cut -c1-400
 fi
 
 # Tensor-core attention for the 7B runs only when its tests passed (step 1, this call or an earlier one).

@@ -1,0 +1,221 @@
+# The official pruning loop, re-written in plain PyTorch for timing side by side with Rose on the
+# same GPU and checkpoint (the official repositories need transformers and datasets, which the GPU
+# machine does not have). It does what the official SparseGPT/ROSE LLaMA code does, in the same
+# order and precision: the decoder layers run in the model's dtype one calibration window at a
+# time with a hook per linear (each of the seven keeps its own fp32 Hessian and ROSE statistic,
+# add_batch as the official code scales them), then per linear the ROSE ordering, damping,
+# cholesky -> cholesky_inverse -> cholesky(upper), the blocked OBS sweep, then the pruned layer runs
+# again for the next layer's inputs, and the pruned weights are written out (save_pretrained's I/O).
+# Calibration tokens are random (seeded): timing does not depend on them.
+#
+#   python3 bench/gpu/torch_baseline.py MODEL_DIR LAYERS NSAMPLES SEQLEN SPARSITY OUT.json
+import json, math, os, struct, sys, time
+import torch
+import torch.nn.functional as F
+
+model_dir, n_layers, nsamples, seqlen, sparsity, out_json = (sys.argv[1], int(sys.argv[2]), int(sys.argv[3]),
+                                                             int(sys.argv[4]), float(sys.argv[5]), sys.argv[6])
+dev = torch.device("cuda")
+torch.backends.cuda.matmul.allow_tf32 = False
+clock = {"load": 0.0, "statistics": 0.0, "prune": 0.0, "forward": 0.0, "write": 0.0}
+start = time.time()
+
+
+def lap(phase, t0):
+    torch.cuda.synchronize()
+    clock[phase] += time.time() - t0
+    return time.time()
+
+
+# ---- safetensors, read by hand -------------------------------------------------------------
+DTYPES = {"BF16": torch.bfloat16, "F16": torch.float16, "F32": torch.float32}
+
+
+def index_tensors(folder):
+    files = [f for f in os.listdir(folder) if f.endswith(".safetensors")]
+    where = {}
+    for f in files:
+        path = os.path.join(folder, f)
+        with open(path, "rb") as h:
+            n = struct.unpack("<Q", h.read(8))[0]
+            header = json.loads(h.read(n))
+        for name, info in header.items():
+            if name != "__metadata__":
+                where[name] = (path, 8 + n, info)
+    return where
+
+
+def read_tensor(where, name):
+    path, base, info = where[name]
+    begin, end = info["data_offsets"]
+    buf = bytearray(end - begin)
+    with open(path, "rb") as h:
+        h.seek(base + begin)
+        h.readinto(buf)
+    return torch.frombuffer(buf, dtype=DTYPES[info["dtype"]]).reshape(info["shape"])
+
+
+cfg = json.load(open(os.path.join(model_dir, "config.json")))
+hidden, inter = cfg["hidden_size"], cfg["intermediate_size"]
+heads, kv_heads = cfg["num_attention_heads"], cfg.get("num_key_value_heads", cfg["num_attention_heads"])
+hd = hidden // heads
+eps, theta = cfg["rms_norm_eps"], cfg.get("rope_theta", 10000.0)
+t = time.time()
+where = index_tensors(model_dir)
+dtype = DTYPES[where["model.embed_tokens.weight"][2]["dtype"]]
+embed = read_tensor(where, "model.embed_tokens.weight").to(dev)
+t = lap("load", t)
+
+# ---- calibration inputs in the model dtype, as the official catcher stores them ------------------
+gen = torch.Generator().manual_seed(0)
+tokens = torch.randint(0, cfg["vocab_size"], (nsamples, seqlen), generator=gen).to(dev)
+inps = embed[tokens]                      # nsamples x seqlen x hidden, model dtype
+outs = torch.empty_like(inps)
+del embed
+inv_freq = 1.0 / (theta ** (torch.arange(0, hd, 2, device=dev, dtype=torch.float32) / hd))
+freqs = torch.outer(torch.arange(seqlen, device=dev, dtype=torch.float32), inv_freq)
+emb = torch.cat((freqs, freqs), dim=-1)
+cos, sin = emb.cos().to(dtype)[None, None], emb.sin().to(dtype)[None, None]
+
+
+def rms_norm(x, w):
+    v = x.float().pow(2).mean(-1, keepdim=True)
+    return w * (x.float() * torch.rsqrt(v + eps)).to(x.dtype)
+
+
+def rotate_half(x):
+    return torch.cat((-x[..., x.shape[-1] // 2:], x[..., : x.shape[-1] // 2]), dim=-1)
+
+
+def layer_forward(x, w, hook=None):
+    r = x
+    h = rms_norm(x, w["input_layernorm"])
+    if hook: hook(("q_proj", "k_proj", "v_proj"), h)
+    q = (h @ w["q_proj"].T).view(1, seqlen, heads, hd).transpose(1, 2)
+    k = (h @ w["k_proj"].T).view(1, seqlen, kv_heads, hd).transpose(1, 2)
+    v = (h @ w["v_proj"].T).view(1, seqlen, kv_heads, hd).transpose(1, 2)
+    q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
+    if kv_heads != heads:
+        k = k.repeat_interleave(heads // kv_heads, dim=1)
+        v = v.repeat_interleave(heads // kv_heads, dim=1)
+    o = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(1, seqlen, hidden)
+    if hook: hook(("o_proj",), o)
+    x = r + o @ w["o_proj"].T
+    r = x
+    h = rms_norm(x, w["post_attention_layernorm"])
+    if hook: hook(("gate_proj", "up_proj"), h)
+    a = F.silu(h @ w["gate_proj"].T) * (h @ w["up_proj"].T)
+    if hook: hook(("down_proj",), a)
+    return r + a @ w["down_proj"].T
+
+
+class Stats:  # the official add_batch, one calibration window (tmp = 1) per call
+    def __init__(self, cols):
+        self.H = torch.zeros((cols, cols), device=dev)
+        self.scaler_row = torch.zeros(cols, device=dev)
+        self.n = 0
+
+    def add(self, inp):
+        inp = inp.reshape(-1, inp.shape[-1]).t().float()
+        self.H *= self.n / (self.n + 1)
+        self.scaler_row *= self.n / (self.n + 1)
+        self.n += 1
+        inp = math.sqrt(2 / self.n) * inp
+        self.scaler_row += torch.norm(inp, p=2, dim=1) ** 2 / self.n
+        self.H += inp.matmul(inp.t())
+
+
+def rose_prune(W, st, blocksize=128, percdamp=0.01):
+    W = W.float().clone()
+    H = st.H
+    cols = W.shape[1]
+    dead = torch.diag(H) == 0
+    H[dead, dead] = 1
+    W[:, dead] = 0
+    # ROSE ordering: block losses of |W|·sqrt(s) below each block's own threshold.
+    score = W.abs() * torch.sqrt(st.scaler_row.reshape(1, -1))
+    col_loss = torch.zeros(cols, device=dev)
+    block_loss = []
+    for b0 in range(0, cols, blocksize):
+        sb = score[:, b0:b0 + blocksize]
+        thresh = torch.sort(sb.flatten())[0][int(sb.numel() * sparsity)]
+        lb = sb * (sb <= thresh)
+        col_loss[b0:b0 + blocksize] = lb.sum(0)
+        block_loss.append(lb.sum())
+    block_loss = torch.stack(block_loss)
+    r = ((block_loss.max() - block_loss.min()) / block_loss.max()).item()
+    perm = None
+    if r > 0.5:
+        order = torch.argsort(block_loss, descending=True, stable=True)
+        perm = torch.cat([b * blocksize + torch.argsort(col_loss[b * blocksize:(b + 1) * blocksize], descending=True, stable=True)
+                          for b in order.tolist()])
+        W, H = W[:, perm], H[perm][:, perm]
+    diag = torch.arange(cols, device=dev)
+    H[diag, diag] += percdamp * torch.mean(torch.diag(H))
+    H = torch.linalg.cholesky(H)
+    H = torch.cholesky_inverse(H)
+    Hinv = torch.linalg.cholesky(H, upper=True)
+    for i1 in range(0, cols, blocksize):
+        i2 = min(i1 + blocksize, cols)
+        count = i2 - i1
+        W1 = W[:, i1:i2].clone()
+        Q1, Err1 = torch.zeros_like(W1), torch.zeros_like(W1)
+        Hinv1 = Hinv[i1:i2, i1:i2]
+        tmp = W1 ** 2 / (torch.diag(Hinv1).reshape((1, -1))) ** 2
+        thresh = torch.sort(tmp.flatten())[0][int(tmp.numel() * sparsity)]
+        mask1 = tmp <= thresh
+        for i in range(count):
+            w = W1[:, i]
+            d = Hinv1[i, i]
+            q = w.clone()
+            q[mask1[:, i]] = 0
+            Q1[:, i] = q
+            err1 = (w - q) / d
+            W1[:, i:] -= err1.unsqueeze(1).matmul(Hinv1[i, i:].unsqueeze(0))
+            Err1[:, i] = err1
+        W[:, i1:i2] = Q1
+        W[:, i2:] -= Err1.matmul(Hinv[i1:i2, i2:])
+    if perm is not None:
+        W = W[:, torch.argsort(perm)]
+    return W.to(dtype)
+
+
+LINEARS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+os.makedirs("/tmp/torch-baseline-out", exist_ok=True)
+for l in range(n_layers):
+    t = time.time()
+    prefix = f"model.layers.{l}."
+    w = {}
+    for name in LINEARS:
+        part = "self_attn." if name in ("q_proj", "k_proj", "v_proj", "o_proj") else "mlp."
+        w[name] = read_tensor(where, prefix + part + name + ".weight").to(dev)
+    for norm in ("input_layernorm", "post_attention_layernorm"):
+        w[norm] = read_tensor(where, prefix + norm + ".weight").to(dev)
+    t = lap("load", t)
+
+    stats = {name: Stats(w[name].shape[1]) for name in LINEARS}
+
+    def hook(names, inp):
+        for name in names:
+            stats[name].add(inp)
+
+    for j in range(nsamples):
+        outs[j:j + 1] = layer_forward(inps[j:j + 1], w, hook)
+    t = lap("statistics", t)
+    for name in LINEARS:
+        w[name] = rose_prune(w[name], stats[name])
+    del stats
+    t = lap("prune", t)
+    for j in range(nsamples):
+        outs[j:j + 1] = layer_forward(inps[j:j + 1], w)
+    t = lap("forward", t)
+    torch.save({name: w[name].cpu() for name in LINEARS}, f"/tmp/torch-baseline-out/layer{l}.pt")
+    t = lap("write", t)
+    inps, outs = outs, inps
+    print(f"layer {l + 1}/{n_layers} done at {time.time() - start:.1f} s", flush=True)
+
+torch.cuda.synchronize()
+result = {"layers": n_layers, "nsamples": nsamples, "seqlen": seqlen, "sparsity": sparsity,
+          "seconds_total": time.time() - start, "seconds": clock, "device": torch.cuda.get_device_name(0)}
+json.dump(result, open(out_json, "w"), indent=2)
+print(json.dumps(result))
