@@ -2,6 +2,7 @@ using Rose.Cuda;
 using Rose.Cuda.Forward;
 using Rose.Modeling;
 using Rose.Pruning;
+using Rose.SafeTensors;
 
 namespace Rose.Pipeline;
 
@@ -19,11 +20,12 @@ public static class CalibrationRunners
             long need = CudaCalibrationRunner.DeviceBytes(model.Shape, dtype, windows.Length, seqLen, offload);
             long hostStates = CudaCalibrationRunner.HostBytes(model.Shape, dtype, windows.Length, seqLen);
             var (free, total) = cuda.Context.MemoryInfo();
+            string shape = $"{windows.Length} × {seqLen} tokens × {model.Shape.Hidden} {dtype.ToSafeTensorsString()}";
             log.WriteLine(offload
-                ? $"calibration activations in pinned host memory: {Gib(hostStates)} ({windows.Length} × {seqLen} tokens × {model.Shape.Hidden} fp32); GPU memory for one batch and forward scratch: {Gib(need)}; free {Gib((long)free)} of {Gib((long)total)}"
-                : $"GPU memory for calibration activations and forward scratch: {Gib(need)} ({windows.Length} × {seqLen} tokens × {model.Shape.Hidden} fp32 states); free {Gib((long)free)} of {Gib((long)total)}");
+                ? $"calibration activations in pinned host memory: {Gib(hostStates)} ({shape}); GPU memory needed: {Gib(need)} (one batch of activations, forward scratch, one layer's weights, statistics and pruning); free {Gib((long)free)} of {Gib((long)total)}"
+                : $"GPU memory needed: {Gib(need)} (activations {Gib(hostStates)} for {shape}, forward scratch, one layer's weights, statistics and pruning); free {Gib((long)free)} of {Gib((long)total)}");
             if (need > (long)free * 0.85)
-                throw new RoseException($"the calibration activations need {Gib(need)} of GPU memory but only {Gib((long)free)} is free; "
+                throw new RoseException($"pruning on the GPU needs {Gib(need)} of GPU memory but only {Gib((long)free)} is free; "
                     + (offload ? "lower --nsamples or --seqlen" : "pass --offload-activations, or lower --nsamples or --seqlen"));
             if (offload && hostStates > (hostLimit ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes) * 0.9)
                 throw new RoseException($"the offloaded calibration activations need {Gib(hostStates)} of host memory, more than is available; lower --nsamples or --seqlen");

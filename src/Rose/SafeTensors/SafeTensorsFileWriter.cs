@@ -13,7 +13,9 @@ namespace Rose.SafeTensors;
 public sealed class SafeTensorsFileWriter : IDisposable
 {
     /// <summary>Elements converted per write when the stored dtype differs from float32.</summary>
-    private const int ConversionChunk = 1 << 18;
+    // Large enough for ParallelConversion to split (a 7B layer's 200M values are written while the next
+    // layer computes, and must not take longer than it), small enough to bound the buffer (32 MB).
+    private const int ConversionChunk = 1 << 24;
 
     private readonly FileStream _stream;
     private readonly SafeFileHandle _handle;
@@ -223,7 +225,7 @@ public sealed class SafeTensorsFileWriter : IDisposable
             {
                 int n = Math.Min(ConversionChunk, data.Length - start);
                 var bytes = buffer.AsSpan(0, n * size);
-                FloatConversion.FromSingle(dtype, data.Slice(start, n), bytes);
+                ParallelConversion.FromSingle(dtype, data.Slice(start, n), bytes);
                 WriteRange(slot, (elementOffset + start) * size, bytes);
             }
         }

@@ -109,13 +109,27 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
     public int Windows { get; }
     public int SeqLen { get; }
 
-    /// <summary>Device bytes this runner needs for a model and calibration size (states, one batch's
-    /// copy of them, and the forward's scratch).</summary>
+    /// <summary>Device bytes a device prune needs for a model and calibration size: the states, one
+    /// batch's copy of them and the forward's scratch, and <see cref="LayerWorkingBytes"/>.</summary>
     public static long DeviceBytes(ModelShape shape, DType dtype, int windows, int seqLen, bool offload = false)
     {
         long states = offload ? 0 : HostBytes(shape, dtype, windows, seqLen);
         long perWindow = (CudaLayerForward.ScratchBytesPerToken(shape, dtype) + (long)shape.Hidden * dtype.ElementSize()) * seqLen;
-        return states + BatchWindows(shape, dtype, windows, seqLen) * perWindow;
+        return states + BatchWindows(shape, dtype, windows, seqLen) * perWindow + LayerWorkingBytes(shape, dtype);
+    }
+
+    /// <summary>Device bytes of one layer's work besides the activations: its weights in the model dtype
+    /// twice (the layer and the next one uploading), the four input groups' fp32 statistics, and the
+    /// pruning of the widest matrix (W, its permuted copy and its scores; the permuted H, the factor, its
+    /// scratch; keys and errors of one OBS block).</summary>
+    public static long LayerWorkingBytes(ModelShape s, DType dtype)
+    {
+        long weights = ((long)s.Hidden * (2L * s.QDim + 2L * s.KvDim) + 3L * s.Hidden * s.Intermediate) * dtype.ElementSize();
+        long statistics = ((long)s.Hidden * s.Hidden * 2 + (long)s.QDim * s.QDim + (long)s.Intermediate * s.Intermediate) * sizeof(float);
+        long matrix = Math.Max((long)s.Hidden * s.Intermediate, (long)s.Hidden * s.QDim);
+        long rows = Math.Max(s.Intermediate, Math.Max(s.Hidden, s.QDim)), cols = rows;
+        long pruning = (3 * matrix + 3 * cols * cols + 2 * rows * 128) * sizeof(float);
+        return 2 * weights + statistics + pruning;
     }
 
     /// <summary>Bytes of the states themselves, in the model dtype (pinned host memory when offloaded).</summary>
