@@ -80,7 +80,7 @@ attn=simt; [ "$(cat "$O/mma-rc" 2>/dev/null || cat /tmp/mma-rc 2>/dev/null)" = 0
 [ -f "$O/mma-rc" ] && cp "$O/mma-rc" /tmp/mma-rc
 if want 5; then
 # 5. The whole 7B shape.
-timeout 90 $cli synth --arch llama2-7b --dtype bf16 --out /tmp/l7b > "$O/synth.txt" 2>&1; stamp "synth 32 layers rc=$?"
+timeout 120 $cli synth --arch llama2-7b --dtype bf16 --out /tmp/l7b > "$O/synth.txt" 2>&1; stamp "synth 32 layers rc=$?"
 ROSE_BENCH_MODEL=/tmp/l7b ROSE_BENCH_ATTENTION=$attn ROSE_BENCH_REPORT="$O/reports" timeout 240 $bench \
   --filter '*Llama7BPipeline*' --anyCategories full --inProcess > "$O/bench-32layers.txt" 2>&1
 stamp "bench 32 layers ($attn attention) rc=$?"; grep -E "llama2-7b rose|\| +cuda" "$O/bench-32layers.txt" | head -10
