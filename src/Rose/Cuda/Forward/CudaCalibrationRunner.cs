@@ -54,11 +54,56 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
         if (offload) _hostStates = new PinnedHostBuffer<byte>(context, total);
         else _states = DeviceBuffer<byte>.Allocate(context, total);
         _work = DeviceBuffer<byte>.Allocate(context, Math.Max(1, _batch * WindowBytes));
-        var host = new float[SeqLen * shape.Hidden];
-        for (int w = 0; w < Windows; w++)
+        if (Windows > 0 && SeqLen > 0) EmbedOnDevice(windows);
+    }
+
+    /// <summary>The states start as the windows' embeddings, gathered on the device from the table
+    /// uploaded once (as stored when it is in the compute dtype), a batch of windows at a time.</summary>
+    private void EmbedOnDevice(int[][] windows)
+    {
+        var context = _backend.Context;
+        int hidden = _model.Shape.Hidden, vocab = _model.Config.VocabSize;
+        using var table = UploadEmbeddingTable(context);
+        using var ids = DeviceBuffer<int>.Allocate(context, (long)_batch * SeqLen);
+        var flat = new int[_batch * SeqLen];
+        for (int w0 = 0; w0 < Windows; w0 += _batch)
         {
-            model.Embed(windows[w], host);
-            StoreWindow(w, host);
+            int count = Math.Min(_batch, Windows - w0);
+            for (int w = 0; w < count; w++)
+            {
+                var window = windows[w0 + w];
+                if (window.Length != SeqLen) throw new ArgumentException($"window {w0 + w} has {window.Length} tokens, not {SeqLen}");
+                foreach (int id in window)
+                    if ((uint)id >= (uint)vocab)
+                        throw new RoseException($"token id {id} is outside the vocabulary of {vocab} ({_model.Directory})");
+                window.CopyTo(flat, w * SeqLen);
+            }
+            int rows = count * SeqLen;
+            ids.CopyFrom(flat.AsSpan(0, rows));
+            var target = _states is not null ? DeviceWindow(w0) : _work.Pointer;
+            _kernels.Embedding(_dtype, target, table.Pointer, ids.Pointer, rows, hidden, vocab);
+            if (_hostStates is not null) _work.CopyTo(HostWindows(w0, count));
+        }
+    }
+
+    private DeviceBuffer<byte> UploadEmbeddingTable(CudaContext context)
+    {
+        var checkpoint = _model.Checkpoint;
+        var info = checkpoint.GetInfo(LlamaModel.EmbeddingName);
+        if (info.DType != _dtype)
+            return DeviceLinear.Upload(context, checkpoint.ReadFloat32(LlamaModel.EmbeddingName), _dtype, _staging);
+        long bytes = info.NumElements * _dtype.ElementSize();
+        var table = DeviceBuffer<byte>.Allocate(context, bytes);
+        try
+        {
+            byte* source = checkpoint.FileFor(LlamaModel.EmbeddingName).GetPointer(LlamaModel.EmbeddingName);
+            _staging.Upload(bytes, table.Pointer, (offset, chunk) => new ReadOnlySpan<byte>(source + offset, chunk.Length).CopyTo(chunk));
+            return table;
+        }
+        catch
+        {
+            table.Dispose();
+            throw;
         }
     }
 
