@@ -4,7 +4,8 @@ namespace Rose.Pipeline;
 
 /// <summary>Achieved throughput of the pipeline's phases, from the model shape, the pruned matrices
 /// and the measured seconds, so a run can be read against the device's peak. Counts:
-/// a layer forward is 2·(linear parameters) flop per token plus 2·seqLen·q_dim for causal attention;
+/// a layer forward is 2·(linear parameters) flop per token plus 2·seqLen·q_dim for causal attention
+/// (the dense statistics pass stops before down_proj);
 /// the statistics fold is 2·cols² per token for each of the four input groups (the full XᵀX GEMM);
 /// Cholesky → inverse → upper factor is 4/3·n³ per matrix (potrf n³/3, potri 2n³/3, potrf n³/3);
 /// the OBS sweeps are rows·cols·(cols + B) (the trailing updates rows·cols², the in-block updates
@@ -18,6 +19,11 @@ public static class PhaseThroughput
         return 2 * linear + 2.0 * seqLen * s.QDim;
     }
 
+    /// <summary>The dense statistics pass: the forward up to the last linear's input (no down_proj,
+    /// whose output nobody needs) and the four folds.</summary>
+    public static double StatisticsFlopPerToken(ModelShape s, int seqLen) =>
+        ForwardFlopPerToken(s, seqLen) - 2.0 * s.Intermediate * s.Hidden + FoldFlopPerToken(s);
+
     public static double FoldFlopPerToken(ModelShape s) =>
         2.0 * (2.0 * s.Hidden * s.Hidden + (double)s.QDim * s.QDim + (double)s.Intermediate * s.Intermediate);
 
@@ -30,7 +36,7 @@ public static class PhaseThroughput
         var flop = new Dictionary<string, double>();
         if (tokens > 0)
         {
-            flop["statistics"] = layers * tokens * (ForwardFlopPerToken(shape, seqLen) + FoldFlopPerToken(shape));
+            flop["statistics"] = layers * tokens * StatisticsFlopPerToken(shape, seqLen);
             flop["forward"] = Math.Max(0, layers - 1) * tokens * ForwardFlopPerToken(shape, seqLen);
         }
         if (matrices is { Count: > 0 })

@@ -18,7 +18,9 @@ public class PhaseThroughputTests
 
         long tokens = 128L * 2048;
         var tflops = PhaseThroughput.Of(shape, 32, tokens, 2048, new Dictionary<string, double> { ["statistics"] = 100, ["forward"] = 0 });
-        double expected = 32 * tokens * (PhaseThroughput.ForwardFlopPerToken(shape, 2048) + PhaseThroughput.FoldFlopPerToken(shape)) / 100 / 1e12;
+        double statistics = PhaseThroughput.ForwardFlopPerToken(shape, 2048) - 2.0 * 11008 * 4096 + PhaseThroughput.FoldFlopPerToken(shape);
+        Assert.That(PhaseThroughput.StatisticsFlopPerToken(shape, 2048), Is.EqualTo(statistics));
+        double expected = 32 * tokens * statistics / 100 / 1e12;
         Assert.That(tflops["statistics"], Is.EqualTo(expected).Within(1e-9));
         Assert.That(tflops.ContainsKey("forward"), Is.False, "a phase that took no time has no rate");
     }

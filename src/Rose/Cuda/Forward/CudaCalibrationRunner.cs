@@ -202,7 +202,7 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
             {
                 stats[group].FoldManyWith(count, (s, k) =>
                     _backend.FoldWindowsOnDevice(s.Hessian, s.OfficialScale, s.MeanScale, input, _dtype, count, SeqLen, k));
-            });
+            }, inputsOnly: true);
         }
         return stats;
     }

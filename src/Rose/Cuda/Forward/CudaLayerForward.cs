@@ -55,7 +55,9 @@ public sealed class CudaLayerForward : IDisposable
     /// <summary>The same over a hidden state (in <see cref="DType"/>) at a raw device address (a slice of a larger buffer).
     /// <paramref name="observer"/> sees every linear group's input right after it is computed:
     /// (group, address, rows, cols), rows = batch·seqLen, in the compute dtype <see cref="DType"/>.</summary>
-    public void Run(CudaLayerWeights w, CUdeviceptr x, int batch, int seqLen, LinearInputSink? observer = null)
+    /// <param name="inputsOnly">With an observer: stop once the last linear's input has been observed
+    /// (x is then left half-updated).</param>
+    public void Run(CudaLayerWeights w, CUdeviceptr x, int batch, int seqLen, LinearInputSink? observer = null, bool inputsOnly = false)
     {
         var s = Shape;
         int rows = checked(batch * seqLen);
@@ -80,6 +82,9 @@ public sealed class CudaLayerForward : IDisposable
         Project(w[LinearKind.Up], _normed.Pointer, _up!, rows);
         _kernels.SwiGlu(DType, _act!.Pointer, _gate!.Pointer, _up!.Pointer, (long)rows * s.Intermediate);
         observer?.Invoke(LinearInputGroup.MlpHidden, _act.Pointer, rows, s.Intermediate);
+        // Whoever only wants the linear inputs (the dense statistics pass) has them all now; the
+        // layer's output would be thrown away.
+        if (observer is not null && inputsOnly) return;
         var down = w[LinearKind.Down];
         down.Apply(_blas, _act.Pointer, _proj.Pointer, rows);
         _kernels.ResidualAdd(DType, x, _proj.Pointer, down.Bias?.Pointer ?? CUdeviceptr.Null, rows, s.Hidden);
