@@ -3,46 +3,17 @@
 // k0..k1 of the device pipeline is one GemmEx in the model's dtype with fp32 accumulation,
 // H <- H*(k0-1)/k1 + (2/k1) sum X_k^T X_k (bf16/fp16 products are exact in fp32, so only the order
 // of the fp32 sums differs from folding one window at a time); these kernels do the rest:
-//   rose_column_norms_fold: n_j = sum_t X[t,j]^2 in double, then
-//       s_official_j <- s_official_j*(k-1)/k + (2/k^2) n_j,   s_mean_j <- s_mean_j*(k-1)/k + n_j/k.
-//       Launch: block (32, 8), grid ceil(cols/32); threadIdx.x picks the column (coalesced rows),
-//       threadIdx.y strides over tokens, partial sums meet in shared memory.
-//   rose_column_norms_fold_windows_{f32,bf16,f16}: the same fold for `windows` sequences stored back
-//       to back (the device pipeline's batch, read in the model's dtype), k = first_k, first_k+1, ...
-//       in order, each step rounded to fp32 as above. Launch: block (32, 16), grid ceil(cols/32).
+//   rose_column_norms_fold_windows_{f32,bf16,f16}: for each of `windows` sequences stored back to
+//       back (in the model's dtype on the device pipeline, fp32 otherwise), k = first_k, first_k+1, ...
+//       in order: n_j = sum_t X[t,j]^2 in double, then
+//       s_official_j <- s_official_j*(k-1)/k + (2/k^2) n_j,   s_mean_j <- s_mean_j*(k-1)/k + n_j/k,
+//       each step rounded to fp32 as the host reference does. Launch: block (32, 16), grid
+//       ceil(cols/32); threadIdx.x picks the column (coalesced rows), threadIdx.y strides over
+//       tokens, partial sums meet in shared memory.
 //   rose_mirror_upper: H[i,j] <- H[j,i] for i > j (row-major), so H is exactly symmetric as on
 //       the CPU. Launch: flat grid-stride over n*n.
 //   rose_scale: a <- a*alpha (the fold of an empty sequence). Flat grid-stride.
-//   rose_widen_bf16 / rose_widen_f16: y = float(x) for activations captured on the device in the
-//       model's dtype, so the fold itself always runs on fp32 inputs. Flat grid-stride.
 #include "rose_common.cuh"
-
-extern "C" __global__ void rose_column_norms_fold(const float* x, int tokens, int cols,
-                                                  float* s_official, float* s_mean, double keep, double k)
-{
-    __shared__ double partial[8][33];
-    const int j = blockIdx.x * 32 + threadIdx.x;
-    double sum = 0.0;
-    if (j < cols)
-    {
-        for (int t = threadIdx.y; t < tokens; t += 8)
-        {
-            const double v = (double)x[(long long)t * cols + j];
-            sum += v * v;
-        }
-    }
-    partial[threadIdx.y][threadIdx.x] = sum;
-    __syncthreads();
-    if (threadIdx.y == 0 && j < cols)
-    {
-        double norm = 0.0;
-        for (int y = 0; y < 8; ++y)
-            norm += partial[y][threadIdx.x];
-        // Unfused, as the host reference computes it.
-        s_official[j] = (float)__dadd_rn(__dmul_rn((double)s_official[j], keep), __dmul_rn(2.0 / (k * k), norm));
-        s_mean[j] = (float)__dadd_rn(__dmul_rn((double)s_mean[j], keep), norm / k);
-    }
-}
 
 template <typename T> __device__ __forceinline__ float rose_widen(T v);
 template <> __device__ __forceinline__ float rose_widen<float>(float v) { return v; }
@@ -133,18 +104,4 @@ extern "C" __global__ void rose_scale(float* a, long long count, float alpha)
     for (long long idx = blockIdx.x * (long long)blockDim.x + threadIdx.x; idx < count;
          idx += (long long)gridDim.x * blockDim.x)
         a[idx] = a[idx] * alpha;
-}
-
-extern "C" __global__ void rose_widen_bf16(const rose_bf16* x, float* y, long long count)
-{
-    for (long long idx = blockIdx.x * (long long)blockDim.x + threadIdx.x; idx < count;
-         idx += (long long)gridDim.x * blockDim.x)
-        y[idx] = rose_bf16_to_float(x[idx]);
-}
-
-extern "C" __global__ void rose_widen_f16(const rose_half* x, float* y, long long count)
-{
-    for (long long idx = blockIdx.x * (long long)blockDim.x + threadIdx.x; idx < count;
-         idx += (long long)gridDim.x * blockDim.x)
-        y[idx] = rose_half_to_float(x[idx]);
 }

@@ -207,16 +207,13 @@ public sealed class CudaBackend : IPruningBackend
         {
             // An empty sequence only ages the running statistics (norms are zero).
             Launch("hessian.cu", "rose_scale", h.Count, h.Pointer, h.Count, (float)keep);
-            var dummy = _inputScratch.Get(1);
-            Context.MakeCurrent();
-            _kernels.Get("hessian.cu", "rose_column_norms_fold").Launch(Dim3.Cover(cols, 32), new Dim3(32, 8), 0, _stream,
-                dummy.Pointer, 0, cols, so.Pointer, sm.Pointer, keep, k);
+            FoldColumnNorms(_inputScratch.Get(1).Pointer, DType.F32, 1, 0, cols, so, sm, sequenceIndex);
             return;
         }
 
         var xs = _inputScratch.Get(x.Length);
         CopyIn(x, xs);
-        FoldFloatInput(h, so, sm, xs.Pointer, tokens, k);
+        FoldFloatInput(h, so, sm, xs.Pointer, tokens, sequenceIndex);
     }
 
     /// <summary>Folds calibration sequences k = <paramref name="firstIndex"/> .. firstIndex + windows − 1,
@@ -247,15 +244,21 @@ public sealed class CudaBackend : IPruningBackend
         _blas.GemmEx(CublasOperation.None, CublasOperation.Transpose, cols, cols, checked(windows * tokens),
             (float)(2.0 / last), x, type, cols, x, type, cols, (float)((firstIndex - 1) / last), h.Pointer, CudaDataType.R32F, cols);
         Launch("hessian.cu", "rose_mirror_upper", h.Count, h.Pointer, cols);
-        string norms = "rose_column_norms_fold_windows_" + dtype switch { DType.F32 => "f32", DType.BF16 => "bf16", _ => "f16" };
-        _kernels.Get("hessian.cu", norms).Launch(Dim3.Cover(cols, 32), new Dim3(32, 16), 0, _stream,
+        FoldColumnNorms(x, dtype, windows, tokens, cols, so, sm, firstIndex);
+    }
+
+    /// <summary>s ← s·(k−1)/k + (2/k²)·‖X_k[:,j]‖² (and the mean) for each of the windows, k from <paramref name="firstIndex"/>.</summary>
+    private void FoldColumnNorms(CUdeviceptr x, DType dtype, int windows, int tokens, int cols, CudaVector so, CudaVector sm, int firstIndex)
+    {
+        string kernel = "rose_column_norms_fold_windows_" + dtype switch { DType.F32 => "f32", DType.BF16 => "bf16", _ => "f16" };
+        _kernels.Get("hessian.cu", kernel).Launch(Dim3.Cover(cols, 32), new Dim3(32, 16), 0, _stream,
             x, windows, tokens, cols, so.Pointer, sm.Pointer, firstIndex);
     }
 
-    private void FoldFloatInput(CudaMatrix h, CudaVector so, CudaVector sm, CUdeviceptr xs, int tokens, double k)
+    private void FoldFloatInput(CudaMatrix h, CudaVector so, CudaVector sm, CUdeviceptr xs, int tokens, int k)
     {
         int cols = h.Cols;
-        double keep = (k - 1) / k;
+        double keep = (k - 1.0) / k;
         // Row-major X (tokens×cols) is the column-major matrix Xc = Xᵀ (cols×tokens, ld = cols),
         // so XᵀX = Xc·Xcᵀ: op(A) = Xc (N), op(B) = Xcᵀ (T). The product is symmetric, so the
         // row-major H buffer reads the same either way.
@@ -263,8 +266,7 @@ public sealed class CudaBackend : IPruningBackend
             (float)(2.0 / k), xs, cols, xs, cols, (float)keep, h.Pointer, cols);
         // GEMM gives H[i,j] and H[j,i] from differently ordered sums; keep it exactly symmetric.
         Launch("hessian.cu", "rose_mirror_upper", h.Count, h.Pointer, cols);
-        _kernels.Get("hessian.cu", "rose_column_norms_fold").Launch(Dim3.Cover(cols, 32), new Dim3(32, 8), 0, _stream,
-            xs, tokens, cols, so.Pointer, sm.Pointer, keep, k);
+        FoldColumnNorms(xs, DType.F32, 1, tokens, cols, so, sm, k);
     }
 
     // ---- Hessian preparation and factorization -------------------------------------------

@@ -160,10 +160,7 @@ public sealed class ForwardKernelTests
         var q = Representable(Random(batch * tokens * qWidth, 14, 2f));
         var kk = Representable(Random(batch * tokens * kvWidth, 15, 2f));
         var v = Representable(Random(batch * tokens * kvWidth, 16));
-        var expected = new float[q.Length];
-        for (int b = 0; b < batch; b++)
-            CausalAttention.Forward(q.AsSpan(b * tokens * qWidth, tokens * qWidth), kk.AsSpan(b * tokens * kvWidth, tokens * kvWidth),
-                v.AsSpan(b * tokens * kvWidth, tokens * kvWidth), expected.AsSpan(b * tokens * qWidth, tokens * qWidth), tokens, heads, kvHeads, headDim);
+        var expected = BatchedCpuAttention(q, kk, v, batch, tokens, heads, kvHeads, headDim);
         using var dq = DeviceBuffer<float>.FromHost(context, q);
         using var dk = DeviceBuffer<float>.FromHost(context, kk);
         using var dv = DeviceBuffer<float>.FromHost(context, v);
@@ -185,6 +182,17 @@ public sealed class ForwardKernelTests
             CUdeviceptr.Null, 1, 4, 2, 2, 128, tensorCores: true));
     }
 
+    /// <summary>The CPU reference over each sequence of a batch on its own.</summary>
+    private static float[] BatchedCpuAttention(float[] q, float[] k, float[] v, int batch, int tokens, int heads, int kvHeads, int headDim)
+    {
+        int qWidth = heads * headDim, kvWidth = kvHeads * headDim;
+        var expected = new float[q.Length];
+        for (int b = 0; b < batch; b++)
+            CausalAttention.Forward(q.AsSpan(b * tokens * qWidth, tokens * qWidth), k.AsSpan(b * tokens * kvWidth, tokens * kvWidth),
+                v.AsSpan(b * tokens * kvWidth, tokens * kvWidth), expected.AsSpan(b * tokens * qWidth, tokens * qWidth), tokens, heads, kvHeads, headDim);
+        return expected;
+    }
+
     [Test]
     public void AttentionKeepsSequencesOfABatchApart()
     {
@@ -195,10 +203,7 @@ public sealed class ForwardKernelTests
         var q = Random(batch * tokens * qWidth, 7);
         var kk = Random(batch * tokens * kvWidth, 8);
         var v = Random(batch * tokens * kvWidth, 9);
-        var expected = new float[q.Length];
-        for (int b = 0; b < batch; b++)
-            CausalAttention.Forward(q.AsSpan(b * tokens * qWidth, tokens * qWidth), kk.AsSpan(b * tokens * kvWidth, tokens * kvWidth),
-                v.AsSpan(b * tokens * kvWidth, tokens * kvWidth), expected.AsSpan(b * tokens * qWidth, tokens * qWidth), tokens, heads, kvHeads, headDim);
+        var expected = BatchedCpuAttention(q, kk, v, batch, tokens, heads, kvHeads, headDim);
         using var dq = DeviceBuffer<float>.FromHost(context, q);
         using var dk = DeviceBuffer<float>.FromHost(context, kk);
         using var dv = DeviceBuffer<float>.FromHost(context, v);
