@@ -12,6 +12,8 @@
 //       tokens, partial sums meet in shared memory.
 //   rose_mirror_upper: H[i,j] <- H[j,i] for i > j (row-major), so H is exactly symmetric as on
 //       the CPU. Launch: flat grid-stride over n*n.
+//   rose_mirror_lower: H[i,j] <- H[j,i] for i < j: the batched fold computes only the blocks on and
+//       below the diagonal (row-major), about half the GEMM work, and this fills the rest. Flat.
 //   rose_scale: a <- a*alpha (the fold of an empty sequence). Flat grid-stride.
 #include "rose_common.cuh"
 
@@ -95,6 +97,19 @@ extern "C" __global__ void rose_mirror_upper(float* h, int n)
         const int i = (int)(idx / n);
         const int j = (int)(idx - (long long)i * n);
         if (i > j)
+            h[idx] = h[(long long)j * n + i];
+    }
+}
+
+extern "C" __global__ void rose_mirror_lower(float* h, int n)
+{
+    const long long total = (long long)n * n;
+    for (long long idx = blockIdx.x * (long long)blockDim.x + threadIdx.x; idx < total;
+         idx += (long long)gridDim.x * blockDim.x)
+    {
+        const int i = (int)(idx / n);
+        const int j = (int)(idx - (long long)i * n);
+        if (i < j)
             h[idx] = h[(long long)j * n + i];
     }
 }

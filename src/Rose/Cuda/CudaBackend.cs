@@ -240,11 +240,33 @@ public sealed class CudaBackend : IPruningBackend
             _ => throw new ArgumentException($"cannot fold {dtype} activations"),
         };
         double last = firstIndex + windows - 1;
-        // Row-major X (all windows' tokens × cols) is the column-major Xᵀ; see FoldFloatInput.
-        _blas.GemmEx(CublasOperation.None, CublasOperation.Transpose, cols, cols, checked(windows * tokens),
-            (float)(2.0 / last), x, type, cols, x, type, cols, (float)((firstIndex - 1) / last), h.Pointer, CudaDataType.R32F, cols);
-        Launch("hessian.cu", "rose_mirror_upper", h.Count, h.Pointer, cols);
+        float alpha = (float)(2.0 / last), beta = (float)((firstIndex - 1) / last);
+        int k = checked(windows * tokens), element = dtype.ElementSize();
+        // Row-major X (all windows' tokens × cols) is the column-major Xc = Xᵀ (cols × k, ld cols),
+        // and H = Xc·Xcᵀ. H is symmetric, so only the column-major blocks (p, q ≥ p) of a panel
+        // split are multiplied — the row-major blocks on and below the diagonal — and mirrored up.
+        var panels = FoldPanels(cols);
+        for (int p = 0; p < panels.Length - 1; p++)
+            for (int q = p; q < panels.Length - 1; q++)
+            {
+                int r0 = panels[p], c0 = panels[q];
+                _blas.GemmEx(CublasOperation.None, CublasOperation.Transpose, panels[p + 1] - r0, panels[q + 1] - c0, k,
+                    alpha, x.AddBytes((long)r0 * element), type, cols, x.AddBytes((long)c0 * element), type, cols,
+                    beta, h.Pointer.AddBytes(((long)c0 * cols + r0) * sizeof(float)), CudaDataType.R32F, cols);
+            }
+        Launch("hessian.cu", "rose_mirror_lower", h.Count, h.Pointer, cols);
         FoldColumnNorms(x, dtype, windows, tokens, cols, so, sm, firstIndex);
+    }
+
+    /// <summary>Panel boundaries for the symmetric fold: about 1024 columns each (at most 8 panels, so
+    /// 36 of 64 blocks), starting at multiples of 8 so every operand stays 16-byte aligned.</summary>
+    internal static int[] FoldPanels(int cols)
+    {
+        int count = Math.Clamp(cols / 1024, 1, 8);
+        var bounds = new int[count + 1];
+        for (int p = 1; p < count; p++) bounds[p] = (int)((long)cols * p / count) & ~7;
+        bounds[count] = cols;
+        return bounds;
     }
 
     /// <summary>s ← s·(k−1)/k + (2/k²)·‖X_k[:,j]‖² (and the mean) for each of the windows, k from <paramref name="firstIndex"/>.</summary>
