@@ -6,8 +6,10 @@ namespace Rose.Pipeline;
 /// and the measured seconds, so a run can be read against the device's peak. Counts:
 /// a layer forward is 2·(linear parameters) flop per token plus 2·seqLen·q_dim for causal attention
 /// (the dense statistics pass stops before down_proj);
-/// the statistics fold is 2·cols² per token for each of the four input groups (the full XᵀX GEMM);
-/// Cholesky → inverse → upper factor is 4/3·n³ per matrix (potrf n³/3, potri 2n³/3, potrf n³/3);
+/// the statistics fold is cols² per token for each of the four input groups (XᵀX is symmetric: the
+/// half that needs computing; the GEMM blocks on the diagonal do somewhat more);
+/// the upper factor of H⁻¹ is 2/3·n³ per matrix (one Cholesky factorization n³/3 and one triangular
+/// inverse n³/3, the route both backends take);
 /// the OBS sweeps are rows·cols·(cols + B) (the trailing updates rows·cols², the in-block updates
 /// rows·cols·B); the ROSE ordering moves at least (6·rows·cols + 2·cols²)·4 bytes per matrix
 /// (W read for the scores, the scores written and read, W gathered there and back, H permuted).</summary>
@@ -25,7 +27,7 @@ public static class PhaseThroughput
         ForwardFlopPerToken(s, seqLen) - 2.0 * s.Intermediate * s.Hidden + FoldFlopPerToken(s);
 
     public static double FoldFlopPerToken(ModelShape s) =>
-        2.0 * (2.0 * s.Hidden * s.Hidden + (double)s.QDim * s.QDim + (double)s.Intermediate * s.Intermediate);
+        2.0 * s.Hidden * s.Hidden + (double)s.QDim * s.QDim + (double)s.Intermediate * s.Intermediate;
 
     /// <summary>TFLOP/s of "statistics" (dense forward + fold, every layer), "forward" (the pruned
     /// forward, every layer but the last), "prune_cholesky" and "prune_obs"; a phase that took no
@@ -42,7 +44,7 @@ public static class PhaseThroughput
         if (matrices is { Count: > 0 })
         {
             flop["prune_cholesky"] = matrices.Where(m => m.Seconds.GetValueOrDefault("cholesky") > 0)
-                .Sum(m => 4.0 / 3 * Math.Pow(m.Shape[1], 3));
+                .Sum(m => 2.0 / 3 * Math.Pow(m.Shape[1], 3));
             flop["prune_obs"] = matrices.Where(m => m.Loss is not null)
                 .Sum(m => (double)m.Shape[0] * m.Shape[1] * (m.Shape[1] + Math.Min(blockSize, m.Shape[1])));
         }

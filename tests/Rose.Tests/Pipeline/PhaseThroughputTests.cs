@@ -14,7 +14,7 @@ public class PhaseThroughputTests
         // Linear parameters per layer: q, k, v, o 4·4096² + gate, up, down 3·4096·11008.
         double linear = 4.0 * 4096 * 4096 + 3.0 * 4096 * 11008;
         Assert.That(PhaseThroughput.ForwardFlopPerToken(shape, 2048), Is.EqualTo(2 * linear + 2.0 * 2048 * 4096));
-        Assert.That(PhaseThroughput.FoldFlopPerToken(shape), Is.EqualTo(2.0 * (3.0 * 4096 * 4096 + 11008.0 * 11008)));
+        Assert.That(PhaseThroughput.FoldFlopPerToken(shape), Is.EqualTo(3.0 * 4096 * 4096 + 11008.0 * 11008));
 
         long tokens = 128L * 2048;
         var tflops = PhaseThroughput.Of(shape, 32, tokens, 2048, new Dictionary<string, double> { ["statistics"] = 100, ["forward"] = 0 });
@@ -34,7 +34,7 @@ public class PhaseThroughputTests
             0.01, 0, false, 0, new Dictionary<string, double> { ["cholesky"] = 1, ["obs"] = 1 });
         var matrices = new[] { Matrix(4096, 11008, true), Matrix(11008, 4096, false) };
         var tflops = PhaseThroughput.Of(shape, 1, 0, 2048, seconds, matrices, 128);
-        double cholesky = 4.0 / 3 * (Math.Pow(11008, 3) + Math.Pow(4096, 3));
+        double cholesky = 2.0 / 3 * (Math.Pow(11008, 3) + Math.Pow(4096, 3));
         Assert.That(tflops["prune_cholesky"], Is.EqualTo(cholesky / 2 / 1e12).Within(1e-9));
         double obs = 4096.0 * 11008 * (11008 + 128) + 11008.0 * 4096 * (4096 + 128);
         Assert.That(tflops["prune_obs"], Is.EqualTo(obs / 4 / 1e12).Within(1e-9));
