@@ -218,7 +218,7 @@ public sealed class CudaBackend : IPruningBackend
 
     /// <summary>Folds calibration sequences k = <paramref name="firstIndex"/> .. firstIndex + windows − 1,
     /// stored back to back on this device (windows × tokens × cols, row-major, in <paramref name="dtype"/>),
-    /// with one GEMM: H ← H·(k0−1)/k1 + (2/k1)·Σ X_kᵀX_k — the same H as folding them one at a time up to
+    /// as one product: H ← H·(k0−1)/k1 + (2/k1)·Σ X_kᵀX_k — the same H as folding them one at a time up to
     /// the order of fp32 sums (products of bf16/fp16 values are exact in fp32). The column statistics
     /// are folded window by window in order, exactly as <see cref="FoldSequence"/> does.</summary>
     internal void FoldWindowsOnDevice(BackendMatrix hessian, BackendVector sOfficial, BackendVector sMean,

@@ -122,7 +122,7 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
     private Span<byte> HostWindows(int first, int count) =>
         new(_hostStates!.Pointer + first * WindowBytes, checked((int)(count * WindowBytes)));
 
-    /// <summary>Device (or pinned host) address of window <paramref name="first"/>'s states.</summary>
+    /// <summary>Device address of window <paramref name="first"/>'s states (resident states only).</summary>
     private CUdeviceptr DeviceWindow(int first) => _states!.PointerAt(first * WindowBytes);
 
     /// <summary>Stores one window given in fp32 (values the dtype represents exactly: embeddings or saved states).</summary>
