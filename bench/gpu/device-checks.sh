@@ -22,7 +22,8 @@ O=${OUT:-/tmp/out}; mkdir -p "$O"
 cli="dotnet .gpu/Rose.Tests/Rose.Cli.dll"
 bench="dotnet /tmp/Rose.Bench/Rose.Bench.dll"
 t0=$(date +%s); stamp() { echo "[$(( $(date +%s) - t0 )) s] $*"; }
-( nvidia-smi; which nsys ncu; nproc; free -g; df -h /tmp ) > "$O/machine.txt" 2>&1
+( nvidia-smi; which nsys ncu; nproc; free -g; df -h /tmp
+  python3 -c "import torch, importlib.util as u; print('torch', torch.__version__, 'transformers', u.find_spec('transformers') is not None)" ) > "$O/machine.txt" 2>&1
 
 # 1. Tests.
 if want 1; then

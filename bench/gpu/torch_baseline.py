@@ -1,6 +1,6 @@
 # The official pruning loop, re-written in plain PyTorch for timing side by side with Rose on the
 # same GPU and checkpoint (the official repositories need transformers and datasets, which the GPU
-# machine does not have). It does what the official SparseGPT/ROSE LLaMA code does, in the same
+# machine's Python need not have; this needs torch alone). It does what the official SparseGPT/ROSE LLaMA code does, in the same
 # order and precision: the decoder layers run in the model's dtype one calibration window at a
 # time with a hook per linear (each of the seven keeps its own fp32 Hessian and ROSE statistic,
 # add_batch as the official code scales them), then per linear the ROSE ordering, damping,
