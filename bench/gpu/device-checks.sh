@@ -38,6 +38,7 @@ fi
 
 if want 2; then
 # 2. Interrupt a device prune after its second layer, resume it, compare with an uninterrupted run.
+rm -rf /tmp/g
 args=(prune --method rose --sparsity 0.5 --nsamples 32 --seqlen 256 --device cuda --force)
 timeout 60 $cli "${args[@]}" --out /tmp/g/ref > "$O/resume-ref.txt" 2>&1
 timeout 60 python3 - "$cli" "${args[@]}" <<'PY'
