@@ -138,6 +138,21 @@ public sealed class CudaPrimitiveTests
     }
 
     [Test]
+    public void LargeMatricesRoundTripThroughTheStagingBuffers()
+    {
+        var gpu = Backend();
+        // 2049 × 1031 floats (8.1 MB) is over the staging threshold and not a multiple of its chunk.
+        const int rows = 2049, cols = 1031;
+        var data = PruningTestData.Gaussian(new Random(11), rows * cols);
+        using var m = gpu.Upload(data, rows, cols);
+        Assert.That(Download(gpu, m), Is.EqualTo(data));
+        using var copy = gpu.Clone(m);
+        var back = new float[rows * cols];
+        gpu.Download(copy, back);
+        Assert.That(back, Is.EqualTo(data));
+    }
+
+    [Test]
     public void CholeskyInverseUpperReportsNonPositiveDefinite()
     {
         var gpu = Backend();
