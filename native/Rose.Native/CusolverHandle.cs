@@ -66,11 +66,9 @@ public sealed unsafe class CusolverHandle : IDisposable
         int lwork;
         CusolverApi.Check(CusolverApi.cusolverDnSpotrf_bufferSize(Handle, (int)uplo, n, a.Value, lda, &lwork),
             nameof(CusolverApi.cusolverDnSpotrf_bufferSize));
-        using var work = new DeviceBuffer<float>(Context, Math.Max(lwork, 1));
-        using var info = new DeviceBuffer<int>(Context, 1);
-        CusolverApi.Check(CusolverApi.cusolverDnSpotrf(Handle, (int)uplo, n, a.Value, lda, work.Pointer.Value, lwork, info.Pointer.Value),
-            nameof(CusolverApi.cusolverDnSpotrf));
-        return ReadInfo(info);
+        int floats = lwork;
+        return RunWithWorkspace((long)floats * sizeof(float), (work, info) =>
+            CusolverApi.cusolverDnSpotrf(Handle, (int)uplo, n, a.Value, lda, work, floats, info), nameof(CusolverApi.cusolverDnSpotrf));
     }
 
     public int Spotrf(FillMode uplo, int n, DeviceBuffer<float> a) => Spotrf(uplo, n, CheckSquare(a, n), n);
@@ -84,11 +82,9 @@ public sealed unsafe class CusolverHandle : IDisposable
             int lwork;
             CusolverApi.Check(CusolverApi.cusolverDnSpotri_bufferSize(Handle, (int)uplo, n, a.Value, lda, &lwork),
                 nameof(CusolverApi.cusolverDnSpotri_bufferSize));
-            using var work = new DeviceBuffer<float>(Context, Math.Max(lwork, 1));
-            using var info = new DeviceBuffer<int>(Context, 1);
-            CusolverApi.Check(CusolverApi.cusolverDnSpotri(Handle, (int)uplo, n, a.Value, lda, work.Pointer.Value, lwork, info.Pointer.Value),
-                nameof(CusolverApi.cusolverDnSpotri));
-            return ReadInfo(info);
+            int floats = lwork;
+            return RunWithWorkspace((long)floats * sizeof(float), (work, info) =>
+                CusolverApi.cusolverDnSpotri(Handle, (int)uplo, n, a.Value, lda, work, floats, info), nameof(CusolverApi.cusolverDnSpotri));
         }
         catch (EntryPointNotFoundException e)
         {
@@ -111,14 +107,12 @@ public sealed unsafe class CusolverHandle : IDisposable
             nuint deviceBytes, hostBytes;
             CusolverApi.Check(CusolverApi.cusolverDnXtrtri_bufferSize(Handle, (int)uplo, nonUnit, n, r32f, a.Value, lda, &deviceBytes, &hostBytes),
                 nameof(CusolverApi.cusolverDnXtrtri_bufferSize));
-            using var work = new DeviceBuffer<byte>(Context, Math.Max((long)deviceBytes, 1));
-            using var info = new DeviceBuffer<int>(Context, 1);
-            void* host = hostBytes > 0 ? System.Runtime.InteropServices.NativeMemory.Alloc(hostBytes) : null;
+            nuint onDevice = deviceBytes, onHost = hostBytes;
+            void* host = onHost > 0 ? System.Runtime.InteropServices.NativeMemory.Alloc(onHost) : null;
             try
             {
-                CusolverApi.Check(CusolverApi.cusolverDnXtrtri(Handle, (int)uplo, nonUnit, n, r32f, a.Value, lda, work.Pointer.Value, deviceBytes,
-                    host, hostBytes, info.Pointer.Value), nameof(CusolverApi.cusolverDnXtrtri));
-                return ReadInfo(info);
+                return RunWithWorkspace((long)onDevice, (work, info) => CusolverApi.cusolverDnXtrtri(Handle, (int)uplo, nonUnit, n, r32f,
+                    a.Value, lda, work, onDevice, host, onHost, info), nameof(CusolverApi.cusolverDnXtrtri));
             }
             finally
             {
@@ -138,6 +132,16 @@ public sealed unsafe class CusolverHandle : IDisposable
         using var info = new DeviceBuffer<int>(Context, 1);
         CusolverApi.Check(CusolverApi.cusolverDnSpotrs(Handle, (int)uplo, n, nrhs, a.Value, lda, b.Value, ldb, info.Pointer.Value),
             nameof(CusolverApi.cusolverDnSpotrs));
+        return ReadInfo(info);
+    }
+
+    /// <summary>Runs a solver call with a device workspace of <paramref name="workBytes"/> and a devInfo
+    /// word (their addresses are the call's arguments), and returns devInfo once the call is done.</summary>
+    private int RunWithWorkspace(long workBytes, Func<ulong, ulong, int> call, string function)
+    {
+        using var work = new DeviceBuffer<byte>(Context, Math.Max(workBytes, 1));
+        using var info = new DeviceBuffer<int>(Context, 1);
+        CusolverApi.Check(call(work.Pointer.Value, info.Pointer.Value), function);
         return ReadInfo(info);
     }
 
