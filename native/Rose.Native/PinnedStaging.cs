@@ -52,18 +52,26 @@ public sealed unsafe class PinnedStaging : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegative(bytes);
         int chunks = (int)((bytes + ChunkBytes - 1) / ChunkBytes);
-        for (int c = 0; c < chunks; c++)
+        try
         {
-            int b = c & 1;
-            long offset = (long)c * ChunkBytes;
-            int n = (int)Math.Min(ChunkBytes, bytes - offset);
-            // The DMA of chunk c − 2 read this buffer; it must be done before the buffer is refilled.
-            if (c >= 2) _done[b].Synchronize();
-            produce(offset, new Span<byte>(_chunks[b].Pointer, n));
-            Context.MakeCurrent();
-            CuDriver.Check(CuDriver.cuMemcpyHtoDAsync_v2(destination.AddBytes(offset).Value, _chunks[b].Pointer, (nuint)n,
-                CudaStream.HandleOf(Stream)), nameof(CuDriver.cuMemcpyHtoDAsync_v2));
-            _done[b].Record(Stream);
+            for (int c = 0; c < chunks; c++)
+            {
+                int b = c & 1;
+                long offset = (long)c * ChunkBytes;
+                int n = (int)Math.Min(ChunkBytes, bytes - offset);
+                // The DMA of chunk c − 2 read this buffer; it must be done before the buffer is refilled.
+                if (c >= 2) _done[b].Synchronize();
+                produce(offset, new Span<byte>(_chunks[b].Pointer, n));
+                Context.MakeCurrent();
+                CuDriver.Check(CuDriver.cuMemcpyHtoDAsync_v2(destination.AddBytes(offset).Value, _chunks[b].Pointer, (nuint)n,
+                    CudaStream.HandleOf(Stream)), nameof(CuDriver.cuMemcpyHtoDAsync_v2));
+                _done[b].Record(Stream);
+            }
+        }
+        catch
+        {
+            DrainQuietly();
+            throw;
         }
         for (int c = Math.Max(0, chunks - 2); c < chunks; c++) _done[c & 1].Synchronize();
     }
@@ -84,26 +92,39 @@ public sealed unsafe class PinnedStaging : IDisposable
         fixed (T* p = destination)
         {
             byte* d = (byte*)p;
-            for (int c = 0; c <= chunks; c++)
+            try
             {
-                if (c < chunks)
-                {
-                    long offset = (long)c * ChunkBytes;
-                    int n = (int)Math.Min(ChunkBytes, bytes - offset);
-                    Context.MakeCurrent();
-                    CuDriver.Check(CuDriver.cuMemcpyDtoHAsync_v2(_chunks[c & 1].Pointer, source.AddBytes(offset).Value, (nuint)n,
-                        CudaStream.HandleOf(Stream)), nameof(CuDriver.cuMemcpyDtoHAsync_v2));
-                    _done[c & 1].Record(Stream);
-                }
-                if (c > 0)
-                {
-                    // Drain chunk c − 1 while chunk c is in flight.
-                    int b = (c - 1) & 1;
-                    long offset = (long)(c - 1) * ChunkBytes;
-                    int n = (int)Math.Min(ChunkBytes, bytes - offset);
-                    _done[b].Synchronize();
-                    Copy(_chunks[b].Pointer, new Span<byte>(d + offset, n));
-                }
+                DownloadChunks(source, d, bytes, chunks);
+            }
+            catch
+            {
+                DrainQuietly();
+                throw;
+            }
+        }
+    }
+
+    private void DownloadChunks(CUdeviceptr source, byte* d, long bytes, int chunks)
+    {
+        for (int c = 0; c <= chunks; c++)
+        {
+            if (c < chunks)
+            {
+                long offset = (long)c * ChunkBytes;
+                int n = (int)Math.Min(ChunkBytes, bytes - offset);
+                Context.MakeCurrent();
+                CuDriver.Check(CuDriver.cuMemcpyDtoHAsync_v2(_chunks[c & 1].Pointer, source.AddBytes(offset).Value, (nuint)n,
+                    CudaStream.HandleOf(Stream)), nameof(CuDriver.cuMemcpyDtoHAsync_v2));
+                _done[c & 1].Record(Stream);
+            }
+            if (c > 0)
+            {
+                // Drain chunk c − 1 while chunk c is in flight.
+                int b = (c - 1) & 1;
+                long offset = (long)(c - 1) * ChunkBytes;
+                int n = (int)Math.Min(ChunkBytes, bytes - offset);
+                _done[b].Synchronize();
+                Copy(_chunks[b].Pointer, new Span<byte>(d + offset, n));
             }
         }
     }
@@ -126,6 +147,24 @@ public sealed unsafe class PinnedStaging : IDisposable
                 int m = (int)Math.Min(CopyPiece, n - at);
                 Buffer.MemoryCopy(source + at, d + at, m, m);
             });
+        }
+    }
+
+    /// <summary>After a failed transfer: chunk copies already queued may still be reading or writing
+    /// the pinned chunks, which the next call refills and Dispose frees; wait for them, keeping the
+    /// original exception.</summary>
+    private void DrainQuietly()
+    {
+        foreach (var e in _done)
+        {
+            try
+            {
+                e.Synchronize();
+            }
+            catch (CudaException)
+            {
+                // A sticky device error is already reported by the exception being rethrown.
+            }
         }
     }
 

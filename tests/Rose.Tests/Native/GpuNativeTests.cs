@@ -99,7 +99,9 @@ public sealed class GpuNativeTests
         var y = RandomFloats(n, 3);
         using var dx = DeviceBuffer<float>.FromHost(context, x);
         using var dy = DeviceBuffer<float>.FromHost(context, y);
-        using var stream = context.CreateStream();
+        // Blocking: a pageable upload returns before its DMA lands, and only a blocking stream
+        // waits for the legacy stream it was queued on.
+        using var stream = context.CreateStream(nonBlocking: false);
         using var start = context.CreateEvent();
         using var end = context.CreateEvent();
 

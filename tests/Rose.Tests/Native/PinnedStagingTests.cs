@@ -55,4 +55,28 @@ public class PinnedStagingTests
         var expected = Enumerable.Range(0, bytes).Select(i => (byte)((long)i * 31 % 251)).ToArray();
         Assert.That(device.ToArray(), Is.EqualTo(expected));
     }
+
+    [Test]
+    public void AFailedProducerLeavesTheChunksReusable()
+    {
+        var context = GpuTestEnvironment.RequireGpu();
+        using var stream = context.CreateStream();
+        using var staging = new PinnedStaging(context, stream, ChunkBytes);
+        using var scrap = DeviceBuffer<byte>.Allocate(context, 8 * ChunkBytes);
+        var failure = Assert.Throws<InvalidOperationException>(() => staging.Upload(8 * ChunkBytes, scrap.Pointer, (offset, chunk) =>
+        {
+            if (offset == 3 * ChunkBytes) throw new InvalidOperationException("producer failed");
+            chunk.Fill(0xAB);
+        }));
+        Assert.That(failure!.Message, Is.EqualTo("producer failed"));
+
+        // The chunks the failed call queued must be done before this call refills them.
+        var data = Enumerable.Range(0, 3 * ChunkBytes / sizeof(int)).Select(i => (uint)i * 2654435761u).ToArray();
+        using var device = DeviceBuffer<uint>.Allocate(context, data.Length);
+        staging.Upload<uint>(data, device.Pointer);
+        var back = new uint[data.Length];
+        staging.Download<uint>(device.Pointer, back);
+        Assert.That(back, Is.EqualTo(data));
+        Assert.That(scrap.ToArray()[..(3 * ChunkBytes)], Is.All.EqualTo((byte)0xAB), "the failed call's queued chunks landed intact");
+    }
 }
