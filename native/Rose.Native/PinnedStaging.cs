@@ -18,6 +18,7 @@ public sealed unsafe class PinnedStaging : IDisposable
     private readonly PinnedHostBuffer<byte>[] _chunks;
     private readonly CudaEvent[] _done;
     private const int CopyPiece = 1 << 20;
+    private bool _disposed;
 
     public PinnedStaging(CudaContext context, CudaStream? stream = null, int chunkBytes = 32 << 20)
     {
@@ -57,8 +58,10 @@ public sealed unsafe class PinnedStaging : IDisposable
             int b = c & 1;
             long offset = (long)c * ChunkBytes;
             int n = (int)Math.Min(ChunkBytes, bytes - offset);
-            // The DMA of chunk c − 2 read this buffer; it must be done before the buffer is refilled.
-            if (c >= 2) _done[b].Synchronize();
+            // The DMA of chunk c − 2 read this buffer; it must be done before the buffer is refilled. For
+            // c < 2 too: an earlier call that threw part-way (a failed producer) can leave a DMA in flight
+            // (an event never recorded counts as complete, so this costs nothing otherwise).
+            _done[b].Synchronize();
             produce(offset, new Span<byte>(_chunks[b].Pointer, n));
             Context.MakeCurrent();
             CuDriver.Check(CuDriver.cuMemcpyHtoDAsync_v2(destination.AddBytes(offset).Value, _chunks[b].Pointer, (nuint)n,
@@ -131,6 +134,14 @@ public sealed unsafe class PinnedStaging : IDisposable
 
     public void Dispose()
     {
+        if (_disposed) return;
+        _disposed = true;
+        // A copy still in flight (an upload that threw part-way) must not read freed pinned memory.
+        foreach (var e in _done)
+        {
+            try { e?.Synchronize(); }
+            catch (Exception ex) when (ex is CudaException or ObjectDisposedException) { /* a broken or closed context: only freeing is left */ }
+        }
         foreach (var e in _done) e?.Dispose();
         foreach (var c in _chunks) c?.Dispose();
     }
