@@ -39,6 +39,7 @@ public sealed class PerplexityEvaluator
         int batch = (int)Math.Clamp(BatchMemoryBytes / ((long)len * hidden * sizeof(float)), 1, windows.Length);
         var losses = new double[windows.Length];
         var head = _model.LoadHead();
+        var rounding = _model.ActivationDType;
         int steps = windows.Length * (_model.LayerCount + 1), done = 0;
         for (int b0 = 0; b0 < windows.Length; b0 += batch)
         {
@@ -54,7 +55,7 @@ public sealed class PerplexityEvaluator
                 var weights = _model.LoadLayer(layer);
                 bool perWindow = count >= Environment.ProcessorCount;
                 Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = perWindow ? -1 : 1 },
-                    () => new DecoderLayerForward(_model.Shape, _model.Rope) { ParallelInside = !perWindow },
+                    () => new DecoderLayerForward(_model.Shape, _model.Rope) { ParallelInside = !perWindow, Rounding = rounding },
                     (w, _, forward) => { forward.Run(weights, states[w], len); return forward; }, _ => { });
                 done += count;
                 progress?.Report(new ProgressUpdate($"layer {layer + 1}/{_model.LayerCount}", done, steps));

@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
+using Rose.SafeTensors;
 
 namespace Rose.Modeling;
 
@@ -88,8 +89,10 @@ public static class CpuMath
         y1[0] = s10; y1[1] = s11; y1[2] = s12; y1[3] = s13;
     }
 
-    /// <summary>HF LlamaRMSNorm: y = w ⊙ x / sqrt(mean(x²) + eps), per token.</summary>
-    public static void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Span<float> y, int tokens, int dim, float eps)
+    /// <summary>HF LlamaRMSNorm: y = w ⊙ x / sqrt(mean(x²) + eps), per token; with a 16-bit
+    /// <paramref name="rounding"/>, y = round(w ⊙ round(x / sqrt(mean(x²) + eps))) as HF computes it in that dtype.</summary>
+    public static void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Span<float> y, int tokens, int dim, float eps,
+        DType rounding = DType.F32)
     {
         for (int t = 0; t < tokens; t++)
         {
@@ -98,7 +101,10 @@ public static class CpuMath
             float meanSquare = TensorPrimitives.SumOfSquares(row) / dim;
             float inv = 1f / MathF.Sqrt(meanSquare + eps);
             TensorPrimitives.Multiply(row, inv, outRow);
+            // HF casts the normalized row back to the model dtype before the weight multiplies it.
+            FloatConversion.RoundInPlace(rounding, outRow);
             TensorPrimitives.Multiply(outRow, weight, outRow);
+            FloatConversion.RoundInPlace(rounding, outRow);
         }
     }
 

@@ -1,9 +1,14 @@
+using Rose.SafeTensors;
+
 namespace Rose.Modeling;
 
 /// <summary>One LLaMA decoder layer over one sequence, in place on the residual stream
 /// (tokens × hidden), exactly as HF computes it:
 /// h = RMSNorm(x); x += o_proj(Attn(RoPE(q_proj h), RoPE(k_proj h), v_proj h));
 /// h = RMSNorm(x); x += down_proj(silu(gate_proj h) ⊙ up_proj h).
+/// Math is fp32; with a 16-bit <see cref="Rounding"/> every value the reference holds as a tensor of
+/// the model's dtype (norm outputs, attention output, SwiGLU output, each projection before its
+/// residual add, the residual stream) is rounded to it, as the CUDA forward does.
 /// Owns its scratch buffers, so one instance serves one thread.</summary>
 public sealed class DecoderLayerForward
 {
@@ -22,6 +27,9 @@ public sealed class DecoderLayerForward
     /// parallel loops on top of that only makes the thread pool stall.</summary>
     public bool ParallelInside { get; init; } = true;
 
+    /// <summary>The model's activation dtype (see <see cref="LlamaModel.ActivationDType"/>); F32 rounds nothing.</summary>
+    public DType Rounding { get; init; } = DType.F32;
+
     public void Run(DecoderLayerWeights layer, Span<float> hidden, int tokens, ILinearInputObserver? observer = null)
     {
         var s = _shape;
@@ -36,7 +44,8 @@ public sealed class DecoderLayerForward
         var gate = _gate.AsSpan(0, tokens * s.Intermediate);
         var up = _up.AsSpan(0, tokens * s.Intermediate);
 
-        CpuMath.RmsNorm(hidden, layer.InputNorm, normed, tokens, s.Hidden, s.RmsNormEps);
+        var r = Rounding;
+        CpuMath.RmsNorm(hidden, layer.InputNorm, normed, tokens, s.Hidden, s.RmsNormEps, r);
         observer?.Observe(LinearInputGroup.AttentionInput, normed, tokens, s.Hidden);
         layer[LinearKind.Q].Apply(normed, q, tokens, ParallelInside);
         layer[LinearKind.K].Apply(normed, k, tokens, ParallelInside);
@@ -44,22 +53,29 @@ public sealed class DecoderLayerForward
         _rope.Apply(q, tokens, s.Heads);
         _rope.Apply(k, tokens, s.KvHeads);
         CausalAttention.Forward(q, k, v, attn, tokens, s.Heads, s.KvHeads, s.HeadDim, ParallelInside);
+        FloatConversion.RoundInPlace(r, attn);
         observer?.Observe(LinearInputGroup.AttentionOutput, attn, tokens, s.QDim);
         layer[LinearKind.O].Apply(attn, proj, tokens, ParallelInside);
-        AddInPlace(hidden, proj);
+        AddResidual(hidden, proj, r);
 
-        CpuMath.RmsNorm(hidden, layer.PostAttentionNorm, normed, tokens, s.Hidden, s.RmsNormEps);
+        CpuMath.RmsNorm(hidden, layer.PostAttentionNorm, normed, tokens, s.Hidden, s.RmsNormEps, r);
         observer?.Observe(LinearInputGroup.MlpInput, normed, tokens, s.Hidden);
         layer[LinearKind.Gate].Apply(normed, gate, tokens, ParallelInside);
         layer[LinearKind.Up].Apply(normed, up, tokens, ParallelInside);
         CpuMath.SiluMultiply(gate, up);
+        FloatConversion.RoundInPlace(r, gate);
         observer?.Observe(LinearInputGroup.MlpHidden, gate, tokens, s.Intermediate);
         layer[LinearKind.Down].Apply(gate, proj, tokens, ParallelInside);
-        AddInPlace(hidden, proj);
+        AddResidual(hidden, proj, r);
     }
 
-    private static void AddInPlace(Span<float> x, ReadOnlySpan<float> y) =>
-        System.Numerics.Tensors.TensorPrimitives.Add(x, y, x);
+    /// <summary>x = round(x + round(delta)): the projection is a tensor of the model's dtype before the add.</summary>
+    private static void AddResidual(Span<float> x, Span<float> delta, DType rounding)
+    {
+        FloatConversion.RoundInPlace(rounding, delta);
+        System.Numerics.Tensors.TensorPrimitives.Add(x, delta, x);
+        FloatConversion.RoundInPlace(rounding, x);
+    }
 
     private void Reserve(int tokens)
     {

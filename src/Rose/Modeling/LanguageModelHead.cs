@@ -1,3 +1,5 @@
+using Rose.SafeTensors;
+
 namespace Rose.Modeling;
 
 /// <summary>Final RMSNorm + lm_head, and the next-token negative log-likelihood the perplexity
@@ -10,9 +12,12 @@ public sealed class LanguageModelHead
     private readonly int _vocab;
     private readonly int _hidden;
     private readonly float _eps;
+    private readonly DType _rounding;
 
-    public LanguageModelHead(float[] norm, float[] weight, int vocab, int hidden, float eps)
+    /// <param name="rounding">The model's activation dtype: the final norm's output is rounded to it.</param>
+    public LanguageModelHead(float[] norm, float[] weight, int vocab, int hidden, float eps, DType rounding = DType.F32)
     {
+        _rounding = rounding;
         _norm = norm;
         _weight = weight;
         _vocab = vocab;
@@ -26,7 +31,7 @@ public sealed class LanguageModelHead
     public void Logits(ReadOnlySpan<float> hidden, Span<float> logits, int tokens)
     {
         var normed = new float[tokens * _hidden];
-        CpuMath.RmsNorm(hidden, _norm, normed, tokens, _hidden, _eps);
+        CpuMath.RmsNorm(hidden, _norm, normed, tokens, _hidden, _eps, _rounding);
         CpuMath.MatMulTransposed(normed, _weight, logits, tokens, _hidden, _vocab);
     }
 

@@ -27,6 +27,17 @@ public sealed class LlamaModel : IDisposable
     public int LayerCount => Config.NumHiddenLayers;
     public ITextTokenizer Tokenizer => _tokenizer ??= TokenizerLoader.Load(Directory);
 
+    /// <summary>The dtype the reference keeps activations in: the weights' own when 16-bit (HF runs a
+    /// bf16/fp16 checkpoint in that dtype), otherwise F32.</summary>
+    public DType ActivationDType
+    {
+        get
+        {
+            var dtype = Checkpoint.GetInfo(EmbeddingName).DType;
+            return dtype is DType.BF16 or DType.F16 ? dtype : DType.F32;
+        }
+    }
+
     public const string EmbeddingName = "model.embed_tokens.weight";
     public const string FinalNormName = "model.norm.weight";
     public const string LmHeadName = "lm_head.weight";
@@ -91,7 +102,7 @@ public sealed class LlamaModel : IDisposable
     {
         string headName = !Config.TieWordEmbeddings && Checkpoint.Contains(LmHeadName) ? LmHeadName : EmbeddingName;
         return new LanguageModelHead(Checkpoint.ReadFloat32(FinalNormName), Checkpoint.ReadFloat32(headName),
-            Config.VocabSize, Shape.Hidden, Shape.RmsNormEps);
+            Config.VocabSize, Shape.Hidden, Shape.RmsNormEps, ActivationDType);
     }
 
     private void ValidateShapes()

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Rose.Modeling;
 using Rose.Pruning;
+using Rose.SafeTensors;
 
 namespace Rose.Pipeline;
 
@@ -13,11 +14,13 @@ public sealed class CalibrationRunner : ICalibrationRunner
     private readonly LlamaModel _model;
     private readonly int[][] _windows;
     private readonly float[][] _states;
+    private readonly DType _rounding;
 
     public CalibrationRunner(LlamaModel model, int[][] windows)
     {
         _model = model;
         _windows = windows;
+        _rounding = model.ActivationDType;
         SeqLen = windows.Length == 0 ? 0 : windows[0].Length;
         _states = new float[windows.Length][];
         for (int w = 0; w < windows.Length; w++)
@@ -59,7 +62,7 @@ public sealed class CalibrationRunner : ICalibrationRunner
             {
                 var observer = captures[i] ??= new CapturingObserver();
                 var scratch = (float[])_states[w0 + i].Clone();
-                new DecoderLayerForward(shape, _model.Rope) { ParallelInside = !perWindow }.Run(layer, scratch, SeqLen, observer);
+                new DecoderLayerForward(shape, _model.Rope) { ParallelInside = !perWindow, Rounding = _rounding }.Run(layer, scratch, SeqLen, observer);
             });
             for (int i = 0; i < count; i++)
             {
@@ -71,13 +74,25 @@ public sealed class CalibrationRunner : ICalibrationRunner
     }
 
     /// <summary>Forward of <paramref name="layer"/> (pruned or not) over every window, in place:
-    /// the states become the next layer's inputs.</summary>
+    /// the states become the next layer's inputs. Pruned weights are first rounded in place to their
+    /// checkpoint dtype: the reference stores them back into the model in that dtype before the next
+    /// forward (the written output is the same either way).</summary>
     public void Advance(DecoderLayerWeights layer)
     {
+        foreach (var kind in LinearKinds.All)
+            RoundToStoredDType(_model.Checkpoint.GetInfo(LinearKinds.WeightName(layer.Index, kind)).DType, layer[kind].Weight);
         bool perWindow = Windows >= Environment.ProcessorCount;
         Parallel.For(0, Windows, new ParallelOptions { MaxDegreeOfParallelism = perWindow ? -1 : 1 },
-            () => new DecoderLayerForward(_model.Shape, _model.Rope) { ParallelInside = !perWindow },
+            () => new DecoderLayerForward(_model.Shape, _model.Rope) { ParallelInside = !perWindow, Rounding = _rounding },
             (w, _, forward) => { forward.Run(layer, _states[w], SeqLen); return forward; }, _ => { });
+    }
+
+    private static void RoundToStoredDType(DType dtype, float[] weight)
+    {
+        if (dtype is not (DType.BF16 or DType.F16)) return;
+        const int chunk = 1 << 20;
+        Parallel.For(0, (weight.Length + chunk - 1) / chunk, c =>
+            FloatConversion.RoundInPlace(dtype, weight.AsSpan(c * chunk, Math.Min(chunk, weight.Length - c * chunk))));
     }
 
     public void SaveStates(Stream stream)

@@ -4,7 +4,7 @@ using static Rose.Tests.Cuda.CudaTestSupport;
 namespace Rose.Tests.Cuda;
 
 /// <summary>The grid-wide radix select against a sort, on inputs that stress each pass: ties
-/// across whole digits, ±0, negative values, one crowded bin, ranks at both ends.</summary>
+/// across whole digits, ±0, negative values, one crowded bin, ranks at both ends, more keys than one grid pass.</summary>
 [TestFixture, Category("Gpu"), NonParallelizable]
 public class GridSelectTests
 {
@@ -19,6 +19,9 @@ public class GridSelectTests
         yield return new TestCaseData(Make(70001, i => 1f + (i % 13) * 1e-7f)).SetName("one crowded exponent");
         yield return new TestCaseData(Make(300_000, i => MathF.Round((float)rng.NextDouble() * 64) / 8)).SetName("many ties");
         yield return new TestCaseData(Make(1_409_024, i => (float)Math.Pow(rng.NextDouble(), 4))).SetName("an OBS block of 11008 x 128");
+        // More keys than one pass of the largest grid (multiprocessors x 8 blocks x 4096 keys: 4.3M on
+        // an H200), so every thread strides over several keys; signed values with ties.
+        yield return new TestCaseData(Make(6_000_000, i => MathF.Round((float)(rng.NextDouble() - 0.5) * 2e4f) / 16)).SetName("several grid strides");
     }
 
     [TestCaseSource(nameof(Inputs))]

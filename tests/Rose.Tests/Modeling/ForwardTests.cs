@@ -13,7 +13,7 @@ public class ForwardTests
     {
         var hidden = new float[tokens.Length * model.Shape.Hidden];
         model.Embed(tokens, hidden);
-        var forward = new DecoderLayerForward(model.Shape, model.Rope);
+        var forward = new DecoderLayerForward(model.Shape, model.Rope) { Rounding = model.ActivationDType };
         for (int l = 0; l < model.LayerCount; l++) forward.Run(model.LoadLayer(l), hidden, tokens.Length);
         var logits = new float[tokens.Length * model.Config.VocabSize];
         model.LoadHead().Logits(hidden, logits, tokens.Length);
@@ -45,6 +45,7 @@ public class ForwardTests
             var ours = ForwardLogits(model, tokens);
             var naive = new NaiveLlama
             {
+                Round = NaiveRounding(model.ActivationDType),
                 Hidden = spec.Hidden, Intermediate = spec.Intermediate, Layers = spec.Layers, Heads = spec.Heads,
                 KvHeads = spec.KvHeads, HeadDim = spec.Hidden / spec.Heads, Vocab = spec.Vocab, Eps = 1e-6,
                 InvFreq = model.Config.InverseFrequencies().Select(f => (double)f).ToArray(),
@@ -56,6 +57,51 @@ public class ForwardTests
                     maxErr = Math.Max(maxErr, Math.Abs(ours[t * spec.Vocab + v] - naive[t][v]));
             // fp32 against fp64 through a few layers of unit-scale activations: errors stay near 1e-6.
             Assert.That(maxErr, Is.LessThan(1e-4), $"max |logit difference| {maxErr}");
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    private static Func<double, double> NaiveRounding(DType dtype) => dtype switch
+    {
+        DType.BF16 => v => FloatConversion.BFloat16ToSingle(FloatConversion.SingleToBFloat16((float)v)),
+        DType.F16 => v => (double)(Half)(float)v,
+        _ => v => v,
+    };
+
+    /// <summary>A 16-bit model's forward rounds where HF does: the CPU forward is much closer to a double
+    /// reference that rounds at those points than to one that does not (and than to its own fp32 run).</summary>
+    [TestCase(DType.BF16)]
+    [TestCase(DType.F16)]
+    public void HalfPrecisionForwardRoundsWhereTheReferenceDoes(DType dtype)
+    {
+        var spec = new TinyModelSpec { DType = dtype, Hidden = 64, Intermediate = 96, Heads = 4, KvHeads = 2 };
+        var dir = TinyModelFactory.Create(spec, TinyModelFactory.TempDir("fwd16"));
+        try
+        {
+            using var model = LlamaModel.Open(dir);
+            Assert.That(model.ActivationDType, Is.EqualTo(dtype));
+            var tokens = Enumerable.Range(0, 40).Select(i => (i * 11 + 5) % spec.Vocab).ToArray();
+            var ours = ForwardLogits(model, tokens);
+            double Rms(Func<double, double> round)
+            {
+                var naive = new NaiveLlama
+                {
+                    Round = round,
+                    Hidden = spec.Hidden, Intermediate = spec.Intermediate, Layers = spec.Layers, Heads = spec.Heads,
+                    KvHeads = spec.KvHeads, HeadDim = spec.Hidden / spec.Heads, Vocab = spec.Vocab, Eps = 1e-6,
+                    InvFreq = model.Config.InverseFrequencies().Select(f => (double)f).ToArray(),
+                    Tensor = model.Checkpoint.ReadFloat32, Has = model.Checkpoint.Contains,
+                }.Logits(tokens);
+                double sum = 0;
+                for (int t = 0; t < tokens.Length; t++)
+                    for (int v = 0; v < spec.Vocab; v++)
+                        sum += Math.Pow(ours[t * spec.Vocab + v] - naive[t][v], 2);
+                return Math.Sqrt(sum / (tokens.Length * spec.Vocab));
+            }
+            double rounded = Rms(NaiveRounding(dtype)), unrounded = Rms(v => v);
+            TestContext.Out.WriteLine($"{dtype}: rms logit error against the rounding reference {rounded:E2}, against the fp64 one {unrounded:E2}");
+            Assert.That(unrounded, Is.GreaterThan(0), "the forward rounded nothing");
+            Assert.That(rounded, Is.LessThan(unrounded / 5), "the forward does not round where the reference does");
         }
         finally { Directory.Delete(dir, true); }
     }

@@ -11,6 +11,11 @@ public sealed class NaiveLlama
     public required Func<string, bool> Has;
     public bool Tied;
 
+    /// <summary>Rounding to the model's activation dtype, applied where HF holds a tensor of that dtype
+    /// (norm outputs and the normalized row before the weight, attention output, SwiGLU output, each
+    /// residual branch and the stream after each add); identity for fp32.</summary>
+    public Func<double, double> Round = v => v;
+
     public double[][] Logits(int[] tokens)
     {
         int T = tokens.Length;
@@ -45,13 +50,13 @@ public sealed class NaiveLlama
                             attn[t][hh * HeadDim + i] += Math.Exp(scores[s] - max) / sum * v[s][g * HeadDim + i];
                 }
             }
-            for (int t = 0; t < T; t++) Add(x[t], Linear(attn[t], p + "self_attn.o_proj"));
+            for (int t = 0; t < T; t++) Add(x[t], Linear(RoundAll(attn[t]), p + "self_attn.o_proj"));
             var h2 = x.Select(r => RmsNorm(r, Tensor(p + "post_attention_layernorm.weight"))).ToArray();
             for (int t = 0; t < T; t++)
             {
                 var gate = Linear(h2[t], p + "mlp.gate_proj");
                 var up = Linear(h2[t], p + "mlp.up_proj");
-                var m = gate.Select((g, i) => g / (1 + Math.Exp(-g)) * up[i]).ToArray();
+                var m = gate.Select((g, i) => Round(g / (1 + Math.Exp(-g)) * up[i])).ToArray();
                 Add(x[t], Linear(m, p + "mlp.down_proj"));
             }
         }
@@ -66,8 +71,10 @@ public sealed class NaiveLlama
     private double[] RmsNorm(double[] x, float[] w)
     {
         double ms = x.Sum(v => v * v) / x.Length;
-        return x.Select((v, i) => w[i] * v / Math.Sqrt(ms + Eps)).ToArray();
+        return x.Select((v, i) => Round(w[i] * Round(v / Math.Sqrt(ms + Eps)))).ToArray();
     }
+
+    private double[] RoundAll(double[] x) => x.Select(Round).ToArray();
 
     private double[] Linear(double[] x, string module)
     {
@@ -97,5 +104,5 @@ public sealed class NaiveLlama
             }
     }
 
-    private static void Add(double[] x, double[] y) { for (int i = 0; i < x.Length; i++) x[i] += y[i]; }
+    private void Add(double[] x, double[] y) { for (int i = 0; i < x.Length; i++) x[i] = Round(x[i] + Round(y[i])); }
 }

@@ -103,9 +103,10 @@ public sealed class DeviceLinear : IDisposable
         _ => throw new RoseException($"no cuBLAS type for {dtype.ToSafeTensorsString()}"),
     };
 
-    /// <summary>y = x·Wᵀ for rows [0, tokens) of W starting at row <paramref name="firstRow"/>,
-    /// <paramref name="rows"/> of them (the whole matrix by default); y is fp32 tokens × rows.
-    /// Adds no bias (the caller folds it into the next kernel).</summary>
+    /// <summary>y = x·Wᵀ for the <paramref name="rows"/> rows of W at <paramref name="weight"/> (a row
+    /// offset is the caller's pointer arithmetic, as the chunked LM head does); x is tokens × inFeatures
+    /// in <paramref name="dtype"/>, y is fp32 tokens × rows (ld = rows). Adds no bias (the caller folds
+    /// it into the next kernel).</summary>
     public static void Gemm(CublasHandle blas, DType dtype, CUdeviceptr weight, int rows, int inFeatures,
         CUdeviceptr x, CUdeviceptr y, int tokens)
     {
