@@ -18,6 +18,7 @@ public sealed unsafe class PinnedStaging : IDisposable
     private readonly PinnedHostBuffer<byte>[] _chunks;
     private readonly CudaEvent[] _done;
     private const int CopyPiece = 1 << 20;
+    private bool _disposed;
 
     public PinnedStaging(CudaContext context, CudaStream? stream = null, int chunkBytes = 32 << 20)
     {
@@ -170,6 +171,14 @@ public sealed unsafe class PinnedStaging : IDisposable
 
     public void Dispose()
     {
+        if (_disposed) return;
+        _disposed = true;
+        // A copy still in flight (an upload that threw part-way) must not read freed pinned memory.
+        foreach (var e in _done)
+        {
+            try { e?.Synchronize(); }
+            catch (Exception ex) when (ex is CudaException or ObjectDisposedException) { /* a broken or closed context: only freeing is left */ }
+        }
         foreach (var e in _done) e?.Dispose();
         foreach (var c in _chunks) c?.Dispose();
     }

@@ -24,9 +24,8 @@ public static class CalibrationRunners
             log.WriteLine(offload
                 ? $"calibration activations in pinned host memory: {Gib(hostStates)} ({shape}); GPU memory needed: {Gib(need)} (one batch of activations, forward scratch, one layer's weights, statistics and pruning); free {Gib((long)free)} of {Gib((long)total)}"
                 : $"GPU memory needed: {Gib(need)} (activations {Gib(hostStates)} for {shape}, forward scratch, one layer's weights, statistics and pruning); free {Gib((long)free)} of {Gib((long)total)}");
-            if (need > (long)free * 0.85)
-                throw new RoseException($"pruning on the GPU needs {Gib(need)} of GPU memory but only {Gib((long)free)} is free; "
-                    + (offload ? "lower --nsamples or --seqlen" : "pass --offload-activations, or lower --nsamples or --seqlen"));
+            if (DeviceMemoryShortfall(model.Shape, dtype, windows.Length, seqLen, offload, free) is { } why)
+                throw new RoseException(why);
             if (offload && hostStates > (hostLimit ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes) * 0.9)
                 throw new RoseException($"the offloaded calibration activations need {Gib(hostStates)} of host memory, more than is available; lower --nsamples or --seqlen");
             return new CudaCalibrationRunner(model, windows, cuda, offload);
@@ -38,6 +37,24 @@ public static class CalibrationRunners
         if (states + capture > available * 0.9)
             throw new RoseException($"the calibration activations need {Gib(states + capture)} but only {Gib(available)} is available; lower --nsamples or --seqlen");
         return new CalibrationRunner(model, windows);
+    }
+
+    /// <summary>Why a device prune of this size does not fit <paramref name="free"/> bytes of GPU memory
+    /// (with the advice that can help: offloading only when it makes the run fit, nothing about the
+    /// calibration size when one layer's working set alone is too large), or null when it fits.</summary>
+    internal static string? DeviceMemoryShortfall(ModelShape shape, DType dtype, int windows, int seqLen, bool offload, long free)
+    {
+        long budget = (long)(free * 0.85);
+        long need = CudaCalibrationRunner.DeviceBytes(shape, dtype, windows, seqLen, offload);
+        if (need <= budget) return null;
+        string head = $"pruning on the GPU needs {Gib(need)} of GPU memory but only {Gib(free)} is free; ";
+        long layer = CudaCalibrationRunner.LayerWorkingBytes(shape, dtype);
+        if (layer > budget)
+            return head + $"one decoder layer's weights, statistics and pruning alone need {Gib(layer)}, so this model needs a larger GPU or --device cpu";
+        long offloaded = CudaCalibrationRunner.DeviceBytes(shape, dtype, windows, seqLen, offload: true);
+        if (!offload && offloaded <= budget)
+            return head + $"pass --offload-activations (the GPU then needs {Gib(offloaded)}), or lower --nsamples or --seqlen";
+        return head + (offload ? "lower --seqlen or --nsamples" : "pass --offload-activations and lower --seqlen or --nsamples");
     }
 
     private static string Gib(long bytes) => $"{bytes / (double)(1L << 30):F2} GiB";

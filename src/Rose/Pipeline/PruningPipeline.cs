@@ -227,6 +227,9 @@ public sealed class PruningPipeline
                 }
                 writer.Complete();
             }
+            // The activations are done with: the device runner's states, batch copy and forward scratch
+            // (gigabytes at 7B) must not sit beside the evaluation below. Disposing twice is harmless.
+            runner?.Dispose();
             output.CopySideFiles(options.ModelDirectory);
             Lap("write");
 

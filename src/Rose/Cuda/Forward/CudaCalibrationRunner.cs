@@ -43,18 +43,28 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
         _dtype = CudaPerplexityEvaluator.DTypeOf(model);
         var shape = model.Shape;
         _batch = BatchWindows(shape, _dtype, Windows, SeqLen);
-        _kernels = new ForwardKernels(context);
-        _blas = new CublasHandle(context);
-        _staging = new PinnedStaging(context);
-        // The next layer's weights go up on their own stream while this layer's pruning kernels run.
-        _uploadStream = context.CreateStream(nonBlocking: true);
-        _uploadStaging = new PinnedStaging(context, _uploadStream);
-        _forward = new CudaLayerForward(context, _kernels, _blas, shape, model.Config.InverseFrequencies(), _dtype);
-        long total = Math.Max(1, Windows * WindowBytes);
-        if (offload) _hostStates = new PinnedHostBuffer<byte>(context, total);
-        else _states = DeviceBuffer<byte>.Allocate(context, total);
-        _work = DeviceBuffer<byte>.Allocate(context, Math.Max(1, _batch * WindowBytes));
-        if (Windows > 0 && SeqLen > 0) EmbedOnDevice(windows);
+        try
+        {
+            _kernels = new ForwardKernels(context);
+            _blas = new CublasHandle(context);
+            _staging = new PinnedStaging(context);
+            // The next layer's weights go up on their own stream while this layer's pruning kernels run.
+            _uploadStream = context.CreateStream(nonBlocking: true);
+            _uploadStaging = new PinnedStaging(context, _uploadStream);
+            _forward = new CudaLayerForward(context, _kernels, _blas, shape, model.Config.InverseFrequencies(), _dtype);
+            long total = Math.Max(1, Windows * WindowBytes);
+            if (offload) _hostStates = new PinnedHostBuffer<byte>(context, total);
+            else _states = DeviceBuffer<byte>.Allocate(context, total);
+            _work = DeviceBuffer<byte>.Allocate(context, Math.Max(1, _batch * WindowBytes));
+            if (Windows > 0 && SeqLen > 0) EmbedOnDevice(windows);
+        }
+        catch
+        {
+            // Out of memory or a token outside the vocabulary: nobody gets this object to dispose, and
+            // the pinned states alone can be gigabytes.
+            Dispose();
+            throw;
+        }
     }
 
     /// <summary>The states start as the windows' embeddings, gathered on the device from the table
@@ -112,7 +122,7 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
     /// <summary>Bytes of one window's hidden states in the model dtype.</summary>
     private long WindowBytes => (long)SeqLen * _model.Shape.Hidden * _dtype.ElementSize();
 
-    private static int BatchWindows(ModelShape shape, DType dtype, int windows, int seqLen)
+    internal static int BatchWindows(ModelShape shape, DType dtype, int windows, int seqLen)
     {
         long perWindow = (CudaLayerForward.ScratchBytesPerToken(shape, dtype) + (long)shape.Hidden * dtype.ElementSize()) * seqLen;
         return (int)Math.Clamp(ScratchBudgetBytes / Math.Max(1, perWindow), 1, Math.Max(1, windows));
@@ -126,18 +136,16 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
     private CUdeviceptr DeviceWindow(int first) => _states!.PointerAt(first * WindowBytes);
 
     /// <summary>Stores one window given in fp32 (values the dtype represents exactly: embeddings or saved states).</summary>
-    private void StoreWindow(int window, ReadOnlySpan<float> values)
+    private void StoreWindow(int window, ReadOnlySpan<float> values, byte[] bytes)
     {
-        var bytes = new byte[WindowBytes];
         FloatConversion.FromSingle(_dtype, values, bytes);
         if (_hostStates is not null) bytes.CopyTo(HostWindows(window, 1));
         else _staging.Upload<byte>(bytes, DeviceWindow(window));
     }
 
     /// <summary>One window's states widened to fp32 (exact).</summary>
-    private void LoadWindow(int window, Span<float> values)
+    private void LoadWindow(int window, Span<float> values, byte[] bytes)
     {
-        var bytes = new byte[WindowBytes];
         if (_hostStates is not null) HostWindows(window, 1).CopyTo(bytes);
         else _staging.Download<byte>(DeviceWindow(window), bytes);
         FloatConversion.ToSingle(_dtype, bytes, values);
@@ -186,25 +194,32 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
         if (!ReferenceEquals(backend, _backend))
             throw new ArgumentException("the device runner folds into the CUDA backend it was created with", nameof(backend));
         var shape = _model.Shape;
-        var stats = new Dictionary<LinearInputGroup, LayerInputStatistics>
+        var stats = new Dictionary<LinearInputGroup, LayerInputStatistics>();
+        try
         {
-            [LinearInputGroup.AttentionInput] = new(backend, shape.Hidden),
-            [LinearInputGroup.AttentionOutput] = new(backend, shape.QDim),
-            [LinearInputGroup.MlpInput] = new(backend, shape.Hidden),
-            [LinearInputGroup.MlpHidden] = new(backend, shape.Intermediate),
-        };
-        using var weights = TakePrefetched(layer) ?? CudaLayerWeights.Upload(_backend.Context, layer, _dtype, _staging);
-        for (int w0 = 0; w0 < Windows; w0 += _batch)
-        {
-            int count = Math.Min(_batch, Windows - w0);
-            StageWindows(w0, count);
-            _forward.Run(weights, _work.Pointer, count, SeqLen, (group, input, rows, cols) =>
+            // The caller owns them only once they are returned; a failure on the way frees them here.
+            stats[LinearInputGroup.AttentionInput] = new(backend, shape.Hidden);
+            stats[LinearInputGroup.AttentionOutput] = new(backend, shape.QDim);
+            stats[LinearInputGroup.MlpInput] = new(backend, shape.Hidden);
+            stats[LinearInputGroup.MlpHidden] = new(backend, shape.Intermediate);
+            using var weights = TakePrefetched(layer) ?? CudaLayerWeights.Upload(_backend.Context, layer, _dtype, _staging);
+            for (int w0 = 0; w0 < Windows; w0 += _batch)
             {
-                stats[group].FoldManyWith(count, (s, k) =>
-                    _backend.FoldWindowsOnDevice(s.Hessian, s.OfficialScale, s.MeanScale, input, _dtype, count, SeqLen, k));
-            }, inputsOnly: true);
+                int count = Math.Min(_batch, Windows - w0);
+                StageWindows(w0, count);
+                _forward.Run(weights, _work.Pointer, count, SeqLen, (group, input, rows, cols) =>
+                {
+                    stats[group].FoldManyWith(count, (s, k) =>
+                        _backend.FoldWindowsOnDevice(s.Hessian, s.OfficialScale, s.MeanScale, input, _dtype, count, SeqLen, k));
+                }, inputsOnly: true);
+            }
+            return stats;
         }
-        return stats;
+        catch
+        {
+            foreach (var s in stats.Values) s.Dispose();
+            throw;
+        }
     }
 
     public void Prefetch(Task<DecoderLayerWeights> next)
@@ -218,13 +233,25 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
         });
     }
 
-    /// <summary>The prefetched upload when it is of <paramref name="layer"/> (waiting for it to finish), else null.</summary>
+    /// <summary>The prefetched upload when it is of <paramref name="layer"/> (waiting for it to finish), else null.
+    /// A prefetch that failed (its allocation can lose a race for memory with the pruning it overlapped)
+    /// is only a lost head start: null, and the caller uploads the layer itself, which reports any
+    /// failure that persists.</summary>
     private CudaLayerWeights? TakePrefetched(DecoderLayerWeights layer)
     {
         if (_prefetched is null) return null;
         var pending = _prefetched;
         _prefetched = null;
-        var (uploaded, weights) = pending.GetAwaiter().GetResult();
+        DecoderLayerWeights uploaded;
+        CudaLayerWeights weights;
+        try
+        {
+            (uploaded, weights) = pending.GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is CudaException or OutOfMemoryException)
+        {
+            return null;
+        }
         if (ReferenceEquals(uploaded, layer)) return weights;
         weights.Dispose();
         return null;
@@ -269,9 +296,11 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
         int hidden = _model.Shape.Hidden;
         CalibrationStates.WriteHeader(stream, Windows, SeqLen, hidden);
         var host = new float[SeqLen * hidden];
+        // One window's buffers for all windows (16 + 32 MB at 7B widths, 128 windows per resume point).
+        var bytes = new byte[WindowBytes];
         for (int w = 0; w < Windows; w++)
         {
-            LoadWindow(w, host);
+            LoadWindow(w, host, bytes);
             stream.Write(MemoryMarshal.AsBytes(host.AsSpan()));
         }
     }
@@ -282,24 +311,26 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
         int hidden = _model.Shape.Hidden;
         CalibrationStates.ReadHeader(stream, Windows, SeqLen, hidden);
         var host = new float[SeqLen * hidden];
+        var bytes = new byte[WindowBytes];
         for (int w = 0; w < Windows; w++)
         {
             CalibrationStates.ReadExactly(stream, MemoryMarshal.AsBytes(host.AsSpan()));
-            StoreWindow(w, host);
+            StoreWindow(w, host, bytes);
         }
     }
 
+    /// <summary>Idempotent; also frees what a constructor that failed part-way had allocated (fields not yet set are null).</summary>
     public void Dispose()
     {
         DiscardPrefetch();
-        _uploadStaging.Dispose();
-        _uploadStream.Dispose();
-        _forward.Dispose();
-        _staging.Dispose();
-        _work.Dispose();
+        _uploadStaging?.Dispose();
+        _uploadStream?.Dispose();
+        _forward?.Dispose();
+        _staging?.Dispose();
+        _work?.Dispose();
         _states?.Dispose();
         _hostStates?.Dispose();
-        _blas.Dispose();
-        _kernels.Dispose();
+        _blas?.Dispose();
+        _kernels?.Dispose();
     }
 }

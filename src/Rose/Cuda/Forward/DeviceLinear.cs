@@ -58,20 +58,40 @@ public sealed class DeviceLinear : IDisposable
                 }
                 return buffer;
             }
-            if (dtype == DType.F32)
-            {
-                buffer.CopyFrom(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values));
-                return buffer;
-            }
-            var bytes = GC.AllocateUninitializedArray<byte>(values.Length * size);
-            ParallelConversion.FromSingle(dtype, values, bytes);
-            buffer.CopyFrom(bytes.AsSpan());
+            // In slices: a whole lm_head or embedding table can pass 2 GiB in the dtype (128k × 4096
+            // fp32, 128k × 8192 bf16), more than one byte array or span holds.
+            ConvertInSlices(values, dtype, UploadSliceValues, (offset, bytes) => buffer.CopyFrom(bytes, offset));
             return buffer;
         }
         catch
         {
             buffer.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>Values per host conversion slice of an unstaged upload (256 MB of fp32).</summary>
+    internal const int UploadSliceValues = 1 << 26;
+
+    /// <summary>Converts <paramref name="values"/> to <paramref name="dtype"/> <paramref name="slice"/> values at a
+    /// time and hands each slice's bytes to <paramref name="sink"/> with its byte offset in the whole.</summary>
+    internal static void ConvertInSlices(ReadOnlySpan<float> values, DType dtype, int slice, Action<long, ReadOnlySpan<byte>> sink)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(slice, 1);
+        int size = dtype.ElementSize();
+        var bytes = dtype == DType.F32 ? null : GC.AllocateUninitializedArray<byte>(Math.Min(values.Length, slice) * size);
+        // long: start + slice may pass int.MaxValue on the last step.
+        for (long start = 0; start < values.Length; start += slice)
+        {
+            int n = (int)Math.Min(slice, values.Length - start);
+            var part = values.Slice((int)start, n);
+            if (bytes is null)
+                sink(start * size, System.Runtime.InteropServices.MemoryMarshal.AsBytes(part));
+            else
+            {
+                ParallelConversion.FromSingle(dtype, part, bytes.AsSpan(0, n * size));
+                sink(start * size, bytes.AsSpan(0, n * size));
+            }
         }
     }
 
