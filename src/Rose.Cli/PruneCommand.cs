@@ -69,13 +69,14 @@ public static class PruneCommand
         var offload = new Option<bool>("--offload-activations") { Description = "with --device cuda: keep the calibration activations in pinned host memory and stream them through the GPU (for calibration sets larger than the GPU)" };
         var force = new Option<bool>("--force") { Description = "replace --out if it exists" };
         var resume = new Option<bool>("--resume") { Description = "continue an interrupted run from the progress saved beside --out (same settings required)" };
+        var resumeInterval = new Option<double>("--resume-interval") { Description = "seconds between resume points that save the calibration activations (0: after every layer; Ctrl+C and errors always save one)", DefaultValueFactory = _ => 60 };
         var eval = new Option<string?>("--eval") { Description = "measure perplexity on this text before and after pruning" };
         var evalSeqLen = new Option<int?>("--eval-seqlen") { Description = "perplexity window (default min(2048, max_position_embeddings))" };
         var device = DeviceOption.Create();
         var json = new Option<bool>("--json") { Description = "print a JSON summary as the last stdout line" };
         var command = new Command("prune", "Prune every linear layer of a HF checkpoint, layer by layer, into a new checkpoint");
         foreach (var o in methodOptions.All) command.Options.Add(o);
-        foreach (var o in new Option[] { model, output, calib, nsamples, seqlen, sampling, seed, offload, force, resume, eval, evalSeqLen, device, json }) command.Options.Add(o);
+        foreach (var o in new Option[] { model, output, calib, nsamples, seqlen, sampling, seed, offload, force, resume, resumeInterval, eval, evalSeqLen, device, json }) command.Options.Add(o);
 
         command.SetAction(parse => CommandGuard.Run(() =>
         {
@@ -102,6 +103,8 @@ public static class PruneCommand
                 Force = parse.GetValue(force),
                 OffloadActivations = parse.GetValue(offload),
                 Resume = parse.GetValue(resume),
+                ResumeIntervalSeconds = parse.GetValue(resumeInterval) is var interval && interval >= 0 && double.IsFinite(interval)
+                    ? interval : throw new RoseException($"--resume-interval must be a number of seconds ≥ 0 (got {parse.GetValue(resumeInterval)})"),
                 EvalPath = parse.GetValue(eval),
                 EvalSeqLen = parse.GetValue(evalSeqLen),
                 CommandLine = "rose " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),

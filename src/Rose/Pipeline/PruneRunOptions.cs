@@ -22,6 +22,10 @@ public sealed record PruneRunOptions
     public bool OffloadActivations { get; init; }
     /// <summary>Continue the interrupted run saved in the partial folder beside the output.</summary>
     public bool Resume { get; init; }
+    /// <summary>A resume point with calibration activations (gigabytes at 7B and up) is saved after a layer
+    /// once this many seconds, and at least ten times the last such save's duration, have passed since the
+    /// last one; 0 saves after every layer. Ctrl+C and errors save one regardless.</summary>
+    public double ResumeIntervalSeconds { get; init; } = 60;
     public string? EvalPath { get; init; }
     public int? EvalSeqLen { get; init; }
     /// <summary>Also measure the dense model's perplexity (when EvalPath is given).</summary>

@@ -10,8 +10,9 @@ namespace Rose.Pipeline;
 /// <summary>The layer-wise one-shot pruning run (DESIGN.md data flow): embeddings of the calibration
 /// windows → for each decoder layer: a dense forward folding every linear's input statistics, prune
 /// every linear, a forward with the pruned weights to make the next layer's inputs, write the layer
-/// → copy side files, write the report, rename the temporary folder into place. After every layer a
-/// resume point is saved in the partial folder, so an interrupted run continues with --resume; a
+/// → copy side files, write the report, rename the temporary folder into place. After a layer a
+/// resume point is saved in the partial folder (spaced out in time when it carries the calibration
+/// activations, and always on Ctrl+C or an error), so an interrupted run continues with --resume; a
 /// layer's tensors are written while the next layer computes, and the next layer is read meanwhile.</summary>
 public sealed class PruningPipeline
 {
@@ -57,6 +58,10 @@ public sealed class PruningPipeline
         // Layers covered by the newest resume point this run can continue from (a resumed run counts its
         // point only once the shards and states reopened, so a broken point is not offered again).
         int saved = 0;
+        // Saving the activations costs seconds per point at 7B (4 GiB), so points with them are spaced
+        // out (PruneRunOptions.ResumeIntervalSeconds); an interruption or error always saves one.
+        var sinceSave = Stopwatch.StartNew();
+        double lastStatesSave = 0;
         Lap("load");
 
         try
@@ -103,6 +108,7 @@ public sealed class PruningPipeline
             {
                 writer.Flush();
                 bool withStates = runner is not null && completed < model.LayerCount;
+                var cost = Stopwatch.StartNew();
                 var snapshot = new Dictionary<string, double>(seconds) { ["total"] = secondsBefore + total.Elapsed.TotalSeconds };
                 new ResumePoint
                 {
@@ -116,7 +122,14 @@ public sealed class PruningPipeline
                     PerplexityBeforeSetting = pplBefore is null ? null : evalSetting,
                 }.Save(output.TempPath, withStates ? runner!.SaveStates : null);
                 saved = completed;
+                if (withStates) lastStatesSave = cost.Elapsed.TotalSeconds;
+                sinceSave.Restart();
             }
+
+            // Whether the point after `completed` layers is worth its cost now (see ResumeIntervalSeconds).
+            bool ResumePointDue(int completed) =>
+                runner is null || completed >= model.LayerCount
+                || sinceSave.Elapsed.TotalSeconds >= Math.Max(options.ResumeIntervalSeconds, 10 * lastStatesSave);
 
             using (var writer = resumed is null
                 ? new CheckpointWriter(output.TempPath, plan)
@@ -137,16 +150,20 @@ public sealed class PruningPipeline
                 int writing = -1;
                 Task<DecoderLayerWeights>? prefetch = null;
 
-                // Waits for the layer in flight (charged to "write"), then saves the resume point after it.
-                void FinishWrite()
+                // Waits for the layer in flight (charged to "write"), then saves the resume point after it when
+                // one is due or forced (the runner's states are then the inputs of the layer after it).
+                void FinishWrite(bool force = false)
                 {
                     if (write is null) return;
                     var pending = write;
                     write = null;
                     pending.GetAwaiter().GetResult();
                     Lap("write");
-                    SaveResumePoint(writer, writing + 1);
-                    Lap("resume_point");
+                    if (force || ResumePointDue(writing + 1))
+                    {
+                        SaveResumePoint(writer, writing + 1);
+                        Lap("resume_point");
+                    }
                     progress?.Report(new ProgressUpdate($"layer {writing + 1}/{model.LayerCount} written", ++done, steps));
                 }
 
@@ -220,7 +237,7 @@ public sealed class PruningPipeline
                     catch (Exception) { /* the original failure is the one to report */ }
                     if (write is not null)
                     {
-                        try { FinishWrite(); }
+                        try { FinishWrite(force: true); }
                         catch (Exception) { /* the original failure is the one to report */ }
                     }
                     throw;

@@ -125,6 +125,32 @@ public class ResumeTests
         AssertSameModel(Path.Combine(_dir, "reference"), outDir, reference, resumed);
     }
 
+    /// <summary>Points that carry activations wait for --resume-interval; one is saved after every layer
+    /// with 0, and an interruption saves one however long the interval.</summary>
+    [TestCase(0.0, 1)]
+    [TestCase(1e6, null)]
+    public void ResumePointsFollowTheIntervalAndAnInterruptionAlwaysSavesOne(double interval, int? savedBeforeLayer3)
+    {
+        var reference = Run(Options(Path.Combine(_dir, "reference")));
+        string outDir = Path.Combine(_dir, "out");
+        var options = Options(outDir) with { ResumeIntervalSeconds = interval };
+        int? seen = -1;
+        using var cancel = new CancellationTokenSource();
+        var hook = new Hook(u =>
+        {
+            if (seen != -1 || !u.Stage.StartsWith("layer 3/", StringComparison.Ordinal)) return;
+            string json = Path.Combine(Partial(outDir), ResumePoint.FileName);
+            seen = File.Exists(json) ? ResumePoint.Load(Partial(outDir)).CompletedLayers : null;
+            cancel.Cancel();
+        });
+        Assert.Throws<OperationCanceledException>(() => Run(options, hook, cancel.Token));
+        Assert.That(seen, Is.EqualTo(savedBeforeLayer3), "the resume point saved before layer 3 started");
+
+        var resumed = Run(Options(outDir, resume: true));
+        Assert.That(resumed.ResumedFromLayer, Is.EqualTo(2), "Ctrl+C saved the point after layer 2");
+        AssertSameModel(Path.Combine(_dir, "reference"), outDir, reference, resumed);
+    }
+
     [Test]
     public void FailureAfterTheLastLayerResumesWithoutPruningAgain()
     {
