@@ -95,16 +95,28 @@ public sealed class CalibrationRunner : ICalibrationRunner
             FloatConversion.RoundInPlace(dtype, weight.AsSpan(c * chunk, Math.Min(chunk, weight.Length - c * chunk))));
     }
 
+    /// <summary>Writes the states in the activation dtype: they hold its values (embeddings and rounded
+    /// residual streams), so the narrowing is exact.</summary>
     public void SaveStates(Stream stream)
     {
-        CalibrationStates.WriteHeader(stream, Windows, SeqLen, _model.Shape.Hidden);
-        foreach (var state in _states) stream.Write(MemoryMarshal.AsBytes(state.AsSpan()));
+        CalibrationStates.WriteHeader(stream, Windows, SeqLen, _model.Shape.Hidden, _rounding);
+        var bytes = new byte[(long)SeqLen * _model.Shape.Hidden * _rounding.ElementSize()];
+        foreach (var state in _states)
+        {
+            FloatConversion.FromSingle(_rounding, state, bytes);
+            stream.Write(bytes);
+        }
     }
 
     public void LoadStates(Stream stream)
     {
-        CalibrationStates.ReadHeader(stream, Windows, SeqLen, _model.Shape.Hidden);
-        foreach (var state in _states) CalibrationStates.ReadExactly(stream, MemoryMarshal.AsBytes(state.AsSpan()));
+        CalibrationStates.ReadHeader(stream, Windows, SeqLen, _model.Shape.Hidden, _rounding);
+        var bytes = new byte[(long)SeqLen * _model.Shape.Hidden * _rounding.ElementSize()];
+        foreach (var state in _states)
+        {
+            CalibrationStates.ReadExactly(stream, bytes);
+            FloatConversion.ToSingle(_rounding, bytes, state);
+        }
     }
 
     public void Dispose() { }

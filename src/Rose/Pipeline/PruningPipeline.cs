@@ -58,7 +58,7 @@ public sealed class PruningPipeline
         // Layers covered by the newest resume point this run can continue from (a resumed run counts its
         // point only once the shards and states reopened, so a broken point is not offered again).
         int saved = 0;
-        // Saving the activations costs seconds per point at 7B (4 GiB), so points with them are spaced
+        // Saving the activations costs seconds per point at 7B (2 GiB in bf16), so points with them are spaced
         // out (PruneRunOptions.ResumeIntervalSeconds); an interruption or error always saves one.
         var sinceSave = Stopwatch.StartNew();
         double lastStatesSave = 0;

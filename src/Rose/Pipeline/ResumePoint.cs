@@ -12,7 +12,7 @@ public sealed record ResumePoint
 {
     public const string FileName = "resume.json";
     public const string ActivationsFileName = "activations.bin";
-    public const int CurrentVersion = 1;
+    public const int CurrentVersion = 2;
     private const string PendingSuffix = ".tmp";
     private static ReadOnlySpan<byte> ActivationsMagic => "ROSEACT1"u8;
 

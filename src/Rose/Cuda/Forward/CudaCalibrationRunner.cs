@@ -135,22 +135,6 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
     /// <summary>Device address of window <paramref name="first"/>'s states (resident states only).</summary>
     private CUdeviceptr DeviceWindow(int first) => _states!.PointerAt(first * WindowBytes);
 
-    /// <summary>Stores one window given in fp32 (values the dtype represents exactly: embeddings or saved states).</summary>
-    private void StoreWindow(int window, ReadOnlySpan<float> values, byte[] bytes)
-    {
-        FloatConversion.FromSingle(_dtype, values, bytes);
-        if (_hostStates is not null) bytes.CopyTo(HostWindows(window, 1));
-        else _staging.Upload<byte>(bytes, DeviceWindow(window));
-    }
-
-    /// <summary>One window's states widened to fp32 (exact).</summary>
-    private void LoadWindow(int window, Span<float> values, byte[] bytes)
-    {
-        if (_hostStates is not null) HostWindows(window, 1).CopyTo(bytes);
-        else _staging.Download<byte>(DeviceWindow(window), bytes);
-        FloatConversion.ToSingle(_dtype, bytes, values);
-    }
-
     /// <summary>Puts windows [first, first + count) into the work buffer (a copy: the dense pass must
     /// leave the states untouched, and offloaded states have to come to the device anyway).</summary>
     private void StageWindows(int first, int count)
@@ -289,33 +273,30 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
         }
     }
 
-    /// <summary>Writes the states one window at a time as fp32 (the format every runner saves; widening
-    /// from the model dtype is exact), so the host needs one window's buffer.</summary>
+    /// <summary>Writes the states one window at a time as stored, in the model dtype (the format every
+    /// runner saves), so the host needs one window's buffer.</summary>
     public void SaveStates(Stream stream)
     {
-        int hidden = _model.Shape.Hidden;
-        CalibrationStates.WriteHeader(stream, Windows, SeqLen, hidden);
-        var host = new float[SeqLen * hidden];
-        // One window's buffers for all windows (16 + 32 MB at 7B widths, 128 windows per resume point).
+        CalibrationStates.WriteHeader(stream, Windows, SeqLen, _model.Shape.Hidden, _dtype);
+        // One window's buffer for all windows (16 MB at 7B widths, 128 windows per resume point).
         var bytes = new byte[WindowBytes];
         for (int w = 0; w < Windows; w++)
         {
-            LoadWindow(w, host, bytes);
-            stream.Write(MemoryMarshal.AsBytes(host.AsSpan()));
+            if (_hostStates is not null) HostWindows(w, 1).CopyTo(bytes);
+            else _staging.Download<byte>(DeviceWindow(w), bytes);
+            stream.Write(bytes);
         }
     }
 
-    /// <summary>Reads saved fp32 states one window at a time (values of the model dtype, so narrowing is exact).</summary>
     public void LoadStates(Stream stream)
     {
-        int hidden = _model.Shape.Hidden;
-        CalibrationStates.ReadHeader(stream, Windows, SeqLen, hidden);
-        var host = new float[SeqLen * hidden];
+        CalibrationStates.ReadHeader(stream, Windows, SeqLen, _model.Shape.Hidden, _dtype);
         var bytes = new byte[WindowBytes];
         for (int w = 0; w < Windows; w++)
         {
-            CalibrationStates.ReadExactly(stream, MemoryMarshal.AsBytes(host.AsSpan()));
-            StoreWindow(w, host, bytes);
+            CalibrationStates.ReadExactly(stream, bytes);
+            if (_hostStates is not null) bytes.CopyTo(HostWindows(w, 1));
+            else _staging.Upload<byte>(bytes, DeviceWindow(w));
         }
     }
 
