@@ -131,7 +131,8 @@ public class Llama7BPipelineBenchmark
             if (Environment.GetEnvironmentVariable("ROSE_BENCH_REPORT") is { Length: > 0 } folder)
             {
                 Directory.CreateDirectory(folder);
-                File.Copy(Path.Combine(_root, "out", "rose-report.json"), Path.Combine(folder, $"7b-{Device}-{Attention}.json"), true);
+                int layers = _last.Matrices.Select(m => m.Layer).Distinct().Count();
+                File.Copy(Path.Combine(_root, "out", "rose-report.json"), Path.Combine(folder, $"7b-{layers}layers-{Device}-{Attention}.json"), true);
             }
         }
         _backend.Dispose();

@@ -109,4 +109,5 @@ if want 6 && command -v nsys > /dev/null; then
   timeout 60 nsys stats --report cuda_gpu_kern_sum --report cuda_gpu_mem_time_sum --format csv -o "$O/nsys" /tmp/prof.nsys-rep > /dev/null 2>&1
   stamp "nsys done"; head -25 "$O"/nsys*kern_sum*.csv 2>/dev/null | cut -c1-200
 fi
+python3 bench/gpu/summarize.py "$O" > "$O/summary.md" 2>&1; cat "$O/summary.md"
 stamp "all done"

@@ -1,0 +1,63 @@
+# Turns what bench/gpu/device-checks.sh left in its output folder into the lines the README's GPU
+# section and a closing note need: test counts, each pipeline report (seconds per phase, per layer,
+# throughput and percent of the device's peak), the PyTorch baseline beside the Rose run of the same
+# size, and the ratio between them. Reads only files; prints markdown.
+#
+#   python3 bench/gpu/summarize.py OUT_DIR
+import glob, json, os, re, sys
+
+out = sys.argv[1] if len(sys.argv) > 1 else "/tmp/out"
+
+
+def read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def test_counts(name):
+    text = read(os.path.join(out, name))
+    if text is None:
+        return None
+    counts = dict(re.findall(r"^\s*(total|failed|succeeded|skipped):\s*(\d+)", text, re.M))
+    failed = re.findall(r"^failed (\S+)", text, re.M)
+    return counts, failed
+
+
+for name in ("gpu-tests.txt", "gpu-tests-mma.txt"):
+    result = test_counts(name)
+    if result is None:
+        continue
+    counts, failed = result
+    print(f"- {name}: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + (f"; failed: {', '.join(failed)}" if failed else ""))
+
+rose_by_layers = {}
+for path in sorted(glob.glob(os.path.join(out, "reports", "*.json"))):
+    report = json.load(open(path))
+    layers = len({m["layer"] for m in report["matrices"]})
+    seconds = report["seconds"]
+    total = seconds["total"]
+    label = os.path.basename(path)[:-5]
+    rose_by_layers.setdefault(layers, []).append((label, total))
+    phases = ", ".join(f"{k} {v:.2f}" for k, v in seconds.items() if v >= 0.005 and k != "total")
+    print(f"- {label}: {total:.1f} s for {layers} layers ({total / layers:.2f} s per layer); phases (s): {phases}")
+    tflops = report.get("throughput_tflops") or {}
+    gbps = report.get("throughput_gbps") or {}
+    peak = report.get("percent_of_peak") or {}
+    rates = [f"{k} {v:.1f} TFLOP/s" + (f" ({peak[k]:.0f}% of peak)" if k in peak else "") for k, v in tflops.items()]
+    rates += [f"{k} {v:.0f} GB/s" + (f" ({peak[k]:.0f}% of peak)" if k in peak else "") for k, v in gbps.items()]
+    if rates:
+        print(f"  - throughput: {'; '.join(rates)}")
+    if report.get("device"):
+        print(f"  - device: {json.dumps(report['device'])}")
+
+for path in sorted(glob.glob(os.path.join(out, "torch-baseline-*.json"))):
+    base = json.load(open(path))
+    layers, total = base["layers"], base["seconds_total"]
+    phases = ", ".join(f"{k} {v:.2f}" for k, v in base["seconds"].items())
+    print(f"- PyTorch official loop ({os.path.basename(path)}): {total:.1f} s for {layers} layers "
+          f"({total / layers:.2f} s per layer); phases (s): {phases}")
+    for label, rose_total in rose_by_layers.get(layers, []):
+        print(f"  - {label}: {total / rose_total:.1f}x faster than the PyTorch loop on the same {layers} layers")
