@@ -8,7 +8,7 @@ public static class DeviceOption
 {
     public static Option<string> Create() => new("--device")
     {
-        Description = "auto | cpu | cuda (auto: CUDA when usable, else the CPU with a notice naming why)",
+        Description = "auto | cpu | cuda | cuda:N (auto: CUDA device 0 when usable, else the CPU with a notice naming why; cuda:N picks GPU N)",
         DefaultValueFactory = _ => "auto",
     };
 

@@ -31,6 +31,24 @@ public sealed class BackendFactoryTests
         Assert.That(e!.Message, Does.Contain("tpu").And.Contain("auto, cpu, cuda"));
     }
 
+    [TestCase("cuda:")]
+    [TestCase("cuda:x")]
+    [TestCase("cuda:-1")]
+    [TestCase("cuda: 1")]
+    public void MalformedDeviceNumberIsARoseException(string device)
+    {
+        var e = Assert.Throws<RoseException>(() => BackendFactory.Create(device));
+        Assert.That(e!.Message, Does.Contain(device).And.Contain("cuda:1").And.Not.Contain('\n'));
+    }
+
+    /// <summary>A device number past the last GPU (or no GPU at all) names the device asked for and why.</summary>
+    [Test]
+    public void NumberedDeviceThatIsNotThereIsARoseExceptionNamingWhy()
+    {
+        var e = Assert.Throws<RoseException>(() => BackendFactory.Create("cuda:999"));
+        Assert.That(e!.Message, Does.StartWith("--device cuda:999: the CUDA backend is unusable: ").And.Not.Contain('\n'));
+    }
+
     [Test]
     public void AutoPicksCudaWhenUsableElseCpuWithOneNotice()
     {
