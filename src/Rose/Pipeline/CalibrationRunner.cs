@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Rose.Modeling;
 using Rose.Pruning;
 using Rose.SafeTensors;
@@ -8,12 +7,14 @@ namespace Rose.Pipeline;
 /// <summary>Holds the calibration windows' hidden states (the residual stream entering the current
 /// layer) and moves them through the model one decoder layer at a time. Windows run forward in
 /// parallel, but their inputs are folded into the statistics strictly in window order k = 1..n,
-/// exactly as the reference folds one calibration sequence at a time.</summary>
+/// exactly as the reference folds one calibration sequence at a time. The states are kept in the
+/// model's activation dtype (the values they hold: embeddings and rounded residual streams), so a
+/// 16-bit model's take half the memory; each window is widened to fp32 only while it runs.</summary>
 public sealed class CalibrationRunner : ICalibrationRunner
 {
     private readonly LlamaModel _model;
     private readonly int[][] _windows;
-    private readonly float[][] _states;
+    private readonly byte[][] _states;
     private readonly DType _rounding;
 
     public CalibrationRunner(LlamaModel model, int[][] windows)
@@ -22,23 +23,28 @@ public sealed class CalibrationRunner : ICalibrationRunner
         _windows = windows;
         _rounding = model.ActivationDType;
         SeqLen = windows.Length == 0 ? 0 : windows[0].Length;
-        _states = new float[windows.Length][];
+        _states = new byte[windows.Length][];
+        var embedded = new float[SeqLen * model.Shape.Hidden];
         for (int w = 0; w < windows.Length; w++)
         {
-            _states[w] = new float[SeqLen * model.Shape.Hidden];
-            model.Embed(windows[w], _states[w]);
+            _states[w] = new byte[(long)embedded.Length * _rounding.ElementSize()];
+            model.Embed(windows[w], embedded);
+            FloatConversion.FromSingle(_rounding, embedded, _states[w]);
         }
     }
 
     public int Windows => _windows.Length;
     public int SeqLen { get; }
 
-    /// <summary>Bytes of fp32 hidden states a run of this size keeps resident.</summary>
-    public static long StateBytes(ModelShape shape, int windows, int seqLen) => (long)windows * seqLen * shape.Hidden * sizeof(float);
+    /// <summary>Bytes of hidden states a run of this size keeps resident, in <paramref name="dtype"/>
+    /// (the model's activation dtype).</summary>
+    public static long StateBytes(ModelShape shape, int windows, int seqLen, DType dtype) =>
+        (long)windows * seqLen * shape.Hidden * dtype.ElementSize();
 
-    /// <summary>Bytes one window's captured linear inputs take (all four input groups).</summary>
+    /// <summary>Bytes one window's captured linear inputs take (all four input groups), with the fp32
+    /// copy of its states the dense forward runs on.</summary>
     public static long CaptureBytes(ModelShape shape, int seqLen) =>
-        (long)seqLen * (2L * shape.Hidden + shape.QDim + shape.Intermediate) * sizeof(float);
+        (long)seqLen * (3L * shape.Hidden + shape.QDim + shape.Intermediate) * sizeof(float);
 
     /// <summary>Dense forward of <paramref name="layer"/> over every window (states unchanged),
     /// folding each linear input group into fresh statistics.</summary>
@@ -61,7 +67,8 @@ public sealed class CalibrationRunner : ICalibrationRunner
             Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = perWindow ? -1 : 1 }, i =>
             {
                 var observer = captures[i] ??= new CapturingObserver();
-                var scratch = (float[])_states[w0 + i].Clone();
+                var scratch = observer.Hidden ??= new float[SeqLen * shape.Hidden];
+                FloatConversion.ToSingle(_rounding, _states[w0 + i], scratch);
                 new DecoderLayerForward(shape, _model.Rope) { ParallelInside = !perWindow, Rounding = _rounding }.Run(layer, scratch, SeqLen, observer);
             });
             for (int i = 0; i < count; i++)
@@ -83,8 +90,16 @@ public sealed class CalibrationRunner : ICalibrationRunner
             RoundToStoredDType(_model.Checkpoint.GetInfo(LinearKinds.WeightName(layer.Index, kind)).DType, layer[kind].Weight);
         bool perWindow = Windows >= Environment.ProcessorCount;
         Parallel.For(0, Windows, new ParallelOptions { MaxDegreeOfParallelism = perWindow ? -1 : 1 },
-            () => new DecoderLayerForward(_model.Shape, _model.Rope) { ParallelInside = !perWindow, Rounding = _rounding },
-            (w, _, forward) => { forward.Run(layer, _states[w], SeqLen); return forward; }, _ => { });
+            () => (Forward: new DecoderLayerForward(_model.Shape, _model.Rope) { ParallelInside = !perWindow, Rounding = _rounding },
+                   Hidden: new float[SeqLen * _model.Shape.Hidden]),
+            (w, _, local) =>
+            {
+                FloatConversion.ToSingle(_rounding, _states[w], local.Hidden);
+                local.Forward.Run(layer, local.Hidden, SeqLen);
+                // Exact: the forward rounds the residual stream to the activation dtype.
+                FloatConversion.FromSingle(_rounding, local.Hidden, _states[w]);
+                return local;
+            }, _ => { });
     }
 
     private static void RoundToStoredDType(DType dtype, float[] weight)
@@ -95,36 +110,27 @@ public sealed class CalibrationRunner : ICalibrationRunner
             FloatConversion.RoundInPlace(dtype, weight.AsSpan(c * chunk, Math.Min(chunk, weight.Length - c * chunk))));
     }
 
-    /// <summary>Writes the states in the activation dtype: they hold its values (embeddings and rounded
-    /// residual streams), so the narrowing is exact.</summary>
+    /// <summary>Writes the states as kept, in the activation dtype.</summary>
     public void SaveStates(Stream stream)
     {
         CalibrationStates.WriteHeader(stream, Windows, SeqLen, _model.Shape.Hidden, _rounding);
-        var bytes = new byte[(long)SeqLen * _model.Shape.Hidden * _rounding.ElementSize()];
-        foreach (var state in _states)
-        {
-            FloatConversion.FromSingle(_rounding, state, bytes);
-            stream.Write(bytes);
-        }
+        foreach (var state in _states) stream.Write(state);
     }
 
     public void LoadStates(Stream stream)
     {
         CalibrationStates.ReadHeader(stream, Windows, SeqLen, _model.Shape.Hidden, _rounding);
-        var bytes = new byte[(long)SeqLen * _model.Shape.Hidden * _rounding.ElementSize()];
-        foreach (var state in _states)
-        {
-            CalibrationStates.ReadExactly(stream, bytes);
-            FloatConversion.ToSingle(_rounding, bytes, state);
-        }
+        foreach (var state in _states) CalibrationStates.ReadExactly(stream, state);
     }
 
     public void Dispose() { }
 
-    /// <summary>Keeps a copy of every linear group's input of one window's forward.</summary>
+    /// <summary>Keeps a copy of every linear group's input of one window's forward (and the fp32 copy of
+    /// the window's states that forward runs on).</summary>
     private sealed class CapturingObserver : ILinearInputObserver
     {
         public Dictionary<LinearInputGroup, float[]> Inputs { get; } = new();
+        public float[]? Hidden { get; set; }
 
         public void Observe(LinearInputGroup group, ReadOnlySpan<float> x, int tokens, int cols)
         {

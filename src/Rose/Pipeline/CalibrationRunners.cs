@@ -30,10 +30,11 @@ public static class CalibrationRunners
                 throw new RoseException($"the offloaded calibration activations need {Gib(hostStates)} of host memory, more than is available; lower --nsamples or --seqlen");
             return new CudaCalibrationRunner(model, windows, cuda, offload);
         }
-        long states = CalibrationRunner.StateBytes(model.Shape, windows.Length, seqLen);
+        var activations = model.ActivationDType;
+        long states = CalibrationRunner.StateBytes(model.Shape, windows.Length, seqLen, activations);
         long capture = CalibrationRunner.CaptureBytes(model.Shape, seqLen) * Math.Min(windows.Length, Environment.ProcessorCount);
         long available = hostLimit ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
-        log.WriteLine($"calibration activations: {windows.Length} × {seqLen} tokens × {model.Shape.Hidden} fp32 = {Gib(states)} (+ up to {Gib(capture)} of captured layer inputs); available {Gib(available)}");
+        log.WriteLine($"calibration activations: {windows.Length} × {seqLen} tokens × {model.Shape.Hidden} {activations.ToSafeTensorsString()} = {Gib(states)} (+ up to {Gib(capture)} of captured layer inputs); available {Gib(available)}");
         if (states + capture > available * 0.9)
             throw new RoseException($"the calibration activations need {Gib(states + capture)} but only {Gib(available)} is available; lower --nsamples or --seqlen");
         return new CalibrationRunner(model, windows);

@@ -24,8 +24,8 @@ public interface ICalibrationRunner : IDisposable
     void Advance(DecoderLayerWeights layer);
 
     /// <summary>Writes the activations (the hidden states entering the next layer) so an interrupted
-    /// run can continue from them: a <see cref="CalibrationStates"/> header, then every window's fp32
-    /// states in window order.</summary>
+    /// run can continue from them: a <see cref="CalibrationStates"/> header, then every window's
+    /// states in window order, in the model's activation dtype.</summary>
     void SaveStates(Stream stream);
 
     /// <summary>Replaces the activations with ones <see cref="SaveStates"/> wrote for the same windows,
