@@ -14,7 +14,11 @@ internal static class PipelineDevices
 {
     public static IEnumerable<string> Available(bool cpu)
     {
-        if (cpu) yield return "cpu";
+        // ROSE_BENCH_DEVICES (e.g. "cpu", "cuda") picks the devices explicitly, the CPU included.
+        var listed = Environment.GetEnvironmentVariable(RunnableCaseFilter.DevicesVariable) is { Length: > 0 } devices
+            ? devices.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) : null;
+        if (listed?.Contains("cpu") ?? cpu) yield return "cpu";
+        if (listed is not null && !listed.Contains("cuda")) yield break;
         if (BenchBackends.CudaUnavailableReason is { } why) Console.WriteLine($"cuda skipped: {why}");
         else yield return "cuda";
     }
@@ -39,7 +43,9 @@ internal static class PipelineDevices
 
 /// <summary>The whole `rose prune` of the bundled sample (load → written output), ROSE and SparseGPT
 /// at 50%, sequential calibration 64 × 512: CPU and CUDA side by side.</summary>
-[BenchmarkCategory("quick"), SimpleJob(launchCount: 1, warmupCount: 1, iterationCount: 3)]
+// Job mutators rather than a job attribute: with --inProcess a job attribute would run out of process
+// beside a second, default in-process job.
+[BenchmarkCategory("quick"), ProcessCount(1), WarmupCount(1), IterationCount(3)]
 public class SamplePipelineBenchmark
 {
     private IPruningBackend _backend = null!;
@@ -80,7 +86,7 @@ public class SamplePipelineBenchmark
 /// look; ROSE_BENCH_MODEL names an existing checkpoint to prune instead (kept afterwards);
 /// ROSE_BENCH_ATTENTION lists the attention kernels to compare ("simt", "mma"; default: the
 /// configured one); ROSE_BENCH_REPORT is a folder that receives each case's rose-report.json.</summary>
-[BenchmarkCategory("full"), SimpleJob(launchCount: 1, warmupCount: 0, iterationCount: 1, invocationCount: 1)]
+[BenchmarkCategory("full"), ColdStartOnce]
 public class Llama7BPipelineBenchmark
 {
     private IPruningBackend _backend = null!;
