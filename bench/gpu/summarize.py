@@ -46,8 +46,8 @@ for path in sorted(glob.glob(os.path.join(out, "reports", "*.json"))):
     tflops = report.get("throughput_tflops") or {}
     gbps = report.get("throughput_gbps") or {}
     peak = report.get("percent_of_peak") or {}
-    rates = [f"{k} {v:.1f} TFLOP/s" + (f" ({peak[k]:.0f}% of peak)" if k in peak else "") for k, v in tflops.items()]
-    rates += [f"{k} {v:.0f} GB/s" + (f" ({peak[k]:.0f}% of peak)" if k in peak else "") for k, v in gbps.items()]
+    rates = [f"{k} {v:.3g} TFLOP/s" + (f" ({peak[k]:.0f}% of peak)" if k in peak else "") for k, v in tflops.items()]
+    rates += [f"{k} {v:.3g} GB/s" + (f" ({peak[k]:.0f}% of peak)" if k in peak else "") for k, v in gbps.items()]
     if rates:
         print(f"  - throughput: {'; '.join(rates)}")
     if report.get("device"):
