@@ -6,53 +6,35 @@
 # add_batch as the official code scales them), then per linear the ROSE ordering, damping,
 # cholesky -> cholesky_inverse -> cholesky(upper), the blocked OBS sweep, then the pruned layer runs
 # again for the next layer's inputs, and the pruned weights are written out (save_pretrained's I/O).
-# Calibration tokens are random (seeded): timing does not depend on them.
+# Calibration tokens are random (seeded): timing does not depend on them; ROSE_TORCH_TOKENS gives
+# fixed ones instead (bench/gpu/compare_official.py compares the pruned weights with Rose's), and the
+# pruned layers go to ROSE_TORCH_OUT (default /tmp/torch-baseline-out) as layerN.pt.
 #
 #   python3 bench/gpu/torch_baseline.py MODEL_DIR LAYERS NSAMPLES SEQLEN SPARSITY OUT.json
-import json, math, os, struct, sys, time
+# ROSE_TORCH_DEVICE=cpu runs it on the CPU (to check the script where there is no GPU; torch < 2.0,
+# e.g. Debian's, lacks scaled_dot_product_attention, so the same causal softmax is written out there).
+import json, math, os, sys, time
 import torch
 import torch.nn.functional as F
+from safetensors_reader import DTYPES, index_tensors, read_tensor
 
 model_dir, n_layers, nsamples, seqlen, sparsity, out_json = (sys.argv[1], int(sys.argv[2]), int(sys.argv[3]),
                                                              int(sys.argv[4]), float(sys.argv[5]), sys.argv[6])
-dev = torch.device("cuda")
+dev = torch.device(os.environ.get("ROSE_TORCH_DEVICE", "cuda"))
 torch.backends.cuda.matmul.allow_tf32 = False
 clock = {"load": 0.0, "statistics": 0.0, "prune": 0.0, "forward": 0.0, "write": 0.0}
 start = time.time()
 
 
+def sync():
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+
+
 def lap(phase, t0):
-    torch.cuda.synchronize()
+    sync()
     clock[phase] += time.time() - t0
     return time.time()
-
-
-# ---- safetensors, read by hand -------------------------------------------------------------
-DTYPES = {"BF16": torch.bfloat16, "F16": torch.float16, "F32": torch.float32}
-
-
-def index_tensors(folder):
-    files = [f for f in os.listdir(folder) if f.endswith(".safetensors")]
-    where = {}
-    for f in files:
-        path = os.path.join(folder, f)
-        with open(path, "rb") as h:
-            n = struct.unpack("<Q", h.read(8))[0]
-            header = json.loads(h.read(n))
-        for name, info in header.items():
-            if name != "__metadata__":
-                where[name] = (path, 8 + n, info)
-    return where
-
-
-def read_tensor(where, name):
-    path, base, info = where[name]
-    begin, end = info["data_offsets"]
-    buf = bytearray(end - begin)
-    with open(path, "rb") as h:
-        h.seek(base + begin)
-        h.readinto(buf)
-    return torch.frombuffer(buf, dtype=DTYPES[info["dtype"]]).reshape(info["shape"])
 
 
 cfg = json.load(open(os.path.join(model_dir, "config.json")))
@@ -67,8 +49,11 @@ embed = read_tensor(where, "model.embed_tokens.weight").to(dev)
 t = lap("load", t)
 
 # ---- calibration inputs in the model dtype, as the official catcher stores them ------------------
-gen = torch.Generator().manual_seed(0)
-tokens = torch.randint(0, cfg["vocab_size"], (nsamples, seqlen), generator=gen).to(dev)
+if os.environ.get("ROSE_TORCH_TOKENS"):  # a JSON list of windows, e.g. the ones Rose calibrates on
+    tokens = torch.tensor(json.load(open(os.environ["ROSE_TORCH_TOKENS"])), dtype=torch.long)[:nsamples, :seqlen].to(dev)
+else:
+    gen = torch.Generator().manual_seed(0)
+    tokens = torch.randint(0, cfg["vocab_size"], (nsamples, seqlen), generator=gen).to(dev)
 inps = embed[tokens]                      # nsamples x seqlen x hidden, model dtype
 outs = torch.empty_like(inps)
 del embed
@@ -98,7 +83,7 @@ def layer_forward(x, w, hook=None):
     if kv_heads != heads:
         k = k.repeat_interleave(heads // kv_heads, dim=1)
         v = v.repeat_interleave(heads // kv_heads, dim=1)
-    o = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(1, seqlen, hidden)
+    o = attention(q, k, v).transpose(1, 2).reshape(1, seqlen, hidden)
     if hook: hook(("o_proj",), o)
     x = r + o @ w["o_proj"].T
     r = x
@@ -107,6 +92,14 @@ def layer_forward(x, w, hook=None):
     a = F.silu(h @ w["gate_proj"].T) * (h @ w["up_proj"].T)
     if hook: hook(("down_proj",), a)
     return r + a @ w["down_proj"].T
+
+
+def attention(q, k, v):
+    if hasattr(F, "scaled_dot_product_attention"):
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    scores = (q.float() @ k.float().transpose(-1, -2)) / math.sqrt(q.shape[-1])
+    causal = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool, device=q.device).triu(1)
+    return (scores.masked_fill(causal, float("-inf")).softmax(-1) @ v.float()).to(q.dtype)
 
 
 class Stats:  # the official add_batch, one calibration window (tmp = 1) per call
@@ -181,7 +174,8 @@ def rose_prune(W, st, blocksize=128, percdamp=0.01):
 
 
 LINEARS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-os.makedirs("/tmp/torch-baseline-out", exist_ok=True)
+out_dir = os.environ.get("ROSE_TORCH_OUT", "/tmp/torch-baseline-out")
+os.makedirs(out_dir, exist_ok=True)
 for l in range(n_layers):
     t = time.time()
     prefix = f"model.layers.{l}."
@@ -209,13 +203,14 @@ for l in range(n_layers):
     for j in range(nsamples):
         outs[j:j + 1] = layer_forward(inps[j:j + 1], w)
     t = lap("forward", t)
-    torch.save({name: w[name].cpu() for name in LINEARS}, f"/tmp/torch-baseline-out/layer{l}.pt")
+    torch.save({name: w[name].cpu() for name in LINEARS}, os.path.join(out_dir, f"layer{l}.pt"))
     t = lap("write", t)
     inps, outs = outs, inps
     print(f"layer {l + 1}/{n_layers} done at {time.time() - start:.1f} s", flush=True)
 
-torch.cuda.synchronize()
+sync()
 result = {"layers": n_layers, "nsamples": nsamples, "seqlen": seqlen, "sparsity": sparsity,
-          "seconds_total": time.time() - start, "seconds": clock, "device": torch.cuda.get_device_name(0)}
+          "seconds_total": time.time() - start, "seconds": clock,
+          "device": torch.cuda.get_device_name(0) if dev.type == "cuda" else "cpu"}
 json.dump(result, open(out_json, "w"), indent=2)
 print(json.dumps(result))
