@@ -1,5 +1,7 @@
-// SwiGLU: out[i] = silu(gate[i]) · up[i], silu(g) = g / (1 + e^(−g)), computed in fp32 from the
-// fp32 GEMM outputs; out is in the entry's dtype (_f32 / _bf16 / _f16), the down_proj input.
+// SwiGLU: out[i] = silu(gate[i]) · up[i], silu(g) = g / (1 + e^(−g)), from the fp32 GEMM outputs,
+// computed as HF computes it on tensors of the entry's dtype (_f32 / _bf16 / _f16): the projections,
+// silu's output and the product are each rounded to it, out = r(r(silu(r(gate))) · r(up)) (no
+// rounding for fp32). out is in that dtype, the down_proj input.
 // Launch: grid ceil(n / 256), block 256; one element per thread (n counted in 64 bits).
 #include "rose_io.cuh"
 
@@ -9,8 +11,9 @@ __device__ __forceinline__ void swiglu(typename RoseIo<K>::T* out, const float* 
     const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n)
         return;
-    const float g = gate[i];
-    RoseIo<K>::store(out, i, g / (1.0f + expf(-g)) * up[i]);
+    const float g = RoseIo<K>::round(gate[i]);
+    const float a = RoseIo<K>::round(g / (1.0f + expf(-g)));
+    RoseIo<K>::store(out, i, a * RoseIo<K>::round(up[i]));
 }
 
 extern "C" __global__ void rose_swiglu_f32(float* out, const float* gate, const float* up, long long n)

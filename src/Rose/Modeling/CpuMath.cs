@@ -108,13 +108,25 @@ public static class CpuMath
         }
     }
 
-    /// <summary>SwiGLU: gate ← silu(gate) ⊙ up, silu(g) = g / (1 + e^−g).</summary>
-    public static void SiluMultiply(Span<float> gate, ReadOnlySpan<float> up)
+    /// <summary>SwiGLU: gate ← silu(gate) ⊙ up, silu(g) = g / (1 + e^−g); with a 16-bit
+    /// <paramref name="rounding"/> as HF computes it in that dtype:
+    /// gate ← round(round(silu(round(gate))) · round(up)).</summary>
+    public static void SiluMultiply(Span<float> gate, ReadOnlySpan<float> up, DType rounding = DType.F32)
     {
+        if (rounding == DType.F32)
+        {
+            for (int i = 0; i < gate.Length; i++)
+            {
+                float g = gate[i];
+                gate[i] = g / (1f + MathF.Exp(-g)) * up[i];
+            }
+            return;
+        }
         for (int i = 0; i < gate.Length; i++)
         {
-            float g = gate[i];
-            gate[i] = g / (1f + MathF.Exp(-g)) * up[i];
+            float g = FloatConversion.Round(rounding, gate[i]);
+            float a = FloatConversion.Round(rounding, g / (1f + MathF.Exp(-g)));
+            gate[i] = FloatConversion.Round(rounding, a * FloatConversion.Round(rounding, up[i]));
         }
     }
 }

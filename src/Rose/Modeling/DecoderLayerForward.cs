@@ -7,8 +7,8 @@ namespace Rose.Modeling;
 /// h = RMSNorm(x); x += o_proj(Attn(RoPE(q_proj h), RoPE(k_proj h), v_proj h));
 /// h = RMSNorm(x); x += down_proj(silu(gate_proj h) ⊙ up_proj h).
 /// Math is fp32; with a 16-bit <see cref="Rounding"/> every value the reference holds as a tensor of
-/// the model's dtype (norm outputs, attention output, SwiGLU output, each projection before its
-/// residual add, the residual stream) is rounded to it, as the CUDA forward does.
+/// the model's dtype is rounded to it, as the CUDA forward does: norm outputs, every projection's
+/// output, each step of RoPE, the attention output, each step of SwiGLU, the residual stream.
 /// Owns its scratch buffers, so one instance serves one thread.</summary>
 public sealed class DecoderLayerForward
 {
@@ -50,8 +50,11 @@ public sealed class DecoderLayerForward
         layer[LinearKind.Q].Apply(normed, q, tokens, ParallelInside);
         layer[LinearKind.K].Apply(normed, k, tokens, ParallelInside);
         layer[LinearKind.V].Apply(normed, v, tokens, ParallelInside);
-        _rope.Apply(q, tokens, s.Heads);
-        _rope.Apply(k, tokens, s.KvHeads);
+        FloatConversion.RoundInPlace(r, q);
+        FloatConversion.RoundInPlace(r, k);
+        FloatConversion.RoundInPlace(r, v);
+        _rope.Apply(q, tokens, s.Heads, r);
+        _rope.Apply(k, tokens, s.KvHeads, r);
         CausalAttention.Forward(q, k, v, attn, tokens, s.Heads, s.KvHeads, s.HeadDim, ParallelInside);
         FloatConversion.RoundInPlace(r, attn);
         observer?.Observe(LinearInputGroup.AttentionOutput, attn, tokens, s.QDim);
@@ -62,8 +65,7 @@ public sealed class DecoderLayerForward
         observer?.Observe(LinearInputGroup.MlpInput, normed, tokens, s.Hidden);
         layer[LinearKind.Gate].Apply(normed, gate, tokens, ParallelInside);
         layer[LinearKind.Up].Apply(normed, up, tokens, ParallelInside);
-        CpuMath.SiluMultiply(gate, up);
-        FloatConversion.RoundInPlace(r, gate);
+        CpuMath.SiluMultiply(gate, up, r);
         observer?.Observe(LinearInputGroup.MlpHidden, gate, tokens, s.Intermediate);
         layer[LinearKind.Down].Apply(gate, proj, tokens, ParallelInside);
         AddResidual(hidden, proj, r);

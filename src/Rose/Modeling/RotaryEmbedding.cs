@@ -1,8 +1,11 @@
+using Rose.SafeTensors;
+
 namespace Rose.Modeling;
 
 /// <summary>HF's rotate-half RoPE: for head vector x and i &lt; d/2,
 /// x'[i] = x[i]·cos θ − x[i+d/2]·sin θ,  x'[i+d/2] = x[i+d/2]·cos θ + x[i]·sin θ,  θ = pos·inv_freq[i]
-/// (the product taken in fp32 as HF does).</summary>
+/// (the product taken in fp32 as HF does). In a 16-bit model's dtype every operation rounds as HF's
+/// tensors do: cos and sin are cast to the dtype, each product and the sum are rounded.</summary>
 public sealed class RotaryEmbedding
 {
     private readonly float[] _invFreq;
@@ -17,6 +20,34 @@ public sealed class RotaryEmbedding
     }
 
     public int HeadDim { get; }
+
+    /// <summary>Rotates every head of a tokens × (heads·HeadDim) projection, positions 0..tokens−1;
+    /// with a 16-bit <paramref name="rounding"/>, x holds values of that dtype and every step rounds to it.</summary>
+    public void Apply(Span<float> x, int tokens, int heads, DType rounding)
+    {
+        if (rounding == DType.F32)
+        {
+            Apply(x, tokens, heads);
+            return;
+        }
+        var (cosTable, sinTable) = Tables(tokens);
+        int half = HeadDim / 2;
+        for (int t = 0; t < tokens; t++)
+        {
+            for (int i = 0; i < half; i++)
+            {
+                float c = FloatConversion.Round(rounding, cosTable[t * half + i]);
+                float s = FloatConversion.Round(rounding, sinTable[t * half + i]);
+                for (int h = 0; h < heads; h++)
+                {
+                    int at = (t * heads + h) * HeadDim + i;
+                    float a = x[at], b = x[at + half];
+                    x[at] = FloatConversion.Round(rounding, FloatConversion.Round(rounding, a * c) + FloatConversion.Round(rounding, -b * s));
+                    x[at + half] = FloatConversion.Round(rounding, FloatConversion.Round(rounding, b * c) + FloatConversion.Round(rounding, a * s));
+                }
+            }
+        }
+    }
 
     /// <summary>Rotates every head of a tokens × (heads·HeadDim) projection, positions 0..tokens−1.</summary>
     public void Apply(Span<float> x, int tokens, int heads)

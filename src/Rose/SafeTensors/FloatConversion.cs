@@ -92,6 +92,15 @@ public static class FloatConversion
         }
     }
 
+    /// <summary>One value rounded as <see cref="RoundInPlace"/> rounds.</summary>
+    public static float Round(DType dtype, float value) => dtype switch
+    {
+        DType.F32 => value,
+        DType.BF16 => BFloat16ToSingle(SingleToBFloat16(value)),
+        DType.F16 => (float)(Half)value,
+        _ => throw new ArgumentException($"values are not rounded to {dtype.ToSafeTensorsString()}", nameof(dtype)),
+    };
+
     private static void RoundToBFloat16InPlace(Span<float> values)
     {
         int i = 0;

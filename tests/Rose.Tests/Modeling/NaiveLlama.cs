@@ -12,8 +12,8 @@ public sealed class NaiveLlama
     public bool Tied;
 
     /// <summary>Rounding to the model's activation dtype, applied where HF holds a tensor of that dtype
-    /// (norm outputs and the normalized row before the weight, attention output, SwiGLU output, each
-    /// residual branch and the stream after each add); identity for fp32.</summary>
+    /// (norm outputs and the normalized row before the weight, every projection, cos, sin and each step
+    /// of RoPE, attention output, each step of SwiGLU, the stream after each add); identity for fp32.</summary>
     public Func<double, double> Round = v => v;
 
     public double[][] Logits(int[] tokens)
@@ -26,9 +26,9 @@ public sealed class NaiveLlama
         {
             string p = $"model.layers.{l}.";
             var h = x.Select(r => RmsNorm(r, Tensor(p + "input_layernorm.weight"))).ToArray();
-            var q = h.Select(r => Linear(r, p + "self_attn.q_proj")).ToArray();
-            var k = h.Select(r => Linear(r, p + "self_attn.k_proj")).ToArray();
-            var v = h.Select(r => Linear(r, p + "self_attn.v_proj")).ToArray();
+            var q = h.Select(r => RoundAll(Linear(r, p + "self_attn.q_proj"))).ToArray();
+            var k = h.Select(r => RoundAll(Linear(r, p + "self_attn.k_proj"))).ToArray();
+            var v = h.Select(r => RoundAll(Linear(r, p + "self_attn.v_proj"))).ToArray();
             for (int t = 0; t < T; t++) { Rope(q[t], Heads, t); Rope(k[t], KvHeads, t); }
             var attn = new double[T][];
             for (int t = 0; t < T; t++)
@@ -51,14 +51,16 @@ public sealed class NaiveLlama
                 }
             }
             for (int t = 0; t < T; t++) Add(x[t], Linear(RoundAll(attn[t]), p + "self_attn.o_proj"));
+
             var h2 = x.Select(r => RmsNorm(r, Tensor(p + "post_attention_layernorm.weight"))).ToArray();
             for (int t = 0; t < T; t++)
             {
-                var gate = Linear(h2[t], p + "mlp.gate_proj");
-                var up = Linear(h2[t], p + "mlp.up_proj");
-                var m = gate.Select((g, i) => Round(g / (1 + Math.Exp(-g)) * up[i])).ToArray();
+                var gate = RoundAll(Linear(h2[t], p + "mlp.gate_proj"));
+                var up = RoundAll(Linear(h2[t], p + "mlp.up_proj"));
+                var m = gate.Select((g, i) => Round(Round(g / (1 + Math.Exp(-g))) * up[i])).ToArray();
                 Add(x[t], Linear(m, p + "mlp.down_proj"));
             }
+
         }
         var head = Tied || !Has("lm_head.weight") ? emb : Tensor("lm_head.weight");
         return x.Select(r =>
@@ -97,10 +99,11 @@ public sealed class NaiveLlama
         for (int h = 0; h < heads; h++)
             for (int i = 0; i < half; i++)
             {
-                double angle = pos * InvFreq[i], c = Math.Cos(angle), s = Math.Sin(angle);
+                // θ in fp32, as HF multiplies positions by inv_freq in fp32.
+                double angle = (float)pos * (float)InvFreq[i], c = Round(Math.Cos(angle)), s = Round(Math.Sin(angle));
                 double a = v[h * HeadDim + i], b = v[h * HeadDim + i + half];
-                v[h * HeadDim + i] = a * c - b * s;
-                v[h * HeadDim + i + half] = b * c + a * s;
+                v[h * HeadDim + i] = Round(Round(a * c) - Round(b * s));
+                v[h * HeadDim + i + half] = Round(Round(b * c) + Round(a * s));
             }
     }
 

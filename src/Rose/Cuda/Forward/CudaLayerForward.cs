@@ -10,8 +10,8 @@ namespace Rose.Cuda.Forward;
 /// h = RMSNorm(x); x += o_proj(Attn(RoPE(q_proj h), RoPE(k_proj h), v_proj h));
 /// h = RMSNorm(x); x += down_proj(silu(gate_proj h) ⊙ up_proj h).
 /// GEMM inputs and the residual stream are in the compute dtype, GEMM outputs and all softmax/norm
-/// math fp32; every value that is a tensor of the model's dtype in the reference (norm outputs,
-/// projection outputs before a residual add, the stream) is rounded to it. Owns its scratch
+/// math fp32; every value that is a tensor of the model's dtype in the reference (norm outputs, every
+/// projection's output, each step of RoPE and SwiGLU, the attention output, the stream) is rounded to it. Owns its scratch
 /// buffers (grown on demand), so one instance per thread.</summary>
 /// <summary>Receives a linear group's input on the device: (group, address, rows, cols).</summary>
 public delegate void LinearInputSink(LinearInputGroup group, CUdeviceptr input, int rows, int cols);
@@ -68,8 +68,12 @@ public sealed class CudaLayerForward : IDisposable
         Project(w[LinearKind.Q], _normed.Pointer, _q!, rows);
         Project(w[LinearKind.K], _normed.Pointer, _k!, rows);
         Project(w[LinearKind.V], _normed.Pointer, _v!, rows);
-        _kernels.Rope(_q!.Pointer, _invFreq.Pointer, rows, s.Heads, s.HeadDim, seqLen);
-        _kernels.Rope(_k!.Pointer, _invFreq.Pointer, rows, s.KvHeads, s.HeadDim, seqLen);
+        // The projections are tensors of the model's dtype in the reference, and RoPE runs in it.
+        _kernels.Round(DType, _q!.Pointer, (long)rows * s.QDim);
+        _kernels.Round(DType, _k!.Pointer, (long)rows * s.KvDim);
+        _kernels.Round(DType, _v!.Pointer, (long)rows * s.KvDim);
+        _kernels.Rope(DType, _q.Pointer, _invFreq.Pointer, rows, s.Heads, s.HeadDim, seqLen);
+        _kernels.Rope(DType, _k.Pointer, _invFreq.Pointer, rows, s.KvHeads, s.HeadDim, seqLen);
         _kernels.Attention(DType, _attn!.Pointer, _q.Pointer, _k.Pointer, _v!.Pointer, batch, seqLen, s.Heads, s.KvHeads, s.HeadDim);
         observer?.Invoke(LinearInputGroup.AttentionOutput, _attn.Pointer, rows, s.QDim);
         var o = w[LinearKind.O];

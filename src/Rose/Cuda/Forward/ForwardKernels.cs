@@ -16,7 +16,7 @@ public sealed class ForwardKernels : IDisposable
     {
         Context = context;
         compiler ??= new KernelCompiler();
-        string[] files = ["embedding.cu", "rmsnorm.cu", "rope.cu", "attention.cu", "attention_mma.cu", "swiglu.cu", "residual.cu", "lm_head_loss.cu"];
+        string[] files = ["embedding.cu", "rmsnorm.cu", "rope.cu", "attention.cu", "attention_mma.cu", "swiglu.cu", "residual.cu", "lm_head_loss.cu", "round.cu"];
         _modules = new CudaModule[files.Length];
         try
         {
@@ -63,9 +63,18 @@ public sealed class ForwardKernels : IDisposable
     public void RmsNorm(DType dtype, CUdeviceptr output, CUdeviceptr x, CUdeviceptr weight, int rows, int dim, float eps) =>
         Kernel($"rose_rmsnorm_{Suffix(dtype)}").Launch(rows, Threads, 0, null, output, x, weight, rows, dim, eps);
 
-    public void Rope(CUdeviceptr x, CUdeviceptr inverseFrequencies, int rows, int heads, int headDim, int seqLen) =>
-        Kernel("rose_rope_f32").Launch(Dim3.Cover((long)rows * heads * (headDim / 2), Threads), Threads, 0, null,
+    /// <summary>RoPE in place on fp32 projections that hold values of <paramref name="dtype"/>, each step
+    /// rounded to it as HF computes on tensors of that dtype (rope.cu).</summary>
+    public void Rope(DType dtype, CUdeviceptr x, CUdeviceptr inverseFrequencies, int rows, int heads, int headDim, int seqLen) =>
+        Kernel($"rose_rope_{Suffix(dtype)}").Launch(Dim3.Cover((long)rows * heads * (headDim / 2), Threads), Threads, 0, null,
             x, inverseFrequencies, rows, heads, headDim, seqLen);
+
+    /// <summary>Rounds <paramref name="count"/> fp32 values in place to <paramref name="dtype"/> (nothing for F32).</summary>
+    public void Round(DType dtype, CUdeviceptr x, long count)
+    {
+        if (dtype == DType.F32) return;
+        Kernel($"rose_round_{Suffix(dtype)}").Launch(Dim3.Cover(count, Threads), Threads, 0, null, x, count);
+    }
 
     /// <summary>Whether 16-bit models run attention on tensor cores (attention_mma.cu) rather than
     /// the fp32 kernel (attention.cu). Opt-in through ROSE_ATTENTION=mma until the tensor-core kernel
