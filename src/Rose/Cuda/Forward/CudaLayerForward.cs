@@ -4,6 +4,9 @@ using Rose.SafeTensors;
 
 namespace Rose.Cuda.Forward;
 
+/// <summary>Receives a linear group's input on the device: (group, address, rows, cols).</summary>
+public delegate void LinearInputSink(LinearInputGroup group, CUdeviceptr input, int rows, int cols);
+
 /// <summary>One LLaMA decoder layer on the device, in place on the residual stream
 /// (batch·seqLen × hidden) stored in the compute dtype, the model's own (as the reference
 /// implementation keeps its hidden states), the same computation as <see cref="DecoderLayerForward"/>:
@@ -11,11 +14,8 @@ namespace Rose.Cuda.Forward;
 /// h = RMSNorm(x); x += down_proj(silu(gate_proj h) ⊙ up_proj h).
 /// GEMM inputs and the residual stream are in the compute dtype, GEMM outputs and all softmax/norm
 /// math fp32; every value that is a tensor of the model's dtype in the reference (norm outputs, every
-/// projection's output, each step of RoPE and SwiGLU, the attention output, the stream) is rounded to it. Owns its scratch
-/// buffers (grown on demand), so one instance per thread.</summary>
-/// <summary>Receives a linear group's input on the device: (group, address, rows, cols).</summary>
-public delegate void LinearInputSink(LinearInputGroup group, CUdeviceptr input, int rows, int cols);
-
+/// projection's output, each step of RoPE and SwiGLU, the attention output, the stream) is rounded to
+/// it. Owns its scratch buffers (grown on demand), so one instance per thread.</summary>
 public sealed class CudaLayerForward : IDisposable
 {
     private readonly ForwardKernels _kernels;
