@@ -11,14 +11,16 @@
 #   5. the pipeline benchmark on the whole 32-layer LLaMA-2-7B shape (the issue's < 90 s target),
 #      with tensor-core attention when its tests passed; the checkpoint is synthesized in the
 #      background while step 1 runs;
-#   6. an nsys profile of a 2-layer prune, when nsys is there.
+#   6. an nsys profile of a 2-layer prune, when nsys is there;
+#   7. Rose against the official loop in PyTorch on 2 7B-shaped layers, the same windows: how many
+#      weights each prunes that the other keeps (bench/gpu/compare_official.py).
 # Arguments pick steps (default: all). One device call may run at most 600 s, and a session has 15
 # device minutes including the machine's start, so run what decides the issue first:
 #   bench/gpu/device-checks.sh 1 5     (about 6 minutes: tests, then the 32-layer target)
 #   bench/gpu/device-checks.sh 4 2 3   (about 5: side by side with PyTorch, resume, prune-layer)
-#   bench/gpu/device-checks.sh 6       (about 1: profile)
+#   bench/gpu/device-checks.sh 6 7     (about 2: profile, fidelity against the official loop)
 set -u
-steps=" ${*:-1 2 3 4 5 6} "; want() { [[ "$steps" == *" $1 "* ]]; }
+steps=" ${*:-1 2 3 4 5 6 7} "; want() { [[ "$steps" == *" $1 "* ]]; }
 cd "$(dirname "$0")/../.."
 source .gpu/env.sh
 [ -d /tmp/Rose.Bench ] || tar -C /tmp -xJf .gpu/Rose.Bench.tar.xz
@@ -108,6 +110,18 @@ if want 6 && command -v nsys > /dev/null; then
     --device cuda --out /tmp/l7b2-rose --force > "$O/nsys-run.txt" 2>&1
   timeout 60 nsys stats --report cuda_gpu_kern_sum --report cuda_gpu_mem_time_sum --format csv -o "$O/nsys" /tmp/prof.nsys-rep > /dev/null 2>&1
   stamp "nsys done"; head -25 "$O"/nsys*kern_sum*.csv 2>/dev/null | cut -c1-200
+fi
+# 7. Rose against the official loop on 2 LLaMA-2-7B-shaped layers: the same checkpoint and the same
+#    32 × 2048 windows (bench/gpu/byte_windows.py), the pruned weights compared matrix by matrix.
+if want 7; then
+  [ -f /tmp/l7b2/tokenizer.json ] || $cli synth --arch llama2-7b --dtype bf16 --layers 2 --out /tmp/l7b2 > /dev/null 2>&1
+  python3 bench/gpu/byte_windows.py /tmp/fid-calib.txt /tmp/fid-windows.json 32 2048
+  ROSE_ATTENTION=$attn timeout 90 $cli prune --model /tmp/l7b2 --method rose --sparsity 0.7 --calib /tmp/fid-calib.txt \
+    --calib-sampling sequential --nsamples 32 --seqlen 2048 --device cuda --out /tmp/fid-rose --force > "$O/fidelity-rose.txt" 2>&1
+  ROSE_TORCH_TOKENS=/tmp/fid-windows.json ROSE_TORCH_OUT=/tmp/fid-torch timeout 120 python3 bench/gpu/torch_baseline.py /tmp/l7b2 2 32 2048 0.7 \
+    "$O/fidelity-torch.json" > "$O/fidelity-torch.txt" 2>&1
+  timeout 60 python3 bench/gpu/compare_official.py /tmp/fid-rose /tmp/fid-torch 2 > "$O/fidelity.txt" 2>&1
+  stamp "fidelity: $(tail -1 "$O/fidelity.txt")"
 fi
 python3 bench/gpu/summarize.py "$O" > "$O/summary.md" 2>&1; cat "$O/summary.md"
 stamp "all done"

@@ -61,3 +61,10 @@ for path in sorted(glob.glob(os.path.join(out, "torch-baseline-*.json"))):
           f"({total / layers:.2f} s per layer); phases (s): {phases}")
     for label, rose_total in rose_by_layers.get(layers, []):
         print(f"  - {label}: {total / rose_total:.1f}x faster than the PyTorch loop on the same {layers} layers")
+
+fidelity = read(os.path.join(out, "fidelity.txt"))
+if fidelity:
+    lines = fidelity.strip().splitlines()
+    print(f"- Rose against the official loop on the same windows ({len(lines) - 1} matrices): {lines[-1]}")
+    for line in lines[:-1]:
+        print(f"  - {line}")
