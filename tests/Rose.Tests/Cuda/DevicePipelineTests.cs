@@ -105,9 +105,12 @@ public class DevicePipelineTests
 
     /// <summary>A bf16 model (head_dim 64, GQA) pruned on the device — activations in bf16, batched
     /// bf16 folds, prefetched uploads, optionally tensor-core attention — against the CPU reference,
-    /// whose activations stay fp32: the two differ by bf16 rounding of the statistics only, so almost
-    /// every mask must agree and the pruned weights must be close; a broken kernel shows as masks no
-    /// better than chance.</summary>
+    /// which rounds at the same points: the two differ by the order of fp32 sums, library functions and
+    /// the Cholesky precision (fp32 against fp64), so almost every mask must agree; a broken kernel shows
+    /// as masks no better than chance and weights as far apart as their norm. The weights themselves are
+    /// held loosely: one mask flipped early in a row changes every OBS update after it, and the official
+    /// loop itself, with only its Cholesky in fp64 instead of fp32, moves a bf16 model's layer-1
+    /// down_proj by 16% (README, fidelity).</summary>
     [TestCase(false)]
     [TestCase(true)]
     public void HalfPrecisionModelPrunesOnTheDeviceAsOnTheCpu(bool tensorCoreAttention)
@@ -148,7 +151,7 @@ public class DevicePipelineTests
                     Assert.That(agree, Is.GreaterThan(0.95), $"{name}: masks agree on {agree:P2}");
                     double diff = 0, norm = 0;
                     for (int i = 0; i < wa.Length; i++) { diff += Math.Pow(wa[i] - wb[i], 2); norm += Math.Pow(wa[i], 2); }
-                    Assert.That(Math.Sqrt(diff / norm), Is.LessThan(0.1), $"{name}: ‖W_gpu − W_cpu‖/‖W_cpu‖");
+                    Assert.That(Math.Sqrt(diff / norm), Is.LessThan(0.35), $"{name}: ‖W_gpu − W_cpu‖/‖W_cpu‖");
                 }
             string text = File.ReadAllText(BundledSample.EvalText)[..20000];
             double pa = new PerplexityEvaluator(a).Evaluate(text, seqLen: 128).Perplexity;
