@@ -1,4 +1,6 @@
-using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Rose.Pruning.Cpu;
 
@@ -6,12 +8,14 @@ namespace Rose.Pruning.Cpu;
 internal static class DenseKernels
 {
     private const int RowTile = 16;
-    private const int ColTile = 512;
-    private const int DepthTile = 128;
+    private const int DepthTile = 256;
+    private const int MicroRows = 4;
 
-    /// <summary>C[m×n] += alpha · A[m×k] · B[k×n], all row-major with leading dimensions.
-    /// Tiles keep a DepthTile×ColTile panel of B in L2 while rows of C stream through it.
-    /// With <paramref name="upperTilesOnly"/> (m = n) tiles entirely below the diagonal are skipped;
+    /// <summary>C[m×n] += alpha · A[m×k] · B[k×n], all row-major with leading dimensions. Every element
+    /// of C takes, for kk = 0..k−1 in order, c ← c + (alpha·a[r, kk])·b[kk, j] with the product rounded
+    /// before the add (never fused), as a plain loop would; blocks of 4 rows × 16 columns of C stay in
+    /// registers across a depth tile of A and B instead of going to memory once per kk.
+    /// With <paramref name="upperTilesOnly"/> (m = n) blocks entirely below the diagonal are skipped;
     /// the caller then mirrors the upper triangle.</summary>
     public static void MultiplyAdd(int m, int n, int k, float alpha,
         float[] a, int aOffset, int lda, float[] b, int bOffset, int ldb, float[] c, int cOffset, int ldc,
@@ -22,27 +26,108 @@ internal static class DenseKernels
         Parallel.For(0, rowTiles, tile =>
         {
             int r0 = tile * RowTile, r1 = Math.Min(m, r0 + RowTile);
-            int jStart = upperTilesOnly ? r0 / ColTile * ColTile : 0;
-            for (int j0 = jStart; j0 < n; j0 += ColTile)
+            for (int k0 = 0; k0 < k; k0 += DepthTile)
             {
-                int jw = Math.Min(ColTile, n - j0);
-                for (int k0 = 0; k0 < k; k0 += DepthTile)
-                {
-                    int kw = Math.Min(DepthTile, k - k0);
-                    for (int r = r0; r < r1; r++)
-                    {
-                        var cRow = c.AsSpan(cOffset + r * ldc + j0, jw);
-                        int aRow = aOffset + r * lda;
-                        for (int kk = k0; kk < k0 + kw; kk++)
-                        {
-                            float aik = alpha * a[aRow + kk];
-                            if (aik == 0f) continue;
-                            TensorPrimitives.MultiplyAdd(b.AsSpan(bOffset + kk * ldb + j0, jw), aik, cRow, cRow);
-                        }
-                    }
-                }
+                int k1 = Math.Min(k, k0 + DepthTile);
+                int r = r0;
+                for (; r + MicroRows <= r1; r += MicroRows)
+                    Block4(r, upperTilesOnly ? r / Block * Block : 0, n, k0, k1, alpha, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc);
+                for (; r < r1; r++)
+                    Row(r, upperTilesOnly ? r / Block * Block : 0, n, k0, k1, alpha, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc);
             }
         });
+    }
+
+    /// <summary>Columns of C a register block covers: two vectors of the widest accelerated width.</summary>
+    private static readonly int Block = Vector512.IsHardwareAccelerated ? 32 : 16;
+
+    private static void Block4(int r, int jStart, int n, int k0, int k1, float alpha,
+        float[] a, int aOffset, int lda, float[] b, int bOffset, int ldb, float[] c, int cOffset, int ldc)
+    {
+        int a0 = aOffset + r * lda, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda;
+        int c0 = cOffset + r * ldc, c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
+        int j = jStart;
+        ref float aRef = ref MemoryMarshal.GetArrayDataReference(a);
+        ref float bRef = ref MemoryMarshal.GetArrayDataReference(b);
+        ref float cRef = ref MemoryMarshal.GetArrayDataReference(c);
+        // Bounds are the caller's contract (checked once here, not per element).
+        if (a.Length < a3 + k1 || c.Length < c3 + n || (k1 > k0 && b.Length < bOffset + (k1 - 1) * ldb + n))
+            throw new ArgumentException("operand arrays are smaller than their dimensions say");
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; j + 32 <= n; j += 32)
+            {
+                var x00 = Vector512.LoadUnsafe(ref cRef, (nuint)(c0 + j)); var x01 = Vector512.LoadUnsafe(ref cRef, (nuint)(c0 + j + 16));
+                var x10 = Vector512.LoadUnsafe(ref cRef, (nuint)(c1 + j)); var x11 = Vector512.LoadUnsafe(ref cRef, (nuint)(c1 + j + 16));
+                var x20 = Vector512.LoadUnsafe(ref cRef, (nuint)(c2 + j)); var x21 = Vector512.LoadUnsafe(ref cRef, (nuint)(c2 + j + 16));
+                var x30 = Vector512.LoadUnsafe(ref cRef, (nuint)(c3 + j)); var x31 = Vector512.LoadUnsafe(ref cRef, (nuint)(c3 + j + 16));
+                for (int kk = k0; kk < k1; kk++)
+                {
+                    nuint at = (nuint)(bOffset + kk * ldb + j);
+                    var y0 = Vector512.LoadUnsafe(ref bRef, at);
+                    var y1 = Vector512.LoadUnsafe(ref bRef, at + 16);
+                    var s0 = Vector512.Create(alpha * Unsafe.Add(ref aRef, a0 + kk));
+                    var s1 = Vector512.Create(alpha * Unsafe.Add(ref aRef, a1 + kk));
+                    var s2 = Vector512.Create(alpha * Unsafe.Add(ref aRef, a2 + kk));
+                    var s3 = Vector512.Create(alpha * Unsafe.Add(ref aRef, a3 + kk));
+                    // Multiply, then add: two roundings, as the scalar definition.
+                    x00 += s0 * y0; x01 += s0 * y1;
+                    x10 += s1 * y0; x11 += s1 * y1;
+                    x20 += s2 * y0; x21 += s2 * y1;
+                    x30 += s3 * y0; x31 += s3 * y1;
+                }
+                x00.StoreUnsafe(ref cRef, (nuint)(c0 + j)); x01.StoreUnsafe(ref cRef, (nuint)(c0 + j + 16));
+                x10.StoreUnsafe(ref cRef, (nuint)(c1 + j)); x11.StoreUnsafe(ref cRef, (nuint)(c1 + j + 16));
+                x20.StoreUnsafe(ref cRef, (nuint)(c2 + j)); x21.StoreUnsafe(ref cRef, (nuint)(c2 + j + 16));
+                x30.StoreUnsafe(ref cRef, (nuint)(c3 + j)); x31.StoreUnsafe(ref cRef, (nuint)(c3 + j + 16));
+            }
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; j + 16 <= n; j += 16)
+            {
+                var x00 = Vector256.LoadUnsafe(ref cRef, (nuint)(c0 + j)); var x01 = Vector256.LoadUnsafe(ref cRef, (nuint)(c0 + j + 8));
+                var x10 = Vector256.LoadUnsafe(ref cRef, (nuint)(c1 + j)); var x11 = Vector256.LoadUnsafe(ref cRef, (nuint)(c1 + j + 8));
+                var x20 = Vector256.LoadUnsafe(ref cRef, (nuint)(c2 + j)); var x21 = Vector256.LoadUnsafe(ref cRef, (nuint)(c2 + j + 8));
+                var x30 = Vector256.LoadUnsafe(ref cRef, (nuint)(c3 + j)); var x31 = Vector256.LoadUnsafe(ref cRef, (nuint)(c3 + j + 8));
+                for (int kk = k0; kk < k1; kk++)
+                {
+                    nuint at = (nuint)(bOffset + kk * ldb + j);
+                    var y0 = Vector256.LoadUnsafe(ref bRef, at);
+                    var y1 = Vector256.LoadUnsafe(ref bRef, at + 8);
+                    var s0 = Vector256.Create(alpha * Unsafe.Add(ref aRef, a0 + kk));
+                    var s1 = Vector256.Create(alpha * Unsafe.Add(ref aRef, a1 + kk));
+                    var s2 = Vector256.Create(alpha * Unsafe.Add(ref aRef, a2 + kk));
+                    var s3 = Vector256.Create(alpha * Unsafe.Add(ref aRef, a3 + kk));
+                    x00 += s0 * y0; x01 += s0 * y1;
+                    x10 += s1 * y0; x11 += s1 * y1;
+                    x20 += s2 * y0; x21 += s2 * y1;
+                    x30 += s3 * y0; x31 += s3 * y1;
+                }
+                x00.StoreUnsafe(ref cRef, (nuint)(c0 + j)); x01.StoreUnsafe(ref cRef, (nuint)(c0 + j + 8));
+                x10.StoreUnsafe(ref cRef, (nuint)(c1 + j)); x11.StoreUnsafe(ref cRef, (nuint)(c1 + j + 8));
+                x20.StoreUnsafe(ref cRef, (nuint)(c2 + j)); x21.StoreUnsafe(ref cRef, (nuint)(c2 + j + 8));
+                x30.StoreUnsafe(ref cRef, (nuint)(c3 + j)); x31.StoreUnsafe(ref cRef, (nuint)(c3 + j + 8));
+            }
+        }
+        for (int i = 0; i < MicroRows; i++)
+            Row(r + i, j, n, k0, k1, alpha, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc);
+    }
+
+    /// <summary>Columns [jStart, n) of one row of C, in the same order of operations.</summary>
+    private static void Row(int r, int jStart, int n, int k0, int k1, float alpha,
+        float[] a, int aOffset, int lda, float[] b, int bOffset, int ldb, float[] c, int cOffset, int ldc)
+    {
+        if (jStart >= n) return;
+        var cRow = c.AsSpan(cOffset + r * ldc + jStart, n - jStart);
+        int aRow = aOffset + r * lda;
+        for (int kk = k0; kk < k1; kk++)
+        {
+            float aik = alpha * a[aRow + kk];
+            var bRow = b.AsSpan(bOffset + kk * ldb + jStart, cRow.Length);
+            for (int j = 0; j < cRow.Length; j++)
+                cRow[j] += aik * bRow[j];
+        }
     }
 
     /// <summary>Transpose of a rows×cols row-major matrix into cols×rows.</summary>

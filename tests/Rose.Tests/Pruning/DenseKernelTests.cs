@@ -1,0 +1,56 @@
+using NUnit.Framework;
+using Rose.Pruning.Cpu;
+
+namespace Rose.Tests.Pruning;
+
+/// <summary>The CPU backend's blocked GEMM (Hessian folds, OBS trailing updates) computes every element
+/// exactly as the plain loop c += (alpha·a)·b over k in order does, whatever the blocking.</summary>
+[TestFixture]
+public class DenseKernelTests
+{
+    private static float[] Random(int n, int seed)
+    {
+        var rng = new Random(seed);
+        var v = new float[n];
+        for (int i = 0; i < n; i++) v[i] = (float)(rng.NextDouble() * 2 - 1);
+        return v;
+    }
+
+    // Shapes around the register block (4 rows × 16 columns), the row tile (16) and the depth tile (256).
+    [TestCase(1, 1, 1, false)]
+    [TestCase(5, 17, 3, false)]
+    [TestCase(19, 33, 300, false)]
+    [TestCase(64, 64, 513, true)]
+    [TestCase(37, 37, 70, true)]
+    [TestCase(4, 100, 257, false)]
+    public void BlockedMultiplyAddEqualsThePlainLoop(int m, int n, int k, bool upper)
+    {
+        // Offsets and leading dimensions wider than the operands, as the OBS trailing update passes them.
+        int lda = k + 3, ldb = n + 5, ldc = n + 7, aOff = 2, bOff = 11, cOff = 4;
+        var a = Random(aOff + m * lda, 1);
+        var b = Random(bOff + k * ldb, 2);
+        var c = Random(cOff + m * ldc, 3);
+        for (int i = 0; i < a.Length; i += 7) a[i] = 0f; // the old kernel skipped zeros; the result must not care
+        var expected = (float[])c.Clone();
+        const float alpha = -0.37f;
+        for (int r = 0; r < m; r++)
+            for (int j = upper ? r : 0; j < n; j++)
+            {
+                float sum = expected[cOff + r * ldc + j];
+                for (int kk = 0; kk < k; kk++)
+                {
+                    float product = alpha * a[aOff + r * lda + kk] * b[bOff + kk * ldb + j];
+                    sum += product;
+                }
+                expected[cOff + r * ldc + j] = sum;
+            }
+        DenseKernels.MultiplyAdd(m, n, k, alpha, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, upperTilesOnly: upper);
+        for (int r = 0; r < m; r++)
+            for (int j = upper ? r : 0; j < n; j++)
+                Assert.That(c[cOff + r * ldc + j], Is.EqualTo(expected[cOff + r * ldc + j]), $"C[{r}, {j}]");
+        // Outside the m × n window nothing is touched.
+        for (int r = 0; r < m; r++)
+            for (int j = n; j < ldc && cOff + r * ldc + j < c.Length; j++)
+                Assert.That(c[cOff + r * ldc + j], Is.EqualTo(Random(cOff + m * ldc, 3)[cOff + r * ldc + j]), $"C[{r}, {j}] beyond n");
+    }
+}
