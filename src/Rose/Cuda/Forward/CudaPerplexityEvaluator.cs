@@ -30,12 +30,8 @@ public sealed class CudaPerplexityEvaluator
 
     public KernelCompiler? Compiler { get; init; }
 
-    /// <summary>The dtype a model's GEMMs should use on the device: its weights' dtype.</summary>
-    public static DType DTypeOf(LlamaModel model)
-    {
-        var dtype = model.Checkpoint.GetInfo(LlamaModel.EmbeddingName).DType;
-        return dtype is DType.BF16 or DType.F16 ? dtype : DType.F32;
-    }
+    /// <summary>The dtype a model's GEMMs and activations use on the device: its activation dtype, as on the CPU.</summary>
+    public static DType DTypeOf(LlamaModel model) => model.ActivationDType;
 
     public PerplexityResult Evaluate(string text, int? seqLen = null, int? maxWindows = null, IProgress<ProgressUpdate>? progress = null) =>
         Evaluate(_model.Tokenizer.Encode(text, addBos: true), seqLen, maxWindows, progress);
