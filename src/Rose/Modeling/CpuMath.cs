@@ -32,6 +32,16 @@ public static class CpuMath
                 int t0 = tt * TokenTile, t1 = Math.Min(tokens, t0 + TokenTile);
                 float* xs = (float*)ax, ws = (float*)aw, ys = (float*)ay, bs = (float*)ab;
                 int t = t0;
+                // Two token pairs at once share every loaded w vector; each element's arithmetic is
+                // that of Block2x4 either way.
+                for (; t + 4 <= t1; t += 4)
+                {
+                    int o = o0;
+                    for (; o + 4 <= o1; o += 4) Block4x4(xs, ws, ys, t, o, inF, outF);
+                    for (; o < o1; o++)
+                        for (int tt2 = t; tt2 < t + 4; tt2++)
+                            ys[(long)tt2 * outF + o] = Dot(xs + (long)tt2 * inF, ws + (long)o * inF, inF);
+                }
                 for (; t + 2 <= t1; t += 2)
                 {
                     int o = o0;
@@ -56,6 +66,40 @@ public static class CpuMath
     private static unsafe float Dot(float* a, float* b, int n) =>
         TensorPrimitives.Dot(new ReadOnlySpan<float>(a, n), new ReadOnlySpan<float>(b, n));
 
+    /// <summary>Block2x4 of tokens (t, t+1) and of (t+2, t+3) in one pass over w: every accumulator sees
+    /// the same operations in the same order, so the results are Block2x4's to the bit.</summary>
+    private static unsafe void Block4x4(float* xs, float* ws, float* ys, int t, int o, int inF, int outF)
+    {
+        float* x0 = xs + (long)t * inF, x1 = x0 + inF, x2 = x1 + inF, x3 = x2 + inF;
+        float* w0 = ws + (long)o * inF, w1 = w0 + inF, w2 = w1 + inF, w3 = w2 + inF;
+        Vector256<float> a00 = default, a01 = default, a02 = default, a03 = default;
+        Vector256<float> a10 = default, a11 = default, a12 = default, a13 = default;
+        Vector256<float> a20 = default, a21 = default, a22 = default, a23 = default;
+        Vector256<float> a30 = default, a31 = default, a32 = default, a33 = default;
+        int i = 0;
+        for (; i + 8 <= inF; i += 8)
+        {
+            var u0 = Vector256.Load(w0 + i);
+            var u1 = Vector256.Load(w1 + i);
+            var u2 = Vector256.Load(w2 + i);
+            var u3 = Vector256.Load(w3 + i);
+            var v = Vector256.Load(x0 + i);
+            a00 = Vector256.FusedMultiplyAdd(v, u0, a00); a01 = Vector256.FusedMultiplyAdd(v, u1, a01);
+            a02 = Vector256.FusedMultiplyAdd(v, u2, a02); a03 = Vector256.FusedMultiplyAdd(v, u3, a03);
+            v = Vector256.Load(x1 + i);
+            a10 = Vector256.FusedMultiplyAdd(v, u0, a10); a11 = Vector256.FusedMultiplyAdd(v, u1, a11);
+            a12 = Vector256.FusedMultiplyAdd(v, u2, a12); a13 = Vector256.FusedMultiplyAdd(v, u3, a13);
+            v = Vector256.Load(x2 + i);
+            a20 = Vector256.FusedMultiplyAdd(v, u0, a20); a21 = Vector256.FusedMultiplyAdd(v, u1, a21);
+            a22 = Vector256.FusedMultiplyAdd(v, u2, a22); a23 = Vector256.FusedMultiplyAdd(v, u3, a23);
+            v = Vector256.Load(x3 + i);
+            a30 = Vector256.FusedMultiplyAdd(v, u0, a30); a31 = Vector256.FusedMultiplyAdd(v, u1, a31);
+            a32 = Vector256.FusedMultiplyAdd(v, u2, a32); a33 = Vector256.FusedMultiplyAdd(v, u3, a33);
+        }
+        Finish2x4(x0, x1, w0, w1, w2, w3, i, inF, ys + (long)t * outF + o, outF, a00, a01, a02, a03, a10, a11, a12, a13);
+        Finish2x4(x2, x3, w0, w1, w2, w3, i, inF, ys + (long)(t + 2) * outF + o, outF, a20, a21, a22, a23, a30, a31, a32, a33);
+    }
+
     private static unsafe void Block2x4(float* xs, float* ws, float* ys, int t, int o, int inF, int outF)
     {
         float* x0 = xs + (long)t * inF, x1 = x0 + inF;
@@ -76,6 +120,14 @@ public static class CpuMath
             a10 = Vector256.FusedMultiplyAdd(v1, u0, a10); a11 = Vector256.FusedMultiplyAdd(v1, u1, a11);
             a12 = Vector256.FusedMultiplyAdd(v1, u2, a12); a13 = Vector256.FusedMultiplyAdd(v1, u3, a13);
         }
+        Finish2x4(x0, x1, w0, w1, w2, w3, i, inF, ys + (long)t * outF + o, outF, a00, a01, a02, a03, a10, a11, a12, a13);
+    }
+
+    /// <summary>Reduces a 2×4 block's lane sums, adds the scalar tail from column <paramref name="i"/> on, stores.</summary>
+    private static unsafe void Finish2x4(float* x0, float* x1, float* w0, float* w1, float* w2, float* w3, int i, int inF,
+        float* y0, int outF, Vector256<float> a00, Vector256<float> a01, Vector256<float> a02, Vector256<float> a03,
+        Vector256<float> a10, Vector256<float> a11, Vector256<float> a12, Vector256<float> a13)
+    {
         float s00 = Vector256.Sum(a00), s01 = Vector256.Sum(a01), s02 = Vector256.Sum(a02), s03 = Vector256.Sum(a03);
         float s10 = Vector256.Sum(a10), s11 = Vector256.Sum(a11), s12 = Vector256.Sum(a12), s13 = Vector256.Sum(a13);
         for (; i < inF; i++)
@@ -84,7 +136,7 @@ public static class CpuMath
             s00 += v0 * w0[i]; s01 += v0 * w1[i]; s02 += v0 * w2[i]; s03 += v0 * w3[i];
             s10 += v1 * w0[i]; s11 += v1 * w1[i]; s12 += v1 * w2[i]; s13 += v1 * w3[i];
         }
-        float* y0 = ys + (long)t * outF + o, y1 = y0 + outF;
+        float* y1 = y0 + outF;
         y0[0] = s00; y0[1] = s01; y0[2] = s02; y0[3] = s03;
         y1[0] = s10; y1[1] = s11; y1[2] = s12; y1[3] = s13;
     }

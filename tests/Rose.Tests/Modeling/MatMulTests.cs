@@ -1,0 +1,36 @@
+using NUnit.Framework;
+using Rose.Modeling;
+
+namespace Rose.Tests.Modeling;
+
+/// <summary>The forward's GEMM gives every element the same bits whichever register block computes it:
+/// a call over many tokens (4-token blocks) equals calls over two tokens at a time (2-token blocks) and
+/// a lone token (a plain dot product for an odd last token), edges of inF and outF included.</summary>
+[TestFixture]
+public class MatMulTests
+{
+    [TestCase(13, 37, 43)]
+    [TestCase(8, 64, 32)]
+    [TestCase(70, 19, 5)]
+    public void BlockShapeDoesNotChangeTheBits(int tokens, int inF, int outF)
+    {
+        var rng = new Random(tokens);
+        var x = Enumerable.Range(0, tokens * inF).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
+        var w = Enumerable.Range(0, outF * inF).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
+        var bias = Enumerable.Range(0, outF).Select(_ => (float)rng.NextDouble()).ToArray();
+        var whole = new float[tokens * outF];
+        CpuMath.MatMulTransposed(x, w, whole, tokens, inF, outF, bias);
+        var pieces = new float[tokens * outF];
+        // Token tiles are 64 long, so pairs from 0 keep the pairing the whole call uses.
+        for (int t = 0; t < tokens; t += 2)
+        {
+            int n = Math.Min(2, tokens - t);
+            if (t % 64 == 63) n = 1;
+            CpuMath.MatMulTransposed(x.AsSpan(t * inF, n * inF), w, pieces.AsSpan(t * outF, n * outF), n, inF, outF, bias);
+            if (n == 1 && t + 1 < tokens)
+                CpuMath.MatMulTransposed(x.AsSpan((t + 1) * inF, inF), w, pieces.AsSpan((t + 1) * outF, outF), 1, inF, outF, bias);
+        }
+        for (int i = 0; i < whole.Length; i++)
+            Assert.That(BitConverter.SingleToUInt32Bits(whole[i]), Is.EqualTo(BitConverter.SingleToUInt32Bits(pieces[i])), $"y[{i / outF}, {i % outF}]");
+    }
+}
