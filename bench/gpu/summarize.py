@@ -65,6 +65,9 @@ for path in sorted(glob.glob(os.path.join(out, "torch-baseline-*.json"))):
 fidelity = read(os.path.join(out, "fidelity.txt"))
 if fidelity:
     lines = fidelity.strip().splitlines()
-    print(f"- Rose against the official loop on the same windows ({len(lines) - 1} matrices): {lines[-1]}")
-    for line in lines[:-1]:
-        print(f"  - {line}")
+    if re.match(r"\d+ matrices:", lines[-1]):
+        print(f"- Rose against the official loop on the same windows: {lines[-1]}")
+        for line in lines[:-1]:
+            print(f"  - {line}")
+    else:
+        print(f"- the comparison with the official loop did not finish: {lines[-1]}")
