@@ -100,7 +100,9 @@ public static class CpuMath
         Finish2x4(x2, x3, w0, w1, w2, w3, i, inF, ys + (long)(t + 2) * outF + o, outF, a20, a21, a22, a23, a30, a31, a32, a33);
     }
 
-    private static unsafe void Block2x4(float* xs, float* ws, float* ys, int t, int o, int inF, int outF)
+    /// <summary>y[t..t+1, o..o+3]: 8 dot products over inF, lanes of 8 fused then summed, a scalar tail.
+    /// Internal so the benchmark can run it alone as the baseline of <see cref="Block4x4"/>.</summary>
+    internal static unsafe void Block2x4(float* xs, float* ws, float* ys, int t, int o, int inF, int outF)
     {
         float* x0 = xs + (long)t * inF, x1 = x0 + inF;
         float* w0 = ws + (long)o * inF, w1 = w0 + inF, w2 = w1 + inF, w3 = w2 + inF;
