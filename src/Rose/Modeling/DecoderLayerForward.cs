@@ -4,7 +4,7 @@ namespace Rose.Modeling;
 
 /// <summary>One LLaMA decoder layer over one sequence, in place on the residual stream
 /// (tokens × hidden), exactly as HF computes it:
-/// h = RMSNorm(x); x += o_proj(Attn(RoPE(q_proj h), RoPE(k_proj h), v_proj h));
+/// h = RMSNorm(x); x += o_proj(Attn(RoPE(q_proj h), RoPE(k_proj h), v_proj h)) (Attn windowed where the layer is);
 /// h = RMSNorm(x); x += down_proj(silu(gate_proj h) ⊙ up_proj h).
 /// Math is fp32; with a 16-bit <see cref="Rounding"/> every value the reference holds as a tensor of
 /// the model's dtype is rounded to it, as the CUDA forward does: norm outputs, every projection's
@@ -55,7 +55,7 @@ public sealed class DecoderLayerForward
         FloatConversion.RoundInPlace(r, v);
         _rope.Apply(q, tokens, s.Heads, r);
         _rope.Apply(k, tokens, s.KvHeads, r);
-        CausalAttention.Forward(q, k, v, attn, tokens, s.Heads, s.KvHeads, s.HeadDim, ParallelInside);
+        CausalAttention.Forward(q, k, v, attn, tokens, s.Heads, s.KvHeads, s.HeadDim, ParallelInside, layer.AttentionWindow);
         FloatConversion.RoundInPlace(r, attn);
         observer?.Observe(LinearInputGroup.AttentionOutput, attn, tokens, s.QDim);
         layer[LinearKind.O].Apply(attn, proj, tokens, ParallelInside);

@@ -16,6 +16,9 @@ public sealed class DecoderLayerWeights
     }
 
     public int Index { get; }
+
+    /// <summary>The layer's sliding-window length, or null for full causal attention (<see cref="Models.ModelConfig.AttentionWindows"/>).</summary>
+    public int? AttentionWindow { get; init; }
     public float[] InputNorm { get; }
     public float[] PostAttentionNorm { get; }
     public LinearWeight this[LinearKind kind] => _linears[kind];

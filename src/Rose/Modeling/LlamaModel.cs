@@ -76,7 +76,7 @@ public sealed class LlamaModel : IDisposable
         return new DecoderLayerWeights(layer,
             Checkpoint.ReadFloat32($"model.layers.{layer}.input_layernorm.weight"),
             Checkpoint.ReadFloat32($"model.layers.{layer}.post_attention_layernorm.weight"),
-            linears);
+            linears) { AttentionWindow = Config.AttentionWindowOf(layer) };
     }
 
     /// <summary>hidden[t, :] = embed_tokens[tokens[t], :], reading only the rows needed.</summary>

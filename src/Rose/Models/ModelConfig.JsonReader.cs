@@ -90,6 +90,16 @@ internal sealed class ConfigJsonReader(JsonElement obj, string path, string scop
         return null;
     }
 
+    /// <summary>An array of strings, or null when absent.</summary>
+    public string[]? OptionalStrings(string field)
+    {
+        if (!TryGet(field, out var e))
+            return null;
+        if (e.ValueKind != JsonValueKind.Array || e.EnumerateArray().Any(item => item.ValueKind != JsonValueKind.String))
+            throw TypeError(field, "an array of strings", e);
+        return e.EnumerateArray().Select(item => item.GetString()!).ToArray();
+    }
+
     private bool TryGet(string field, out JsonElement value) =>
         obj.TryGetProperty(field, out value) && value.ValueKind != JsonValueKind.Null;
 

@@ -98,6 +98,7 @@ public sealed partial record ModelConfig
             BosTokenId = r.OptionalFirstInt("bos_token_id"),
             EosTokenId = r.OptionalFirstInt("eos_token_id"),
             SlidingWindow = r.OptionalInt("sliding_window"),
+            AttentionWindows = ReadAttentionWindows(r, modelType, r.RequiredInt("num_hidden_layers")),
         };
     }
 
@@ -129,6 +130,34 @@ public sealed partial record ModelConfig
             throw new RoseException(
                 $"{r.Path}: architecture '{architecture}' does not match model_type '{modelType}' (expected {expected})");
         return (modelType, expected);
+    }
+
+    /// <summary>Which layers attend through a sliding window, as HF's config classes decide it (see
+    /// <see cref="AttentionWindows"/>); empty when none does.</summary>
+    private static int?[] ReadAttentionWindows(ConfigJsonReader r, string modelType, int layers)
+    {
+        int? window = r.OptionalInt("sliding_window");
+        if (window is <= 0)
+            throw new RoseException($"{r.Path}: sliding_window must be positive or null (got {window})");
+        // Qwen2 keeps sliding_window in every config and applies it only when use_sliding_window is set.
+        if (modelType == Qwen2 && r.OptionalBool("use_sliding_window") != true) window = null;
+        if (modelType == Llama || window is null || layers <= 0) return [];
+
+        var types = r.OptionalStrings("layer_types");
+        if (types is not null)
+        {
+            if (types.Length != layers)
+                throw new RoseException($"{r.Path}: layer_types lists {types.Length} layers, num_hidden_layers is {layers}");
+            return types.Select(t => t switch
+            {
+                "full_attention" => (int?)null,
+                "sliding_attention" => window,
+                _ => throw new RoseException($"{r.Path}: unsupported layer type '{t}' in layer_types (supported: full_attention, sliding_attention)"),
+            }).ToArray();
+        }
+        // HF's Qwen2Config default: the first 28 layers attend in full.
+        int first = modelType == Qwen2 ? r.OptionalInt("max_window_layers") ?? 28 : 0;
+        return Enumerable.Range(0, layers).Select(l => l >= first ? window : null).ToArray();
     }
 
     private static RopeScaling? ReadRopeScaling(ConfigJsonReader s)

@@ -57,8 +57,26 @@ public sealed partial record ModelConfig
     public int? BosTokenId { get; init; }
     public int? EosTokenId { get; init; }
 
-    /// <summary>Parsed for completeness; the reference path always uses full causal attention.</summary>
+    /// <summary>The raw <c>sliding_window</c> field; which layers use it is <see cref="AttentionWindows"/>.</summary>
     public int? SlidingWindow { get; init; }
+
+    /// <summary>Per layer, the sliding-window length W of its attention (a token sees itself and the W − 1
+    /// before it, as HF masks it), or null for full causal attention; empty when every layer is full.
+    /// Mistral windows every layer; Qwen2 only with <c>use_sliding_window</c>, from
+    /// <c>max_window_layers</c> on; a <c>layer_types</c> list decides where present.</summary>
+    public IReadOnlyList<int?> AttentionWindows { get; init; } = [];
+
+    /// <summary>Layer <paramref name="layer"/>'s sliding-window length, or null for full causal attention.</summary>
+    public int? AttentionWindowOf(int layer) => layer >= 0 && layer < AttentionWindows.Count ? AttentionWindows[layer] : null;
+
+    /// <summary>The first layer whose sliding window is shorter than <paramref name="seqLen"/> tokens, with
+    /// its window, or null when full causal attention is exact for windows of that length.</summary>
+    public (int Layer, int Window)? FirstWindowShorterThan(int seqLen)
+    {
+        for (int l = 0; l < AttentionWindows.Count; l++)
+            if (AttentionWindows[l] is int w && w < seqLen) return (l, w);
+        return null;
+    }
 
     /// <summary>Query heads per key/value head.</summary>
     public int KeyValueGroups => NumAttentionHeads / NumKeyValueHeads;

@@ -298,4 +298,51 @@ public class ModelConfigTests
         var e = Assert.Throws<RoseException>(() => ModelConfig.Load(_dir))!;
         Assert.That(e.Message, Does.Contain(ConfigPath));
     }
+    /// <summary>Which layers attend through a sliding window, as HF's config classes decide it.</summary>
+    [Test]
+    public void SlidingWindows_FollowEachFamilysRule()
+    {
+        var mistral = LoadFixture(ConfigFixtures.Mistral_7B);
+        var qwenOff = LoadFixture(ConfigFixtures.Qwen2_05B);
+        var qwenOn = LoadFixture(ConfigFixtures.Qwen2_05B.Replace("\"use_sliding_window\": false", "\"use_sliding_window\": true")
+            .Replace("\"max_window_layers\": 24", "\"max_window_layers\": 20"));
+        var llama = LoadFixture(ConfigFixtures.TinyLlamaWith("sliding_window", "16"));
+        var typed = LoadFixture(ConfigFixtures.Mistral_7B.Replace("\"sliding_window\": 4096,",
+            "\"sliding_window\": 4096, \"layer_types\": [" + string.Join(", ", Enumerable.Range(0, 32).Select(l => l % 2 == 0 ? "\"sliding_attention\"" : "\"full_attention\"")) + "],"));
+        Assert.Multiple(() =>
+        {
+            Assert.That(Enumerable.Range(0, 32).Select(mistral.AttentionWindowOf), Is.All.EqualTo(4096));
+            Assert.That(mistral.FirstWindowShorterThan(4096), Is.Null);
+            Assert.That(mistral.FirstWindowShorterThan(4097), Is.EqualTo((0, 4096)));
+            Assert.That(qwenOff.AttentionWindows, Is.Empty);
+            Assert.That(Enumerable.Range(0, 24).Select(qwenOn.AttentionWindowOf),
+                Is.EqualTo(Enumerable.Range(0, 24).Select(l => l >= 20 ? 131072 : (int?)null)));
+            Assert.That(qwenOn.FirstWindowShorterThan(200_000), Is.EqualTo((20, 131072)));
+            Assert.That(llama.AttentionWindows, Is.Empty, "LLaMA has no sliding window whatever the file says");
+            Assert.That(typed.AttentionWindowOf(0), Is.EqualTo(4096));
+            Assert.That(typed.AttentionWindowOf(1), Is.Null);
+        });
+    }
+
+    [TestCase("\"sliding_window\": 4096,", "\"sliding_window\": 0,", "sliding_window must be positive or null (got 0)")]
+    [TestCase("\"sliding_window\": 4096,", "\"sliding_window\": 4096, \"layer_types\": [\"full_attention\"],", "layer_types lists 1 layers, num_hidden_layers is 32")]
+    [TestCase("\"sliding_window\": 4096,", "\"sliding_window\": 4096, \"layer_types\": \"full_attention\",", "field 'layer_types' must be an array of strings (got \"full_attention\")")]
+    public void BadSlidingWindowFields_AreReportedWithTheFile(string find, string replace, string expected)
+    {
+        var e = LoadFails(ConfigFixtures.Mistral_7B.Replace(find, replace));
+        Assert.That(e.Message, Is.EqualTo($"{ConfigPath}: {expected}"));
+    }
+
+    /// <summary>The CUDA attention kernels are full causal: a window shorter than the sequences is refused
+    /// up front (no GPU needed to check the refusal), one as long as them is exact.</summary>
+    [Test]
+    public void CudaForward_RefusesWindowsShorterThanTheSequences()
+    {
+        var mistral = LoadFixture(ConfigFixtures.Mistral_7B);
+        Assert.DoesNotThrow(() => Rose.Cuda.Forward.CudaLayerForward.EnsureFullCausalIsExact(mistral, 4096));
+        var e = Assert.Throws<RoseException>(() => Rose.Cuda.Forward.CudaLayerForward.EnsureFullCausalIsExact(mistral, 8192))!;
+        Assert.That(e.Message, Does.StartWith($"{ConfigPath}: layer 0 attends through a sliding window of 4096 tokens, shorter than the 8192-token sequences"));
+        Assert.That(e.Message, Does.Contain("--device cpu"));
+        Assert.DoesNotThrow(() => Rose.Cuda.Forward.CudaLayerForward.EnsureFullCausalIsExact(LoadFixture(ConfigFixtures.Llama2_7B), 8192));
+    }
 }

@@ -32,6 +32,13 @@ public class ForwardTests
             RopeScaling = new JsonObject { ["rope_type"] = "llama3", ["factor"] = 8.0, ["low_freq_factor"] = 1.0, ["high_freq_factor"] = 4.0, ["original_max_position_embeddings"] = 16 },
         }).SetName("llama3 rope scaling");
         yield return new TestCaseData(new TinyModelSpec { RopeScaling = new JsonObject { ["type"] = "linear", ["factor"] = 4.0 } }).SetName("linear rope scaling");
+        yield return new TestCaseData(new TinyModelSpec { ModelType = "mistral", ExtraConfig = new JsonObject { ["sliding_window"] = 5 } })
+            .SetName("mistral sliding window");
+        yield return new TestCaseData(new TinyModelSpec
+        {
+            ModelType = "qwen2", QkvBias = true,
+            ExtraConfig = new JsonObject { ["sliding_window"] = 7, ["use_sliding_window"] = true, ["max_window_layers"] = 1 },
+        }).SetName("qwen2 sliding window from layer 1");
     }
 
     [TestCaseSource(nameof(Specs))]
@@ -50,6 +57,7 @@ public class ForwardTests
                 KvHeads = spec.KvHeads, HeadDim = spec.Hidden / spec.Heads, Vocab = spec.Vocab, Eps = 1e-6,
                 InvFreq = model.Config.InverseFrequencies().Select(f => (double)f).ToArray(),
                 Tensor = model.Checkpoint.ReadFloat32, Has = model.Checkpoint.Contains, Tied = spec.Tied,
+                Window = NaiveWindow(spec),
             }.Logits(tokens);
             double maxErr = 0;
             for (int t = 0; t < tokens.Length; t++)
@@ -59,6 +67,21 @@ public class ForwardTests
             Assert.That(maxErr, Is.LessThan(1e-4), $"max |logit difference| {maxErr}");
         }
         finally { Directory.Delete(dir, true); }
+    }
+
+    /// <summary>Which layers the spec windows, as HF's config classes read it (written out here, not taken from ModelConfig).</summary>
+    private static Func<int, int?> NaiveWindow(TinyModelSpec spec)
+    {
+        var extra = spec.ExtraConfig;
+        if (extra?["sliding_window"] is not { } node) return _ => null;
+        int window = node.GetValue<int>();
+        if (spec.ModelType == "mistral") return _ => window;
+        if (spec.ModelType == "qwen2" && extra["use_sliding_window"]?.GetValue<bool>() == true)
+        {
+            int first = extra["max_window_layers"]?.GetValue<int>() ?? 28;
+            return l => l >= first ? window : null;
+        }
+        return _ => null;
     }
 
     private static Func<double, double> NaiveRounding(DType dtype) => dtype switch

@@ -11,6 +11,9 @@ public sealed class NaiveLlama
     public required Func<string, bool> Has;
     public bool Tied;
 
+    /// <summary>Layer l's sliding window W (query t sees keys t − W < s ≤ t), or null for full causal attention.</summary>
+    public Func<int, int?> Window = _ => null;
+
     /// <summary>Rounding to the model's activation dtype, applied where HF holds a tensor of that dtype
     /// (norm outputs and the normalized row before the weight, every projection, cos, sin and each step
     /// of RoPE, attention output, each step of SwiGLU, the stream after each add); identity for fp32.</summary>
@@ -37,15 +40,17 @@ public sealed class NaiveLlama
                 for (int hh = 0; hh < Heads; hh++)
                 {
                     int g = hh / (Heads / KvHeads);
+                    int first = Window(l) is int w ? Math.Max(0, t - w + 1) : 0;
                     var scores = new double[t + 1];
-                    for (int s = 0; s <= t; s++)
+                    Array.Fill(scores, double.NegativeInfinity);
+                    for (int s = first; s <= t; s++)
                     {
                         double dot = 0;
                         for (int i = 0; i < HeadDim; i++) dot += q[t][hh * HeadDim + i] * k[s][g * HeadDim + i];
                         scores[s] = dot / Math.Sqrt(HeadDim);
                     }
                     double max = scores.Max(), sum = scores.Sum(sc => Math.Exp(sc - max));
-                    for (int s = 0; s <= t; s++)
+                    for (int s = first; s <= t; s++)
                         for (int i = 0; i < HeadDim; i++)
                             attn[t][hh * HeadDim + i] += Math.Exp(scores[s] - max) / sum * v[s][g * HeadDim + i];
                 }

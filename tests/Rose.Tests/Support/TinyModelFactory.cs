@@ -20,6 +20,9 @@ public sealed record TinyModelSpec
     public JsonObject? RopeScaling { get; init; }
     public double RopeTheta { get; init; } = 10000;
     public int Seed { get; init; } = 1;
+
+    /// <summary>Extra config.json fields (raw values), e.g. sliding_window.</summary>
+    public JsonObject? ExtraConfig { get; init; }
 }
 
 public static class TinyModelFactory
@@ -87,6 +90,8 @@ public static class TinyModelFactory
             ["torch_dtype"] = spec.DType switch { DType.BF16 => "bfloat16", DType.F16 => "float16", _ => "float32" },
         };
         if (spec.RopeScaling is not null) config["rope_scaling"] = spec.RopeScaling.DeepClone();
+        if (spec.ExtraConfig is not null)
+            foreach (var (key, value) in spec.ExtraConfig) config[key] = value?.DeepClone();
         File.WriteAllText(Path.Combine(dir, "config.json"), config.ToJsonString());
         return dir;
     }
