@@ -9,7 +9,7 @@ public static class SynthCommand
 {
     public static Command Create(TextWriter stdout)
     {
-        var arch = new Option<string>("--arch") { Description = "llama2-7b, llama3-8b, mistral-7b or tiny", Required = true };
+        var arch = new Option<string>("--arch") { Description = string.Join(", ", SyntheticArchitecture.All.Select(a => a.Name)), Required = true };
         var dtype = new Option<string>("--dtype") { Description = "bf16 or fp16 (fp32 also accepted)", DefaultValueFactory = _ => "bf16" };
         var output = new Option<string>("--out") { Description = "output folder", Required = true };
         var layers = new Option<int?>("--layers") { Description = "override the layer count (quick tests)" };

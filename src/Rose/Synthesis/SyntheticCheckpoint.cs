@@ -6,7 +6,7 @@ using Rose.Tokenization;
 namespace Rose.Synthesis;
 
 /// <summary>Writes a random-weight HF checkpoint with a real architecture's exact shapes
-/// (weights ~ N(0, 0.02), norms = 1), the byte-level tokenizer, and a config.json loaders accept.
+/// (weights and biases ~ N(0, 0.02), norms = 1), the byte-level tokenizer, and a config.json loaders accept.
 /// Tensors are streamed out block by block: generation of the next block (parallel, one RNG
 /// stream per chunk) overlaps the write of the previous one, and memory stays at two blocks.</summary>
 public static class SyntheticCheckpoint
@@ -86,6 +86,12 @@ public static class SyntheticCheckpoint
             specs.Add(new(LinearKinds.WeightName(l, LinearKind.Q), dtype, [a.Heads * a.HeadDim, a.Hidden]));
             specs.Add(new(LinearKinds.WeightName(l, LinearKind.K), dtype, [a.KvDim, a.Hidden]));
             specs.Add(new(LinearKinds.WeightName(l, LinearKind.V), dtype, [a.KvDim, a.Hidden]));
+            if (a.QkvBias)
+            {
+                specs.Add(new(LinearKinds.BiasName(l, LinearKind.Q), dtype, [a.Heads * a.HeadDim]));
+                specs.Add(new(LinearKinds.BiasName(l, LinearKind.K), dtype, [a.KvDim]));
+                specs.Add(new(LinearKinds.BiasName(l, LinearKind.V), dtype, [a.KvDim]));
+            }
             specs.Add(new(LinearKinds.WeightName(l, LinearKind.O), dtype, [a.Hidden, a.Heads * a.HeadDim]));
             specs.Add(new($"model.layers.{l}.post_attention_layernorm.weight", dtype, [a.Hidden]));
             specs.Add(new(LinearKinds.WeightName(l, LinearKind.Gate), dtype, [a.Intermediate, a.Hidden]));
@@ -101,7 +107,7 @@ public static class SyntheticCheckpoint
     {
         var config = new JsonObject
         {
-            ["architectures"] = new JsonArray(a.ModelType == "mistral" ? "MistralForCausalLM" : "LlamaForCausalLM"),
+            ["architectures"] = new JsonArray(a.ModelType switch { "mistral" => "MistralForCausalLM", "qwen2" => "Qwen2ForCausalLM", _ => "LlamaForCausalLM" }),
             ["model_type"] = a.ModelType,
             ["hidden_size"] = a.Hidden,
             ["intermediate_size"] = a.Intermediate,
@@ -122,6 +128,14 @@ public static class SyntheticCheckpoint
             ["torch_dtype"] = dtype switch { DType.BF16 => "bfloat16", DType.F16 => "float16", _ => "float32" },
         };
         if (a.ModelType == "mistral") config["sliding_window"] = null;
+        if (a.ModelType == "qwen2")
+        {
+            // As Qwen2-7B ships it: the window is declared but off.
+            config.Remove("attention_bias");
+            config["use_sliding_window"] = false;
+            config["sliding_window"] = 131072;
+            config["max_window_layers"] = a.Layers;
+        }
         if (a.RopeScaling is not null) config["rope_scaling"] = a.RopeScaling.DeepClone();
         return config;
     }

@@ -78,6 +78,10 @@ public sealed class SyntheticCheckpointTests
         Assert.That(Params(SyntheticArchitecture.Llama2_7B), Is.EqualTo(6_738_415_616L));
         Assert.That(Params(SyntheticArchitecture.Llama3_8B), Is.EqualTo(8_030_261_248L));
         Assert.That(Params(SyntheticArchitecture.Mistral_7B), Is.EqualTo(7_241_732_096L));
+        Assert.That(Params(SyntheticArchitecture.Llama2_13B), Is.EqualTo(13_015_864_320L));
+        Assert.That(Params(SyntheticArchitecture.Llama2_70B), Is.EqualTo(68_976_648_192L));
+        Assert.That(Params(SyntheticArchitecture.Llama3_70B), Is.EqualTo(70_553_706_496L));
+        Assert.That(Params(SyntheticArchitecture.Qwen2_7B), Is.EqualTo(7_615_616_512L));
         var plan = CheckpointWriter.Plan(SyntheticCheckpoint.TensorSpecs(SyntheticArchitecture.Llama2_7B, DType.BF16));
         Assert.That(plan.Count, Is.EqualTo(3));
         Assert.That(plan.All(s => s.ByteLength <= CheckpointWriter.DefaultMaxShardBytes), Is.True);
@@ -101,5 +105,27 @@ public sealed class SyntheticCheckpointTests
     {
         var e = Assert.Throws<RoseException>(() => SyntheticCheckpoint.Write("gpt2", DType.BF16, Dir("synth-bad")));
         Assert.That(e!.Message, Does.Contain("gpt2").And.Not.Contain("\n"));
+    }
+    /// <summary>A Qwen2-shaped checkpoint (cut to 1 layer and a small vocabulary to stay quick) carries q/k/v biases
+    /// the model reads and applies, and its config reads back as Qwen2 with the sliding window off.</summary>
+    [Test]
+    public void Qwen2CheckpointCarriesQkvBiasesTheModelApplies()
+    {
+        var dir = Dir("synth-qwen2");
+        var arch = SyntheticArchitecture.Qwen2_7B with { Hidden = 128, Intermediate = 256, Heads = 4, KvHeads = 2, Vocab = 300, Layers = 1 };
+        SyntheticCheckpoint.Write(arch, DType.BF16, dir, seed: 3);
+        using var model = LlamaModel.Open(dir);
+        Assert.That(model.Config.ModelType, Is.EqualTo("qwen2"));
+        Assert.That(model.Config.QkvBias, Is.True);
+        Assert.That(model.Config.AttentionWindows, Is.Empty);
+        var layer = model.LoadLayer(0);
+        foreach (var kind in new[] { LinearKind.Q, LinearKind.K, LinearKind.V })
+        {
+            var bias = layer[kind].Bias;
+            Assert.That(bias, Is.Not.Null, kind.ToString());
+            Assert.That(bias!.Length, Is.EqualTo(kind == LinearKind.Q ? 128 : 64));
+            Assert.That(bias.Count(v => v != 0), Is.GreaterThan(bias.Length / 2), $"{kind} bias is random");
+        }
+        Assert.That(layer[LinearKind.O].Bias, Is.Null);
     }
 }
