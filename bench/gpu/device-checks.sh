@@ -13,14 +13,16 @@
 #      background while step 1 runs;
 #   6. an nsys profile of a 2-layer prune, when nsys is there;
 #   7. Rose against the official loop in PyTorch on 2 7B-shaped layers, the same windows: how many
-#      weights each prunes that the other keeps (bench/gpu/compare_official.py).
+#      weights each prunes that the other keeps (bench/gpu/compare_official.py);
+#   8. 2 LLaMA-2-70B-shaped layers (28672-wide Hessian and factor), ROSE 70%, 128 x 2048: memory and speed
+#      at the largest shape the tool is for.
 # Arguments pick steps (default: all). One device call may run at most 600 s, and a session has 15
 # device minutes including the machine's start, so run what decides the issue first:
 #   bench/gpu/device-checks.sh 1 5     (about 6 minutes: tests, then the 32-layer target)
 #   bench/gpu/device-checks.sh 4 2 3   (about 5: side by side with PyTorch, resume, prune-layer)
-#   bench/gpu/device-checks.sh 6 7     (about 2: profile, fidelity against the official loop)
+#   bench/gpu/device-checks.sh 6 7 8   (about 4: profile, fidelity against the official loop, 70B layers)
 set -u
-steps=" ${*:-1 2 3 4 5 6 7} "; want() { [[ "$steps" == *" $1 "* ]]; }
+steps=" ${*:-1 2 3 4 5 6 7 8} "; want() { [[ "$steps" == *" $1 "* ]]; }
 cd "$(dirname "$0")/../.."
 source .gpu/env.sh
 [ -d /tmp/Rose.Bench ] || tar -C /tmp -xJf .gpu/Rose.Bench.tar.xz
@@ -122,6 +124,14 @@ if want 7; then
     "$O/fidelity-torch.json" > "$O/fidelity-torch.txt" 2>&1
   timeout 60 python3 bench/gpu/compare_official.py /tmp/fid-rose /tmp/fid-torch 2 > "$O/fidelity.txt" 2>&1
   stamp "fidelity: $(tail -1 "$O/fidelity.txt")"
+fi
+# 8. Two 70B-shaped layers (4.5 GB checkpoint): the widest Hessians (28672) and the memory estimate.
+if want 8; then
+  timeout 60 $cli synth --arch llama2-70b --dtype bf16 --layers 2 --out /tmp/l70b2 > /dev/null 2>&1
+  ROSE_ATTENTION=$attn timeout 150 $cli prune --model /tmp/l70b2 --method rose --sparsity 0.7 --calib samples/data/tinystories-calib.txt \
+    --calib-sampling sequential --nsamples 128 --seqlen 2048 --device cuda --out /tmp/l70b2-rose --force > "$O/70b-2layers.txt" 2>&1
+  rc=$?; mkdir -p "$O/reports"; cp /tmp/l70b2-rose/rose-report.json "$O/reports/70b-2layers-cuda-$attn.json" 2>/dev/null
+  stamp "70B 2 layers rc=$rc"; grep -iE "memory|GiB|error" "$O/70b-2layers.txt" | head -5
 fi
 python3 bench/gpu/summarize.py "$O" > "$O/summary.md" 2>&1; cat "$O/summary.md"
 stamp "all done"
