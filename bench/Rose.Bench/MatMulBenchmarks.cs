@@ -38,3 +38,27 @@ public class MatMulBenchmark
     [Benchmark]
     public void Blocks4x4() => CpuMath.MatMulTransposed(_x, _w, _y, Tokens, In, Out, parallel: false);
 }
+
+/// <summary>The CPU attention's score GEMM Q·Kᵀ for one head of a 2048-token window (head_dim 128), side by side:
+/// every tile, and only the tiles on or below the diagonal (what causal attention reads; same bits there).</summary>
+[BenchmarkCategory("quick"), ProcessCount(1), WarmupCount(1), IterationCount(5)]
+public class CausalScoresBenchmark
+{
+    private const int Tokens = 2048, HeadDim = 128;
+    private float[] _q = [], _k = [], _scores = [];
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var rng = new Random(2);
+        _q = Enumerable.Range(0, Tokens * HeadDim).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
+        _k = Enumerable.Range(0, Tokens * HeadDim).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
+        _scores = new float[Tokens * Tokens];
+    }
+
+    [Benchmark(Baseline = true)]
+    public void AllTiles() => CpuMath.MatMulTransposed(_q, _k, _scores, Tokens, HeadDim, Tokens, parallel: false);
+
+    [Benchmark]
+    public void LowerTiles() => CpuMath.MatMulTransposed(_q, _k, _scores, Tokens, HeadDim, Tokens, parallel: false, lowerOnly: true);
+}

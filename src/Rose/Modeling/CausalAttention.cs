@@ -49,7 +49,8 @@ public static class CausalAttention
                     kh[t * headDim + i] = k[t * kvStride + g * headDim + i];
                     vt[i * tokens + t] = v[t * kvStride + g * headDim + i];
                 }
-            CpuMath.MatMulTransposed(qh, kh, scores, tokens, headDim, tokens, parallel: parallel);
+            // Scores above the diagonal are masked out below, so they need not be computed.
+            CpuMath.MatMulTransposed(qh, kh, scores, tokens, headDim, tokens, parallel: parallel, lowerOnly: true);
             for (int t = 0; t < tokens; t++)
             {
                 int first = Math.Max(0, t - span + 1);

@@ -13,8 +13,10 @@ public static class CpuMath
     /// <summary>y[t, o] = Σ_i x[t, i]·w[o, i] (+ bias[o]); x is tokens × inF, w is outF × inF.
     /// Tiles of tokens × rows run in parallel; inside a tile a 2×4 register block of Vector256
     /// accumulators reuses each loaded x and w vector several times.</summary>
+    /// <param name="lowerOnly">Only y[t, o] with o ≤ t is needed (causal attention scores): tiles wholly above the
+    /// diagonal are skipped and their y left as it was; every other element is computed as without it.</param>
     public static unsafe void MatMulTransposed(ReadOnlySpan<float> x, ReadOnlySpan<float> w, Span<float> y,
-        int tokens, int inF, int outF, ReadOnlySpan<float> bias = default, bool parallel = true)
+        int tokens, int inF, int outF, ReadOnlySpan<float> bias = default, bool parallel = true, bool lowerOnly = false)
     {
         if (x.Length < (long)tokens * inF || w.Length < (long)outF * inF || y.Length < (long)tokens * outF)
             throw new ArgumentException("MatMulTransposed: buffer too small");
@@ -30,6 +32,7 @@ public static class CpuMath
                 int rt = tileIndex % rowTiles, tt = tileIndex / rowTiles;
                 int o0 = rt * RowTile, o1 = Math.Min(outF, o0 + RowTile);
                 int t0 = tt * TokenTile, t1 = Math.Min(tokens, t0 + TokenTile);
+                if (lowerOnly && o0 >= t1) return;
                 float* xs = (float*)ax, ws = (float*)aw, ys = (float*)ay, bs = (float*)ab;
                 int t = t0;
                 // Two token pairs at once share every loaded w vector; each element's arithmetic is

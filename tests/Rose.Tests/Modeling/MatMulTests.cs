@@ -33,4 +33,29 @@ public class MatMulTests
         for (int i = 0; i < whole.Length; i++)
             Assert.That(BitConverter.SingleToUInt32Bits(whole[i]), Is.EqualTo(BitConverter.SingleToUInt32Bits(pieces[i])), $"y[{i / outF}, {i % outF}]");
     }
+    /// <summary>With lowerOnly (causal scores) every y[t, o] with o ≤ t has the full call's bits, and whole tiles
+    /// above the diagonal are left untouched: square and non-square, tokens past one 64-token tile.</summary>
+    [TestCase(150, 8, 150)]
+    [TestCase(97, 16, 130)]
+    public void LowerOnlyComputesTheLowerTriangleExactly(int tokens, int inF, int outF)
+    {
+        var rng = new Random(outF);
+        var x = Enumerable.Range(0, tokens * inF).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
+        var w = Enumerable.Range(0, outF * inF).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
+        var full = new float[tokens * outF];
+        CpuMath.MatMulTransposed(x, w, full, tokens, inF, outF);
+        var lower = Enumerable.Repeat(float.NaN, tokens * outF).ToArray();
+        CpuMath.MatMulTransposed(x, w, lower, tokens, inF, outF, lowerOnly: true);
+        int untouched = 0;
+        for (int t = 0; t < tokens; t++)
+            for (int o = 0; o < outF; o++)
+            {
+                float value = lower[t * outF + o];
+                if (o <= t)
+                    Assert.That(BitConverter.SingleToUInt32Bits(value), Is.EqualTo(BitConverter.SingleToUInt32Bits(full[t * outF + o])), $"y[{t}, {o}]");
+                else if (float.IsNaN(value)) untouched++;
+            }
+        // Tiles are 64 tokens × 32 outputs: at least the upper-right tiles are skipped.
+        Assert.That(untouched, Is.GreaterThan(tokens * outF / 8));
+    }
 }
