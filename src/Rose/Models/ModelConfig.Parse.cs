@@ -137,11 +137,11 @@ public sealed partial record ModelConfig
     private static int?[] ReadAttentionWindows(ConfigJsonReader r, string modelType, int layers)
     {
         int? window = r.OptionalInt("sliding_window");
-        if (window is <= 0)
-            throw new RoseException($"{r.Path}: sliding_window must be positive or null (got {window})");
         // Qwen2 keeps sliding_window in every config and applies it only when use_sliding_window is set.
         if (modelType == Qwen2 && r.OptionalBool("use_sliding_window") != true) window = null;
         if (modelType == Llama || window is null || layers <= 0) return [];
+        if (window <= 0)
+            throw new RoseException($"{r.Path}: sliding_window must be positive or null (got {window})");
 
         var types = r.OptionalStrings("layer_types");
         if (types is not null)
