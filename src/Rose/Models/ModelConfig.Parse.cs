@@ -13,6 +13,11 @@ public sealed partial record ModelConfig
         [Qwen2] = "Qwen2ForCausalLM",
     };
 
+    /// <summary>The HF class name that goes with a supported <c>model_type</c> (e.g. "LlamaForCausalLM").</summary>
+    public static string ArchitectureOf(string modelType) =>
+        ArchitectureOfModelType.TryGetValue(modelType, out var architecture) ? architecture
+        : throw new ArgumentException($"unsupported model_type '{modelType}'", nameof(modelType));
+
     /// <summary>Parses and validates the text of a <c>config.json</c>; <paramref name="sourcePath"/>
     /// names the file in every error message.</summary>
     public static ModelConfig Parse(string json, string sourcePath)
@@ -46,6 +51,7 @@ public sealed partial record ModelConfig
 
         int hidden = r.RequiredInt("hidden_size");
         int heads = r.RequiredInt("num_attention_heads");
+        int layers = r.RequiredInt("num_hidden_layers");
         int? headDim = r.OptionalInt("head_dim");
         // Without head_dim the head width is implied, so it must divide exactly; non-positive
         // sizes are left for Validate to report.
@@ -80,7 +86,7 @@ public sealed partial record ModelConfig
             Architecture = architecture,
             HiddenSize = hidden,
             IntermediateSize = r.RequiredInt("intermediate_size"),
-            NumHiddenLayers = r.RequiredInt("num_hidden_layers"),
+            NumHiddenLayers = layers,
             NumAttentionHeads = heads,
             NumKeyValueHeads = r.OptionalInt("num_key_value_heads") ?? heads,
             HeadDim = headDim ?? derivedHeadDim,
@@ -98,7 +104,7 @@ public sealed partial record ModelConfig
             BosTokenId = r.OptionalFirstInt("bos_token_id"),
             EosTokenId = r.OptionalFirstInt("eos_token_id"),
             SlidingWindow = r.OptionalInt("sliding_window"),
-            AttentionWindows = ReadAttentionWindows(r, modelType, r.RequiredInt("num_hidden_layers")),
+            AttentionWindows = ReadAttentionWindows(r, modelType, layers),
         };
     }
 

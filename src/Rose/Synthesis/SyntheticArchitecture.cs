@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Rose.Models;
 
 namespace Rose.Synthesis;
 
@@ -13,30 +14,30 @@ public sealed record SyntheticArchitecture(
     public int KvDim => KvHeads * HeadDim;
 
     public static readonly SyntheticArchitecture Llama2_7B =
-        new("llama2-7b", "llama", 4096, 11008, 32, 32, 32, 32000, 4096, 10000, 1e-5);
+        new("llama2-7b", ModelConfig.Llama, 4096, 11008, 32, 32, 32, 32000, 4096, 10000, 1e-5);
 
     public static readonly SyntheticArchitecture Llama2_13B =
-        new("llama2-13b", "llama", 5120, 13824, 40, 40, 40, 32000, 4096, 10000, 1e-5);
+        new("llama2-13b", ModelConfig.Llama, 5120, 13824, 40, 40, 40, 32000, 4096, 10000, 1e-5);
 
     public static readonly SyntheticArchitecture Llama2_70B =
-        new("llama2-70b", "llama", 8192, 28672, 80, 64, 8, 32000, 4096, 10000, 1e-5);
+        new("llama2-70b", ModelConfig.Llama, 8192, 28672, 80, 64, 8, 32000, 4096, 10000, 1e-5);
 
     public static readonly SyntheticArchitecture Llama3_8B =
-        new("llama3-8b", "llama", 4096, 14336, 32, 32, 8, 128256, 8192, 500000, 1e-5, Llama3RopeScaling());
+        new("llama3-8b", ModelConfig.Llama, 4096, 14336, 32, 32, 8, 128256, 8192, 500000, 1e-5, Llama3RopeScaling());
 
     public static readonly SyntheticArchitecture Llama3_70B =
-        new("llama3-70b", "llama", 8192, 28672, 80, 64, 8, 128256, 8192, 500000, 1e-5, Llama3RopeScaling());
+        new("llama3-70b", ModelConfig.Llama, 8192, 28672, 80, 64, 8, 128256, 8192, 500000, 1e-5, Llama3RopeScaling());
 
     /// <summary>Qwen2-7B: GQA 28/4, q/k/v biases, a 152k vocabulary.</summary>
     public static readonly SyntheticArchitecture Qwen2_7B =
-        new("qwen2-7b", "qwen2", 3584, 18944, 28, 28, 4, 152064, 32768, 1e6, 1e-6, QkvBias: true);
+        new("qwen2-7b", ModelConfig.Qwen2, 3584, 18944, 28, 28, 4, 152064, 32768, 1e6, 1e-6, QkvBias: true);
 
     public static readonly SyntheticArchitecture Mistral_7B =
-        new("mistral-7b", "mistral", 4096, 14336, 32, 32, 8, 32000, 32768, 1e6, 1e-5);
+        new("mistral-7b", ModelConfig.Mistral, 4096, 14336, 32, 32, 8, 32000, 32768, 1e6, 1e-5);
 
     /// <summary>Small enough for tests; the vocabulary is exactly the byte-level tokenizer's.</summary>
     public static readonly SyntheticArchitecture Tiny =
-        new("tiny", "llama", 256, 688, 4, 8, 4, 258, 2048, 10000, 1e-5);
+        new("tiny", ModelConfig.Llama, 256, 688, 4, 8, 4, 258, 2048, 10000, 1e-5);
 
     public static IReadOnlyList<SyntheticArchitecture> All { get; } =
         [Llama2_7B, Llama2_13B, Llama2_70B, Llama3_8B, Llama3_70B, Mistral_7B, Qwen2_7B, Tiny];

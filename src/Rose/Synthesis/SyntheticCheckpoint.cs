@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Rose.Modeling;
+using Rose.Models;
 using Rose.SafeTensors;
 using Rose.Tokenization;
 
@@ -107,7 +108,7 @@ public static class SyntheticCheckpoint
     {
         var config = new JsonObject
         {
-            ["architectures"] = new JsonArray(a.ModelType switch { "mistral" => "MistralForCausalLM", "qwen2" => "Qwen2ForCausalLM", _ => "LlamaForCausalLM" }),
+            ["architectures"] = new JsonArray(ModelConfig.ArchitectureOf(a.ModelType)),
             ["model_type"] = a.ModelType,
             ["hidden_size"] = a.Hidden,
             ["intermediate_size"] = a.Intermediate,
@@ -121,17 +122,17 @@ public static class SyntheticCheckpoint
             ["rope_theta"] = a.RopeTheta,
             ["vocab_size"] = a.Vocab,
             ["tie_word_embeddings"] = false,
-            ["attention_bias"] = false,
             // The byte-level tokenizer's specials; ids below 258 are valid in every arch's vocabulary.
             ["bos_token_id"] = ByteLevelTokenizerJson.BosId,
             ["eos_token_id"] = ByteLevelTokenizerJson.EosId,
             ["torch_dtype"] = dtype switch { DType.BF16 => "bfloat16", DType.F16 => "float16", _ => "float32" },
         };
-        if (a.ModelType == "mistral") config["sliding_window"] = null;
-        if (a.ModelType == "qwen2")
+        // Qwen2 has no attention_bias field: its q/k/v biases are implied.
+        if (a.ModelType != ModelConfig.Qwen2) config["attention_bias"] = false;
+        if (a.ModelType == ModelConfig.Mistral) config["sliding_window"] = null;
+        if (a.ModelType == ModelConfig.Qwen2)
         {
             // As Qwen2-7B ships it: the window is declared but off.
-            config.Remove("attention_bias");
             config["use_sliding_window"] = false;
             config["sliding_window"] = 131072;
             config["max_window_layers"] = a.Layers;
