@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Builds the CPU emulations of cuBLAS and cuSOLVER (libcublas.so.13, libcusolver.so.12) into the
+# folder given as $1, then builds and runs their self-test against naive references, so a broken
+# emulator is caught here rather than as a puzzling failure in the Gpu test category.
+set -euo pipefail
+if [ $# -ne 1 ]; then
+    echo "usage: $0 OUTPUT_DIR" >&2
+    exit 2
+fi
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+mkdir -p "$1"
+out="$(cd "$1" && pwd)"
+cxx="${CXX:-g++}"
+# -ffp-contract=off: no fused multiply-adds, so every sum rounds exactly as the source says and
+# the GEMM equals a naive fp32 loop. Only the extern "C" API is exported (hidden visibility, inline std templates too).
+flags=(-std=c++17 -O2 -fPIC -ffp-contract=off -fvisibility=hidden -fvisibility-inlines-hidden -pthread -Wall -Wextra)
+
+"$cxx" "${flags[@]}" -shared -Wl,-soname,libcublas.so.13 -o "$out/libcublas.so.13" "$here/fake_cublas.cpp"
+"$cxx" "${flags[@]}" -shared -Wl,-soname,libcusolver.so.12 -o "$out/libcusolver.so.12" "$here/fake_cusolver.cpp"
+"$cxx" -std=c++17 -O2 -ffp-contract=off -pthread -Wall -Wextra -o "$out/emu_blas_selftest" "$here/emu_blas_selftest.cpp" \
+    "$out/libcublas.so.13" "$out/libcusolver.so.12" -Wl,-rpath,"$out"
+"$out/emu_blas_selftest"
