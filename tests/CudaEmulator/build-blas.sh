@@ -17,6 +17,27 @@ flags=(-std=c++17 -O2 -fPIC -ffp-contract=off -fvisibility=hidden -fvisibility-i
 
 "$cxx" "${flags[@]}" -shared -Wl,-soname,libcublas.so.13 -o "$out/libcublas.so.13" "$here/fake_cublas.cpp"
 "$cxx" "${flags[@]}" -shared -Wl,-soname,libcusolver.so.12 -o "$out/libcusolver.so.12" "$here/fake_cusolver.cpp"
+# Rose binds these by their C names; a missing or C++-mangled export would only show up as an
+# EntryPointNotFoundException deep inside a test, so check the dynamic symbol tables here.
+if command -v nm >/dev/null; then
+    check_exports() {
+        local lib="$1"; shift
+        local defined
+        defined="$(nm -D --defined-only "$lib" | awk '{print $3}')"
+        for name in "$@"; do
+            if ! grep -qx "$name" <<<"$defined"; then
+                echo "build-blas.sh: $lib does not export $name with C linkage" >&2
+                exit 1
+            fi
+        done
+    }
+    check_exports "$out/libcublas.so.13" cublasCreate_v2 cublasDestroy_v2 cublasSetStream_v2 cublasSetMathMode \
+        cublasGetVersion_v2 cublasSgemm_v2 cublasGemmEx cublasGemmStridedBatchedEx
+    check_exports "$out/libcusolver.so.12" cusolverGetVersion cusolverGetProperty cusolverDnCreate cusolverDnDestroy \
+        cusolverDnSetStream cusolverDnSpotrf_bufferSize cusolverDnSpotrf cusolverDnSpotri_bufferSize cusolverDnSpotri \
+        cusolverDnSpotrs cusolverDnXtrtri_bufferSize cusolverDnXtrtri
+fi
+
 "$cxx" -std=c++17 -O2 -ffp-contract=off -pthread -Wall -Wextra -o "$out/emu_blas_selftest" "$here/emu_blas_selftest.cpp" \
     "$out/libcublas.so.13" "$out/libcusolver.so.12" -Wl,-rpath,"$out"
 "$out/emu_blas_selftest"

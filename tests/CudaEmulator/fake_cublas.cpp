@@ -11,6 +11,7 @@
 // or threading and equal a naive fp32 loop bit for bit.
 
 #include <algorithm>
+#include <atomic>
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
@@ -326,14 +327,24 @@ void gemm(const GemmShape& s, float alpha, const TAB* a, const TAB* b, float bet
         lo = static_cast<int>(static_cast<int64_t>(tiles) * t / threads) * unit;
         hi = static_cast<int>(static_cast<int64_t>(tiles) * (t + 1) / threads) * unit;
     };
+    // An exception must not leave a worker thread (that would terminate the host process), so
+    // a failed allocation there is recorded and rethrown to the entry point, which reports it.
+    std::atomic<bool> outOfMemory{false};
     auto run = [&](int t) {
         int lo, hi;
         strip(t, lo, hi);
         if (lo == hi) return;
-        if (splitColumns)
-            gemmRegion(a, b, c, ldc, s, alpha, beta, acc.data(), accLd, 0, mPadded, lo, hi);
-        else
-            gemmRegion(a, b, c, ldc, s, alpha, beta, acc.data(), accLd, lo, hi, 0, nPadded);
+        try
+        {
+            if (splitColumns)
+                gemmRegion(a, b, c, ldc, s, alpha, beta, acc.data(), accLd, 0, mPadded, lo, hi);
+            else
+                gemmRegion(a, b, c, ldc, s, alpha, beta, acc.data(), accLd, lo, hi, 0, nPadded);
+        }
+        catch (const std::bad_alloc&)
+        {
+            outOfMemory = true;
+        }
     };
 
     std::vector<std::thread> pool;
@@ -349,6 +360,7 @@ void gemm(const GemmShape& s, float alpha, const TAB* a, const TAB* b, float bet
     run(0);
     for (int t = started; t < threads; t++) run(t);
     for (auto& th : pool) th.join();
+    if (outOfMemory) throw std::bad_alloc();
 }
 
 // Validates the arguments shared by every GEMM entry point, as cuBLAS does (cublas<t>gemm:
