@@ -16,6 +16,29 @@ function Invoke-Checked([string]$exe, [string[]]$arguments) {
     & $exe @arguments
     if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }
 }
+# The GPU tests (category Gpu, or what the arguments select) again on tests/CudaEmulator: the CUDA
+# libraries emulated on the CPU (Linux with g++ 12+). ROSE_REQUIRE_EMULATOR=1 (CI) fails without
+# g++, ROSE_EMULATED_TESTS=0 skips the pass.
+function Invoke-EmulatedTests([string[]]$selection) {
+    if ($env:ROSE_EMULATED_TESTS -eq '0') { Write-Host 'GPU tests on the CPU emulator: skipped (ROSE_EMULATED_TESTS=0)'; return }
+    $cxx = if ($env:ROSE_EMU_CXX) { $env:ROSE_EMU_CXX } else { 'g++' }
+    if (-not $IsLinux -or -not (Get-Command $cxx -ErrorAction SilentlyContinue) -or -not (Get-Command bash -ErrorAction SilentlyContinue)) {
+        if ($env:ROSE_REQUIRE_EMULATOR -eq '1') { Write-Error 'GPU tests on the CPU emulator need Linux, bash and g++ (ROSE_REQUIRE_EMULATOR=1)'; exit 1 }
+        Write-Host 'GPU tests on the CPU emulator: skipped (it needs Linux, bash and g++)'; return
+    }
+    $emu = 'tests/CudaEmulator/bin'
+    New-Item -ItemType Directory -Force $emu | Out-Null
+    & bash tests/CudaEmulator/build.sh $emu *> "$emu/build.log"
+    if ($LASTEXITCODE -ne 0) { Get-Content "$emu/build.log" | Write-Host; exit $LASTEXITCODE }
+    if ($selection.Count -eq 0) { $selection = @('--filter', 'TestCategory=Gpu') }
+    Write-Host "GPU tests on the CPU emulator ($emu):"
+    $saved = @($env:ROSE_CUDA_LIB_DIR, $env:ROSE_EMU_CACHE, $env:XDG_CACHE_HOME)
+    $env:ROSE_CUDA_LIB_DIR = Join-Path $PWD $emu
+    $env:ROSE_EMU_CACHE = Join-Path $PWD "$emu/cache"
+    $env:XDG_CACHE_HOME = $env:ROSE_EMU_CACHE
+    try { Invoke-Checked dotnet (@('test', '--project', 'tests/Rose.Tests/Rose.Tests.csproj', '-c', $config, '--no-build') + $selection) }
+    finally { $env:ROSE_CUDA_LIB_DIR, $env:ROSE_EMU_CACHE, $env:XDG_CACHE_HOME = $saved }
+}
 function Build([string[]]$extra = @()) { Invoke-Checked dotnet (@('build', 'Rose.sln', '-c', $config, '--nologo', '-v', 'quiet') + $extra) }
 
 switch ($Verb) {
@@ -23,6 +46,7 @@ switch ($Verb) {
     'test' {
         Build
         Invoke-Checked dotnet (@('test', '--project', 'tests/Rose.Tests/Rose.Tests.csproj', '-c', $config, '--no-build') + $Rest)
+        Invoke-EmulatedTests $Rest
     }
     'demo' { Build; Invoke-Checked dotnet (@($cli, 'demo') + $Rest) }
     'bench' {

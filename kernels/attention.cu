@@ -1,5 +1,7 @@
 // Causal grouped-query attention, flash style, fp32 math:
-//   out[b, t, h, :] = Σ_{s ≤ t} softmax_s(q[b,t,h]·k[b,s,g] · scale) · v[b,s,g],  g = h / (heads / kv_heads)
+//   out[b, t, h, :] = Σ_{s ∈ S(t)} softmax_s(q[b,t,h]·k[b,s,g] · scale) · v[b,s,g],  g = h / (heads / kv_heads)
+// with S(t) = {s ≤ t}, or with a sliding window W > 0 (window argument; 0 = none) the last W keys
+// S(t) = {t − W < s ≤ t}, as HF masks Mistral/Qwen2 sliding-window layers.
 // q is [batch·seq_len, heads, head_dim], k and v [batch·seq_len, kv_heads, head_dim], all fp32
 // (the GEMM outputs after RoPE); out is [batch·seq_len, heads, head_dim] in the entry's dtype
 // (_f32 / _bf16 / _f16), the o_proj input. Nothing seq_len × seq_len is ever stored: each block
@@ -26,7 +28,7 @@
 
 template <int K>
 __device__ __forceinline__ void attention(typename RoseIo<K>::T* out, const float* q, const float* k, const float* v,
-    int seq_len, int heads, int kv_heads, int head_dim, float scale)
+    int seq_len, int heads, int kv_heads, int head_dim, float scale, int window)
 {
     extern __shared__ float smem[];
     const int kt = head_dim <= 128 ? 32 : 16;
@@ -67,7 +69,9 @@ __device__ __forceinline__ void attention(typename RoseIo<K>::T* out, const floa
             acc[i][c] = 0.0f;
     }
 
-    for (int k0 = 0; k0 <= qLast; k0 += kt)
+    // Tiles wholly before the block's first query's window are never loaded.
+    const int kFirst = window > 0 ? max(0, q0 - window + 1) / kt * kt : 0;
+    for (int k0 = kFirst; k0 <= qLast; k0 += kt)
     {
         __syncthreads();   // the previous tile is consumed (first pass: Qs is staged)
         for (int idx = threadIdx.x; idx < kt * head_dim; idx += blockDim.x)
@@ -94,12 +98,13 @@ __device__ __forceinline__ void attention(typename RoseIo<K>::T* out, const floa
             const int qi = i * ATT_WARPS + warp;
             const int t = q0 + qi;
             // Warp-uniform: the whole warp skips together, so the full-mask shuffles below are safe.
-            if (i >= qpw || t > qLast || k0 > t)
+            // A tile wholly after t, or wholly before t's window, adds nothing.
+            if (i >= qpw || t > qLast || k0 > t || (window > 0 && k0 + kt <= t - window + 1))
                 continue;
             const float* qv = Qs + qi * head_dim;
             const int key = k0 + lane;
             float s = ROSE_NEG_INF;
-            if (lane < kt && key <= t)
+            if (lane < kt && key <= t && (window <= 0 || key > t - window))
             {
                 const float* kr = Ks + lane * kstride;
                 float dot = 0.0f;
@@ -107,7 +112,8 @@ __device__ __forceinline__ void attention(typename RoseIo<K>::T* out, const floa
                     dot += qv[d] * kr[d];
                 s = dot * scale;
             }
-            // Key k0 ≤ t is in this tile, so the tile max (and mNew) is finite.
+            // The tile holds a key of t's window (k0 ≤ t and it ends inside the window), so the tile
+            // max (and mNew) is finite.
             const float mNew = fmaxf(m[i], rose_warp_max(s));
             const float p = s == ROSE_NEG_INF ? 0.0f : expf(s - mNew);
             const float corr = expf(m[i] - mNew);   // exp(−inf) = 0 on the first tile
@@ -151,19 +157,19 @@ __device__ __forceinline__ void attention(typename RoseIo<K>::T* out, const floa
 }
 
 extern "C" __global__ void __launch_bounds__(128) rose_attention_f32(float* out, const float* q, const float* k, const float* v,
-    int seq_len, int heads, int kv_heads, int head_dim, float scale)
+    int seq_len, int heads, int kv_heads, int head_dim, float scale, int window)
 {
-    attention<0>(out, q, k, v, seq_len, heads, kv_heads, head_dim, scale);
+    attention<0>(out, q, k, v, seq_len, heads, kv_heads, head_dim, scale, window);
 }
 
 extern "C" __global__ void __launch_bounds__(128) rose_attention_bf16(rose_bf16* out, const float* q, const float* k, const float* v,
-    int seq_len, int heads, int kv_heads, int head_dim, float scale)
+    int seq_len, int heads, int kv_heads, int head_dim, float scale, int window)
 {
-    attention<1>(out, q, k, v, seq_len, heads, kv_heads, head_dim, scale);
+    attention<1>(out, q, k, v, seq_len, heads, kv_heads, head_dim, scale, window);
 }
 
 extern "C" __global__ void __launch_bounds__(128) rose_attention_f16(rose_half* out, const float* q, const float* k, const float* v,
-    int seq_len, int heads, int kv_heads, int head_dim, float scale)
+    int seq_len, int heads, int kv_heads, int head_dim, float scale, int window)
 {
-    attention<2>(out, q, k, v, seq_len, heads, kv_heads, head_dim, scale);
+    attention<2>(out, q, k, v, seq_len, heads, kv_heads, head_dim, scale, window);
 }

@@ -1,5 +1,6 @@
 // Causal grouped-query attention on tensor cores (mma.sync m16n8k16, fp32 accumulation), flash style:
-//   out[b, t, h, :] = Σ_{s ≤ t} softmax_s(q[b,t,h]·k[b,s,g] · scale) · v[b,s,g],  g = h / (heads / kv_heads)
+//   out[b, t, h, :] = Σ_{s ∈ S(t)} softmax_s(q[b,t,h]·k[b,s,g] · scale) · v[b,s,g],  g = h / (heads / kv_heads)
+// with S(t) = {s ≤ t}, or {t − W < s ≤ t} for a sliding window W > 0 (window argument; 0 = none).
 // Same layouts as attention.cu: q [batch·seq_len, heads, HD], k and v [batch·seq_len, kv_heads, HD]
 // fp32 (the GEMM outputs after RoPE); out [batch·seq_len, heads, HD] in the model's 16-bit dtype.
 // q, k and v are rounded to that dtype (round to nearest even) as the model's own tensors are, the
@@ -28,9 +29,13 @@ template <> struct MmaType<1>
     static __device__ __forceinline__ unsigned short narrow(float v) { return rose_float_to_bf16(v); }
     static __device__ __forceinline__ void mma(float* d, const unsigned* a, unsigned b0, unsigned b1)
     {
+#ifdef ROSE_CPU_EMULATOR   // tests/CudaEmulator: the PTX instruction's fragment semantics on the CPU
+        rose_emu::mma_m16n8k16(d, a, b0, b1, rose_emu::bf16_to_float);
+#else
         asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
                      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
                      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#endif
     }
 };
 template <> struct MmaType<2>
@@ -38,9 +43,13 @@ template <> struct MmaType<2>
     static __device__ __forceinline__ unsigned short narrow(float v) { return rose_float_to_half(v); }
     static __device__ __forceinline__ void mma(float* d, const unsigned* a, unsigned b0, unsigned b1)
     {
+#ifdef ROSE_CPU_EMULATOR   // tests/CudaEmulator: the PTX instruction's fragment semantics on the CPU
+        rose_emu::mma_m16n8k16(d, a, b0, b1, rose_emu::half_to_float);
+#else
         asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
                      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
                      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#endif
     }
 };
 
@@ -52,7 +61,7 @@ __device__ __forceinline__ unsigned mma_pack(float lo, float hi)
 
 template <int Kind, int HD>
 __device__ __forceinline__ void attention_mma(unsigned short* out, const float* q, const float* k, const float* v,
-    int seq_len, int heads, int kv_heads, float scale)
+    int seq_len, int heads, int kv_heads, float scale, int window)
 {
     constexpr int KS = HD + 8;            // K row stride (16-bit values)
     constexpr int VS = MMA_KEYS + 8;      // transposed V row stride
@@ -104,7 +113,9 @@ __device__ __forceinline__ void attention_mma(unsigned short* out, const float* 
     float mA = ROSE_NEG_INF, mB = ROSE_NEG_INF;   // running max of rows g and g+8
     float lA = 0.0f, lB = 0.0f;                   // this thread's share of the denominators
 
-    for (int k0 = 0; k0 <= blockLast; k0 += MMA_KEYS)
+    // Tiles wholly before the block's first query's window are never loaded.
+    const int kFirst = window > 0 ? max(0, q0 - window + 1) / MMA_KEYS * MMA_KEYS : 0;
+    for (int k0 = kFirst; k0 <= blockLast; k0 += MMA_KEYS)
     {
         __syncthreads();   // the previous tile is consumed
         for (int idx = threadIdx.x; idx < MMA_KEYS * (HD / 2); idx += blockDim.x)
@@ -124,8 +135,9 @@ __device__ __forceinline__ void attention_mma(unsigned short* out, const float* 
             Vt[(d + 1) * VS + j] = MmaType<Kind>::narrow(v1);
         }
         __syncthreads();
-        // Warp-uniform: a tile wholly after the warp's last query (or its rows past the end) adds nothing.
-        if (k0 > wq0 + 15 || wq0 >= seq_len)
+        // Warp-uniform: a tile wholly after the warp's last query, wholly before its first query's
+        // window, or for rows past the end adds nothing.
+        if (k0 > wq0 + 15 || wq0 >= seq_len || (window > 0 && k0 + MMA_KEYS <= wq0 - window + 1))
             continue;
 
         float s[MMA_KEYS / 8][4];
@@ -152,7 +164,8 @@ __device__ __forceinline__ void attention_mma(unsigned short* out, const float* 
             {
                 const int key = k0 + nt * 8 + 2 * c + (e & 1);
                 const int t = (e & 2) ? rowB : rowA;
-                const float x = (key <= t && key < seq_len) ? s[nt][e] * scale : ROSE_NEG_INF;
+                const bool visible = key <= t && key < seq_len && (window <= 0 || key > t - window);
+                const float x = visible ? s[nt][e] * scale : ROSE_NEG_INF;
                 s[nt][e] = x;
                 if (e & 2) tileB = fmaxf(tileB, x);
                 else tileA = fmaxf(tileA, x);
@@ -224,25 +237,25 @@ __device__ __forceinline__ void attention_mma(unsigned short* out, const float* 
 }
 
 extern "C" __global__ void __launch_bounds__(128) rose_attention_mma_bf16_128(unsigned short* out, const float* q, const float* k,
-    const float* v, int seq_len, int heads, int kv_heads, float scale)
+    const float* v, int seq_len, int heads, int kv_heads, float scale, int window)
 {
-    attention_mma<1, 128>(out, q, k, v, seq_len, heads, kv_heads, scale);
+    attention_mma<1, 128>(out, q, k, v, seq_len, heads, kv_heads, scale, window);
 }
 
 extern "C" __global__ void __launch_bounds__(128) rose_attention_mma_bf16_64(unsigned short* out, const float* q, const float* k,
-    const float* v, int seq_len, int heads, int kv_heads, float scale)
+    const float* v, int seq_len, int heads, int kv_heads, float scale, int window)
 {
-    attention_mma<1, 64>(out, q, k, v, seq_len, heads, kv_heads, scale);
+    attention_mma<1, 64>(out, q, k, v, seq_len, heads, kv_heads, scale, window);
 }
 
 extern "C" __global__ void __launch_bounds__(128) rose_attention_mma_f16_128(unsigned short* out, const float* q, const float* k,
-    const float* v, int seq_len, int heads, int kv_heads, float scale)
+    const float* v, int seq_len, int heads, int kv_heads, float scale, int window)
 {
-    attention_mma<2, 128>(out, q, k, v, seq_len, heads, kv_heads, scale);
+    attention_mma<2, 128>(out, q, k, v, seq_len, heads, kv_heads, scale, window);
 }
 
 extern "C" __global__ void __launch_bounds__(128) rose_attention_mma_f16_64(unsigned short* out, const float* q, const float* k,
-    const float* v, int seq_len, int heads, int kv_heads, float scale)
+    const float* v, int seq_len, int heads, int kv_heads, float scale, int window)
 {
-    attention_mma<2, 64>(out, q, k, v, seq_len, heads, kv_heads, scale);
+    attention_mma<2, 64>(out, q, k, v, seq_len, heads, kv_heads, scale, window);
 }

@@ -27,16 +27,24 @@ __device__ __forceinline__ rose_bf16 rose_float_to_bf16(float f)
 
 __device__ __forceinline__ float rose_half_to_float(rose_half v)
 {
+#ifdef ROSE_CPU_EMULATOR   // tests/CudaEmulator: the same conversion without PTX
+    return rose_emu::half_to_float(v);
+#else
     float f;
     asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(v));
     return f;
+#endif
 }
 
 __device__ __forceinline__ rose_half rose_float_to_half(float f)
 {
+#ifdef ROSE_CPU_EMULATOR
+    return rose_emu::float_to_half(f);
+#else
     rose_half v;
     asm("cvt.rn.f16.f32 %0, %1;" : "=h"(v) : "f"(f));
     return v;
+#endif
 }
 
 // Butterfly reductions: every lane of the (full) warp ends with the result.

@@ -332,17 +332,4 @@ public class ModelConfigTests
         var e = LoadFails(ConfigFixtures.Mistral_7B.Replace(find, replace));
         Assert.That(e.Message, Is.EqualTo($"{ConfigPath}: {expected}"));
     }
-
-    /// <summary>The CUDA attention kernels are full causal: a window shorter than the sequences is refused
-    /// up front (no GPU needed to check the refusal), one as long as them is exact.</summary>
-    [Test]
-    public void CudaForward_RefusesWindowsShorterThanTheSequences()
-    {
-        var mistral = LoadFixture(ConfigFixtures.Mistral_7B);
-        Assert.DoesNotThrow(() => Rose.Cuda.Forward.CudaLayerForward.EnsureFullCausalIsExact(mistral, 4096));
-        var e = Assert.Throws<RoseException>(() => Rose.Cuda.Forward.CudaLayerForward.EnsureFullCausalIsExact(mistral, 8192))!;
-        Assert.That(e.Message, Does.StartWith($"{ConfigPath}: layer 0 attends through a sliding window of 4096 tokens, shorter than the 8192-token sequences"));
-        Assert.That(e.Message, Does.Contain("--device cpu"));
-        Assert.DoesNotThrow(() => Rose.Cuda.Forward.CudaLayerForward.EnsureFullCausalIsExact(LoadFixture(ConfigFixtures.Llama2_7B), 8192));
-    }
 }

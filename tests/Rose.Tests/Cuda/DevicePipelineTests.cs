@@ -8,6 +8,7 @@ using Rose.Pruning;
 using Rose.Pruning.Cpu;
 using Rose.SafeTensors;
 using Rose.Synthesis;
+using Rose.Tests.Native;
 using Rose.Tests.Support;
 using static Rose.Tests.Cuda.CudaTestSupport;
 
@@ -80,6 +81,8 @@ public class DevicePipelineTests
     public void SamplePrunedOnTheDeviceMatchesTheOfficialPerplexity()
     {
         var gpu = Backend();
+        GpuTestEnvironment.SkipOnEmulator("256 windows of 512 tokens through emulated attention take hours; " +
+            "HalfPrecisionModelPrunesOnTheDeviceAsOnTheCpu runs the same device pipeline on a smaller model");
         var dir = TinyModelFactory.TempDir("devpipe");
         try
         {

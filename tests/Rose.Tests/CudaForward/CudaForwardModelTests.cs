@@ -26,17 +26,24 @@ public sealed class CudaForwardModelTests
         _dirs.Clear();
     }
 
-    [TestCase(false, 1)]
-    [TestCase(true, 130)]
-    public void DecoderLayerMatchesCpu(bool qkvBias, int tokens)
+    [TestCase(false, 1, 0)]
+    [TestCase(true, 130, 0)]
+    [TestCase(false, 130, 9)]
+    public void DecoderLayerMatchesCpu(bool qkvBias, int tokens, int slidingWindow)
     {
         var context = GpuTestEnvironment.RequireGpu();
         var kernels = ForwardKernelTests.Kernels(context);
         var dir = TinyModelFactory.TempDir("cuda-layer");
         _dirs.Add(dir);
-        TinyModelFactory.Create(new TinyModelSpec { Hidden = 64, Intermediate = 96, Heads = 8, KvHeads = 2, QkvBias = qkvBias, MaxPositions = 256 }, dir);
+        TinyModelFactory.Create(new TinyModelSpec
+        {
+            Hidden = 64, Intermediate = 96, Heads = 8, KvHeads = 2, QkvBias = qkvBias, MaxPositions = 256,
+            ModelType = slidingWindow > 0 ? "mistral" : "llama",
+            ExtraConfig = slidingWindow > 0 ? new System.Text.Json.Nodes.JsonObject { ["sliding_window"] = slidingWindow } : null,
+        }, dir);
         using var model = LlamaModel.Open(dir);
         var weights = model.LoadLayer(1);
+        Assert.That(weights.AttentionWindow, Is.EqualTo(slidingWindow > 0 ? slidingWindow : null));
         var x = ForwardKernelTests.Random(tokens * model.Shape.Hidden, 21);
         var expected = (float[])x.Clone();
         new DecoderLayerForward(model.Shape, model.Rope).Run(weights, expected, tokens);
@@ -55,6 +62,8 @@ public sealed class CudaForwardModelTests
     public void BundledSamplePerplexityMatchesCpu()
     {
         var context = GpuTestEnvironment.RequireGpu();
+        GpuTestEnvironment.SkipOnEmulator("192 windows of 512 tokens through emulated attention take hours; " +
+            "SyntheticHalfPrecisionModelMatchesCpu and SamplePerplexityOverAFewWindowsMatchesCpu run the same evaluator on less");
         GpuTestEnvironment.RequireNvrtc();
         using var model = LlamaModel.Open(BundledSample.ModelDirectory);
         var text = File.ReadAllText(BundledSample.EvalText);
@@ -64,6 +73,20 @@ public sealed class CudaForwardModelTests
         Assert.That(gpu.Windows, Is.EqualTo(cpu.Windows));
         Assert.That(gpu.Perplexity, Is.EqualTo(cpu.Perplexity).Within(0.5).Percent);
         Assert.That(gpu.Perplexity, Is.EqualTo(6.0513).Within(0.5).Percent);
+    }
+
+    /// <summary>The bundled sample's fp32 evaluation on a few short windows, small enough for the CPU emulator.</summary>
+    [Test]
+    public void SamplePerplexityOverAFewWindowsMatchesCpu()
+    {
+        var context = GpuTestEnvironment.RequireGpu();
+        GpuTestEnvironment.RequireNvrtc();
+        using var model = LlamaModel.Open(BundledSample.ModelDirectory);
+        var text = File.ReadAllText(BundledSample.EvalText);
+        var gpu = new CudaPerplexityEvaluator(model, context) { Compiler = new KernelCompiler(cache: null) }.Evaluate(text, seqLen: 96, maxWindows: 3);
+        var cpu = new PerplexityEvaluator(model).Evaluate(text, seqLen: 96, maxWindows: 3);
+        Assert.That(gpu.Windows, Is.EqualTo(3));
+        Assert.That(gpu.Perplexity, Is.EqualTo(cpu.Perplexity).Within(0.01).Percent);
     }
 
     [TestCase(DType.BF16)]

@@ -159,7 +159,14 @@ public sealed class ForwardKernelTests
     [TestCase(1000, 128, 1, DType.BF16)]
     [TestCase(130, 256, 4, DType.F16)]
     [TestCase(33, 96, 1, DType.F32)]
-    public void CausalAttentionMatchesCpu(int tokens, int headDim, int groups, DType outType)
+    // Sliding windows: one key (the query itself), windows inside one key tile and across several,
+    // starting tiles the block never loads, and the 16-key tiles of head_dim 256.
+    [TestCase(33, 96, 1, DType.F32, 1)]
+    [TestCase(130, 64, 4, DType.F32, 7)]
+    [TestCase(300, 128, 1, DType.BF16, 100)]
+    [TestCase(130, 256, 4, DType.F16, 40)]
+    [TestCase(70, 64, 2, DType.F32, 70)]
+    public void CausalAttentionMatchesCpu(int tokens, int headDim, int groups, DType outType, int window = 0)
     {
         var context = GpuTestEnvironment.RequireGpu();
         var k = Kernels(context);
@@ -168,13 +175,14 @@ public sealed class ForwardKernelTests
         var kk = Random(tokens * kvHeads * headDim, 5, 2f);
         var v = Random(tokens * kvHeads * headDim, 6);
         var expected = new float[q.Length];
-        CausalAttention.Forward(q, kk, v, expected, tokens, heads, kvHeads, headDim);
+        int? w = window == 0 ? null : window;
+        CausalAttention.Forward(q, kk, v, expected, tokens, heads, kvHeads, headDim, window: w);
         using var dq = DeviceBuffer<float>.FromHost(context, q);
         using var dk = DeviceBuffer<float>.FromHost(context, kk);
         using var dv = DeviceBuffer<float>.FromHost(context, v);
         using var dout = DeviceBuffer<byte>.Allocate(context, (long)q.Length * outType.ElementSize());
-        k.Attention(outType, dout.Pointer, dq.Pointer, dk.Pointer, dv.Pointer, 1, tokens, heads, kvHeads, headDim);
-        AssertClose(Download(dout, outType, q.Length), expected, 2e-5, 1e-4 + Rounding(outType), $"attention T={tokens} d={headDim} g={groups}");
+        k.Attention(outType, dout.Pointer, dq.Pointer, dk.Pointer, dv.Pointer, 1, tokens, heads, kvHeads, headDim, tensorCores: false, window: w);
+        AssertClose(Download(dout, outType, q.Length), expected, 2e-5, 1e-4 + Rounding(outType), $"attention T={tokens} d={headDim} g={groups} W={window}");
     }
 
     /// <summary>The tensor-core kernel rounds q, k, v and the probabilities to the 16-bit dtype. Inputs
@@ -186,7 +194,11 @@ public sealed class ForwardKernelTests
     [TestCase(130, 128, 4, 2, DType.BF16)]
     [TestCase(200, 64, 1, 3, DType.F16)]
     [TestCase(1000, 128, 1, 1, DType.BF16)]
-    public void TensorCoreAttentionMatchesCpu(int tokens, int headDim, int groups, int batch, DType dtype)
+    [TestCase(17, 64, 4, 1, DType.BF16, 1)]
+    [TestCase(130, 128, 4, 2, DType.BF16, 50)]
+    [TestCase(200, 64, 1, 3, DType.F16, 64)]
+    [TestCase(300, 128, 2, 1, DType.F16, 129)]
+    public void TensorCoreAttentionMatchesCpu(int tokens, int headDim, int groups, int batch, DType dtype, int window = 0)
     {
         var context = GpuTestEnvironment.RequireGpu();
         var k = Kernels(context);
@@ -202,15 +214,16 @@ public sealed class ForwardKernelTests
         var q = Representable(Random(batch * tokens * qWidth, 14, 2f));
         var kk = Representable(Random(batch * tokens * kvWidth, 15, 2f));
         var v = Representable(Random(batch * tokens * kvWidth, 16));
-        var expected = BatchedCpuAttention(q, kk, v, batch, tokens, heads, kvHeads, headDim);
+        int? w = window == 0 ? null : window;
+        var expected = BatchedCpuAttention(q, kk, v, batch, tokens, heads, kvHeads, headDim, w);
         using var dq = DeviceBuffer<float>.FromHost(context, q);
         using var dk = DeviceBuffer<float>.FromHost(context, kk);
         using var dv = DeviceBuffer<float>.FromHost(context, v);
         // Filled with a value no output can have, so a row left unwritten shows.
         using var dout = DeviceBuffer<byte>.FromHost(context, Enumerable.Repeat((byte)0xAB, q.Length * dtype.ElementSize()).ToArray());
-        k.Attention(dtype, dout.Pointer, dq.Pointer, dk.Pointer, dv.Pointer, batch, tokens, heads, kvHeads, headDim, tensorCores: true);
+        k.Attention(dtype, dout.Pointer, dq.Pointer, dk.Pointer, dv.Pointer, batch, tokens, heads, kvHeads, headDim, tensorCores: true, window: w);
         double eps = 2 * Rounding(dtype);
-        AssertClose(Download(dout, dtype, q.Length), expected, eps, Rounding(dtype), $"tensor-core attention T={tokens} d={headDim} g={groups} b={batch} {dtype}");
+        AssertClose(Download(dout, dtype, q.Length), expected, eps, Rounding(dtype), $"tensor-core attention T={tokens} d={headDim} g={groups} b={batch} {dtype} W={window}");
     }
 
     [Test]
@@ -225,13 +238,15 @@ public sealed class ForwardKernelTests
     }
 
     /// <summary>The CPU reference over each sequence of a batch on its own.</summary>
-    private static float[] BatchedCpuAttention(float[] q, float[] k, float[] v, int batch, int tokens, int heads, int kvHeads, int headDim)
+    private static float[] BatchedCpuAttention(float[] q, float[] k, float[] v, int batch, int tokens, int heads, int kvHeads, int headDim,
+        int? window = null)
     {
         int qWidth = heads * headDim, kvWidth = kvHeads * headDim;
         var expected = new float[q.Length];
         for (int b = 0; b < batch; b++)
             CausalAttention.Forward(q.AsSpan(b * tokens * qWidth, tokens * qWidth), k.AsSpan(b * tokens * kvWidth, tokens * kvWidth),
-                v.AsSpan(b * tokens * kvWidth, tokens * kvWidth), expected.AsSpan(b * tokens * qWidth, tokens * qWidth), tokens, heads, kvHeads, headDim);
+                v.AsSpan(b * tokens * kvWidth, tokens * kvWidth), expected.AsSpan(b * tokens * qWidth, tokens * qWidth), tokens, heads, kvHeads, headDim,
+                window: window);
         return expected;
     }
 

@@ -46,6 +46,23 @@ public static class GpuTestEnvironment
         return context;
     }
 
+    /// <summary>The name the CPU emulator of the CUDA libraries (tests/CudaEmulator) gives its device.</summary>
+    public const string EmulatorDeviceName = "Rose CPU emulator";
+
+    /// <summary>True when the device is the CPU emulator's: kernels run as fibers on the CPU, so
+    /// semantics are checked but speed and true parallelism are not.</summary>
+    public static bool OnEmulator => SharedContext.Value.Context?.Name == EmulatorDeviceName;
+
+    /// <summary>Ignores a test whose work is too large to emulate in a test run (the reason says what
+    /// covers the same code on the emulator); on a real GPU it runs.</summary>
+    public static void SkipOnEmulator(string why)
+    {
+        if (OnEmulator)
+        {
+            Assert.Ignore($"too slow on the CPU emulator: {why}");
+        }
+    }
+
     /// <summary>Ignores the test when the named CUDA library (e.g. "cublas") is not loadable.</summary>
     public static void RequireLibrary(string logicalName)
     {

@@ -39,7 +39,6 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
         _backend = backend;
         Windows = windows.Length;
         SeqLen = windows.Length == 0 ? 0 : windows[0].Length;
-        CudaLayerForward.EnsureFullCausalIsExact(model.Config, SeqLen);
         var context = backend.Context;
         _dtype = CudaPerplexityEvaluator.DTypeOf(model);
         var shape = model.Shape;

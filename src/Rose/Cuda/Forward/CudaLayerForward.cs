@@ -43,16 +43,6 @@ public sealed class CudaLayerForward : IDisposable
     public ModelShape Shape { get; }
     public DType DType { get; }
 
-    /// <summary>The attention kernels are full causal: a model with a layer whose sliding window is shorter
-    /// than the sequences would be computed wrongly, so it is refused before any work starts.</summary>
-    public static void EnsureFullCausalIsExact(Models.ModelConfig config, int seqLen)
-    {
-        if (config.FirstWindowShorterThan(seqLen) is { } bite)
-            throw new RoseException($"{config.SourcePath}: layer {bite.Layer} attends through a sliding window of {bite.Window} tokens, " +
-                $"shorter than the {seqLen}-token sequences, which the CUDA attention kernels do not window; " +
-                $"use a sequence length of at most {bite.Window} or --device cpu");
-    }
-
     /// <summary>Runs the layer over <paramref name="batch"/> sequences of <paramref name="seqLen"/>
     /// tokens stored back to back in <paramref name="hidden"/> (positions restart at each sequence).</summary>
     public void Run(CudaLayerWeights w, DeviceBuffer<byte> hidden, int batch, int seqLen)
@@ -84,7 +74,8 @@ public sealed class CudaLayerForward : IDisposable
         _kernels.Round(DType, _v!.Pointer, (long)rows * s.KvDim);
         _kernels.Rope(DType, _q.Pointer, _invFreq.Pointer, rows, s.Heads, s.HeadDim, seqLen);
         _kernels.Rope(DType, _k.Pointer, _invFreq.Pointer, rows, s.KvHeads, s.HeadDim, seqLen);
-        _kernels.Attention(DType, _attn!.Pointer, _q.Pointer, _k.Pointer, _v!.Pointer, batch, seqLen, s.Heads, s.KvHeads, s.HeadDim);
+        _kernels.Attention(DType, _attn!.Pointer, _q.Pointer, _k.Pointer, _v!.Pointer, batch, seqLen, s.Heads, s.KvHeads, s.HeadDim,
+            window: w.AttentionWindow);
         observer?.Invoke(LinearInputGroup.AttentionOutput, _attn.Pointer, rows, s.QDim);
         var o = w[LinearKind.O];
         o.Apply(_blas, _attn.Pointer, _proj!.Pointer, rows);

@@ -11,12 +11,17 @@ public sealed class CudaLayerWeights : IDisposable
 {
     private readonly Dictionary<LinearKind, DeviceLinear> _linears;
 
-    private CudaLayerWeights(DeviceBuffer<float> inputNorm, DeviceBuffer<float> postNorm, Dictionary<LinearKind, DeviceLinear> linears)
+    private CudaLayerWeights(DeviceBuffer<float> inputNorm, DeviceBuffer<float> postNorm, Dictionary<LinearKind, DeviceLinear> linears,
+        int? attentionWindow)
     {
         InputNorm = inputNorm;
         PostAttentionNorm = postNorm;
         _linears = linears;
+        AttentionWindow = attentionWindow;
     }
+
+    /// <summary>The layer's sliding-window length, or null for full causal attention (<see cref="DecoderLayerWeights.AttentionWindow"/>).</summary>
+    public int? AttentionWindow { get; }
 
     public DeviceBuffer<float> InputNorm { get; }
     public DeviceBuffer<float> PostAttentionNorm { get; }
@@ -31,7 +36,7 @@ public sealed class CudaLayerWeights : IDisposable
             input = UploadVector(context, layer.InputNorm, staging);
             post = UploadVector(context, layer.PostAttentionNorm, staging);
             foreach (var kind in LinearKinds.All) linears[kind] = new DeviceLinear(context, layer[kind], dtype, staging);
-            return new CudaLayerWeights(input, post, linears);
+            return new CudaLayerWeights(input, post, linears, layer.AttentionWindow);
         }
         catch
         {

@@ -40,7 +40,6 @@ public sealed class CudaPerplexityEvaluator
     {
         int len = seqLen ?? Math.Min(2048, _model.Config.MaxPositionEmbeddings);
         if (len < 2) throw new RoseException($"--seqlen must be at least 2 (got {len})");
-        CudaLayerForward.EnsureFullCausalIsExact(_model.Config, len);
         var windows = CalibrationSampler.EvalWindows(tokens, len, maxWindows);
         if (windows.Length == 0)
             throw new RoseException($"the evaluation text has {tokens.Length} tokens, fewer than one window of {len}");

@@ -89,9 +89,15 @@ public sealed class ForwardKernels : IDisposable
 
     /// <param name="tensorCores">Force the tensor-core kernel (true) or the fp32 one (false); null
     /// follows <see cref="TensorCoreAttentionByDefault"/> where the tensor-core kernel applies.</param>
+    /// <param name="window">A sliding window: each query sees itself and the window − 1 keys before it
+    /// (HF's <c>kv_idx &gt; q_idx − window</c>); null for full causal attention.</param>
     public void Attention(DType outputType, CUdeviceptr output, CUdeviceptr q, CUdeviceptr k, CUdeviceptr v,
-        int batch, int seqLen, int heads, int kvHeads, int headDim, bool? tensorCores = null)
+        int batch, int seqLen, int heads, int kvHeads, int headDim, bool? tensorCores = null, int? window = null)
     {
+        if (window is < 1)
+            throw new ArgumentOutOfRangeException(nameof(window), window, "a sliding window holds at least the query itself");
+        // A window at least as long as the sequence masks nothing; 0 tells the kernels there is none.
+        int kernelWindow = window is int w && w < seqLen ? w : 0;
         if (headDim < 2 || headDim > MaxHeadDim || headDim % 2 != 0)
             throw new RoseException($"the CUDA attention kernel supports even head_dim up to {MaxHeadDim}, not {headDim}");
         if (heads % kvHeads != 0)
@@ -104,12 +110,12 @@ public sealed class ForwardKernels : IDisposable
         {
             uint queryTiles = (uint)((seqLen + MmaQueriesPerBlock - 1) / MmaQueriesPerBlock);
             Kernel($"rose_attention_mma_{Suffix(outputType)}_{headDim}").Launch(new Dim3(queryTiles, (uint)heads, (uint)batch), 128,
-                0, null, output, q, k, v, seqLen, heads, kvHeads, scale);
+                0, null, output, q, k, v, seqLen, heads, kvHeads, scale, kernelWindow);
             return;
         }
         int tiles = (seqLen + AttentionQueriesPerBlock(headDim) - 1) / AttentionQueriesPerBlock(headDim);
         Kernel($"rose_attention_{Suffix(outputType)}").Launch(new Dim3((uint)tiles, (uint)heads, (uint)batch), 128,
-            AttentionSharedBytes(headDim), null, output, q, k, v, seqLen, heads, kvHeads, headDim, scale);
+            AttentionSharedBytes(headDim), null, output, q, k, v, seqLen, heads, kvHeads, headDim, scale, kernelWindow);
     }
 
     /// <summary>Queries per block of the tensor-core attention kernel (4 warps × 16).</summary>

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds the CPU emulator of the CUDA libraries into $1 (default tests/CudaEmulator/bin):
+# libcuda.so.1, libnvrtc.so.13, libcublas.so.13, libcusolver.so.12. Point ROSE_CUDA_LIB_DIR at that
+# folder and Rose's GPU code paths run on the CPU (see README, "GPU tests on the CPU emulator").
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+out="${1:-$here/bin}"
+mkdir -p "$out"
+cxx="${ROSE_EMU_CXX:-g++}"
+flags=(-std=c++17 -O2 -fPIC -shared -Wall -Werror -ffp-contract=off)
+
+# The prelude travels inside libnvrtc as a string, so the built folder is self-contained.
+{
+  printf 'static const char kPrelude[] = R"ROSE_PRELUDE('
+  cat "$here/emu_kernel_prelude.h"
+  printf ')ROSE_PRELUDE";\n'
+} > "$out/prelude_text.inc"
+
+"$cxx" "${flags[@]}" -I "$out" -I "$here" -Wl,-soname,libnvrtc.so.13 -o "$out/libnvrtc.so.13" "$here/fake_nvrtc.cpp"
+"$cxx" "${flags[@]}" -I "$here" -Wl,-soname,libcuda.so.1 -o "$out/libcuda.so.1" "$here/fake_cuda.cpp" -ldl -lpthread
+if [ -f "$here/build-blas.sh" ]; then
+  bash "$here/build-blas.sh" "$out"
+fi
+echo "CUDA emulator built in $out"

@@ -1,0 +1,564 @@
+// Forced-included (g++ -include) before a kernel file when the fake NVRTC builds it for the CPU
+// emulator. It gives the CUDA C++ subset our kernels use a CPU meaning, so the .cu text itself is
+// what runs — not a port of it:
+//   * every CUDA thread of a block is a fiber on the launching OS thread; blocks run one
+//     after another, so `__shared__` can simply be a function-local static;
+//   * __syncthreads, warp shuffles/votes and mma.sync are rendezvous points: a fiber parks there
+//     and the block scheduler releases a barrier once every live thread it concerns has arrived.
+//     A barrier that can never complete (divergence) fails the launch instead of hanging;
+//   * a block whose thread 0 finishes without meeting any barrier runs its other threads as plain
+//     calls (elementwise kernels would otherwise pay two context switches per element).
+// What it cannot show: races that need true parallelism, the memory model, timing.
+#pragma once
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+struct uint3 { unsigned x, y, z; };
+struct dim3 { unsigned x, y, z; };
+
+namespace rose_emu
+{
+enum Wait { Running, AtBlock, AtWarp, AtActive };
+
+#if defined(__x86_64__)
+// A fiber switch saves the callee-saved registers on the old stack and pops them from the new one:
+// no signal-mask system call as in swapcontext, which made barrier-heavy kernels spend most of
+// their time in the kernel.
+extern "C" void rose_emu_switch(void** save, void* next);
+asm(R"(
+    .text
+    .globl rose_emu_switch
+    .hidden rose_emu_switch
+    .type rose_emu_switch, @function
+rose_emu_switch:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+    .size rose_emu_switch, .-rose_emu_switch
+)");
+struct Context
+{
+    void* sp = nullptr;
+};
+#else
+struct Context
+{
+    ucontext_t uc;
+};
+#endif
+
+struct Thread
+{
+    Context ctx;
+    uint3 idx;
+    int linear, lane;
+    Wait wait;
+    unsigned mask;          // lanes a warp rendezvous waits for; after __activemask, the lanes found
+    bool started, done;
+    uint64_t slot[8];       // what this lane offers to a warp collective
+};
+
+struct LaunchError : std::runtime_error
+{
+    using std::runtime_error::runtime_error;
+};
+
+struct State
+{
+    dim3 grid{1, 1, 1}, block{1, 1, 1};
+    uint3 blockIdx{0, 0, 0};
+    std::vector<Thread> threads;
+    Thread* current = nullptr;
+    bool fiberMode = false;
+    bool sawBarrier = false;
+    Context scheduler;
+    void (*entry)(void**) = nullptr;
+    void** params = nullptr;
+    unsigned char* dynamicShared = nullptr;
+    char* stacks = nullptr;
+    size_t stackBytes = 0;
+    size_t stacksMapped = 0;
+};
+
+inline State& state()
+{
+    static State s;
+    return s;
+}
+
+inline void switch_to(Context& save, Context& next)
+{
+#if defined(__x86_64__)
+    rose_emu_switch(&save.sp, next.sp);
+#else
+    swapcontext(&save.uc, &next.uc);
+#endif
+}
+
+inline void park(Wait wait, unsigned mask)
+{
+    State& s = state();
+    if (!s.fiberMode)
+        throw LaunchError("a thread met a barrier or warp collective that thread 0 of its block never met (divergent barrier)");
+    Thread* t = s.current;
+    t->wait = wait;
+    t->mask = mask;
+    s.sawBarrier = true;
+    switch_to(t->ctx, s.scheduler);
+}
+
+inline Thread& lane_thread(const Thread& me, int lane) { return state().threads[me.linear - me.lane + lane]; }
+
+template <class T> inline void offer(T v, int word = 0)
+{
+    static_assert(sizeof(T) <= 8, "warp collectives move at most 64 bits");
+    memcpy(&state().current->slot[word], &v, sizeof(T));
+}
+
+template <class T> inline T taken(const Thread& from, int word = 0)
+{
+    T v;
+    memcpy(&v, &from.slot[word], sizeof(T));
+    return v;
+}
+
+// A fiber's first frame: runs the kernel for the thread being resumed, then hands control back for good.
+inline void fiber_main()
+{
+    State& s = state();
+    Thread* t = s.current;
+    s.entry(s.params);
+    t->done = true;
+    switch_to(t->ctx, s.scheduler);
+    __builtin_unreachable();
+}
+
+inline void start(Thread& t)
+{
+    State& s = state();
+    char* base = s.stacks + (size_t)t.linear * s.stackBytes;
+#if defined(__x86_64__)
+    // The frame rose_emu_switch pops: six registers, then fiber_main as the return address, placed
+    // so that fiber_main starts with the stack alignment of a called function.
+    auto* top = (void**)(((uintptr_t)(base + s.stackBytes) & ~(uintptr_t)15) - 16);
+    top[0] = (void*)fiber_main;
+    top[1] = nullptr;
+    void** frame = top - 6;
+    for (int r = 0; r < 6; r++) frame[r] = nullptr;
+    t.ctx.sp = frame;
+#else
+    getcontext(&t.ctx.uc);
+    t.ctx.uc.uc_stack.ss_sp = base;
+    t.ctx.uc.uc_stack.ss_size = s.stackBytes;
+    t.ctx.uc.uc_link = nullptr;
+    makecontext(&t.ctx.uc, (void (*)())fiber_main, 0);
+#endif
+    t.started = true;
+}
+
+inline void resume(Thread& t)
+{
+    State& s = state();
+    if (!t.started) start(t);
+    t.wait = Running;
+    s.current = &t;
+    switch_to(s.scheduler, t.ctx);
+}
+
+inline std::string describe(const State& s)
+{
+    std::string text;
+    for (const Thread& t : s.threads)
+    {
+        if (t.done) continue;
+        const char* where = t.wait == AtBlock ? "__syncthreads" : t.wait == AtWarp ? "a warp collective" : "__activemask";
+        text += " thread " + std::to_string(t.linear) + " at " + where + ";";
+        if (text.size() > 300) { text += " …"; break; }
+    }
+    return text;
+}
+
+// Releases what can be released once every unfinished thread is parked; false when nothing can be
+// (a barrier that will never complete). Warp rendezvous go first: a lane parked at __syncthreads
+// while others of its warp wait for it in a shuffle is a divergence the GPU would hang on too.
+inline bool release(State& s)
+{
+    bool released = false;
+    const int count = (int)s.threads.size();
+    for (int w0 = 0; w0 < count; w0 += 32)
+    {
+        const int lanes = count - w0 < 32 ? count - w0 : 32;
+        Thread* warp = &s.threads[w0];
+        unsigned live = 0, atWarp = 0, atActive = 0;
+        for (int l = 0; l < lanes; l++)
+        {
+            if (warp[l].done) continue;
+            live |= 1u << l;
+            if (warp[l].wait == AtWarp) atWarp |= 1u << l;
+            else if (warp[l].wait == AtActive) atActive |= 1u << l;
+        }
+        // __activemask: the lanes that reached it together are the active ones.
+        if (atActive != 0)
+        {
+            for (int l = 0; l < lanes; l++)
+                if (atActive >> l & 1u) { warp[l].mask = atActive; warp[l].wait = Running; }
+            released = true;
+            continue;
+        }
+        unsigned ready = 0;
+        for (int l = 0; l < lanes; l++)
+            if ((atWarp >> l & 1u) && (warp[l].mask & live & ~atWarp) == 0) ready |= 1u << l;
+        for (int l = 0; l < lanes; l++)
+            if (ready >> l & 1u) warp[l].wait = Running;
+        released |= ready != 0;
+    }
+    if (released) return true;
+    for (const Thread& t : s.threads)
+        if (!t.done && t.wait != AtBlock) return false;
+    for (Thread& t : s.threads) if (!t.done) t.wait = Running;
+    return true;
+}
+
+inline void run_block(State& s)
+{
+    const int count = (int)s.threads.size();
+    for (Thread& t : s.threads)
+    {
+        t.started = t.done = false;
+        t.wait = Running;
+    }
+    s.fiberMode = true;
+    s.sawBarrier = false;
+    resume(s.threads[0]);
+    if (s.threads[0].done && !s.sawBarrier)
+    {
+        s.fiberMode = false;
+        for (int i = 1; i < count; i++)
+        {
+            s.current = &s.threads[i];
+            s.entry(s.params);
+        }
+        return;
+    }
+    for (;;)
+    {
+        bool alive = false;
+        for (Thread& t : s.threads)
+        {
+            if (t.done) continue;
+            if (t.wait == Running) resume(t);
+            alive |= !t.done;
+        }
+        if (!alive) return;
+        if (!release(s))
+            throw LaunchError("block (" + std::to_string(s.blockIdx.x) + "," + std::to_string(s.blockIdx.y) + "," +
+                              std::to_string(s.blockIdx.z) + ") can never leave its barriers:" + describe(s));
+    }
+}
+
+template <class... P, size_t... I>
+inline void call(void (*kernel)(P...), void** a, std::index_sequence<I...>)
+{
+    kernel(*static_cast<std::remove_cv_t<std::remove_reference_t<P>>*>(a[I])...);
+}
+
+template <class... P>
+inline void call(void (*kernel)(P...), void** a)
+{
+    call(kernel, a, std::index_sequence_for<P...>{});
+}
+
+// ---- the emulated instructions ---------------------------------------------------------------
+
+inline float bf16_to_float(unsigned short v)
+{
+    const uint32_t u = (uint32_t)v << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+inline float half_to_float(unsigned short v)
+{
+    _Float16 h;
+    memcpy(&h, &v, 2);
+    return (float)h;
+}
+
+inline unsigned short float_to_half(float f)
+{
+    const _Float16 h = (_Float16)f;   // round to nearest even, as cvt.rn.f16.f32
+    unsigned short v;
+    memcpy(&v, &h, 2);
+    return v;
+}
+
+// mma.sync.aligned.m16n8k16.row.col.f32.{bf16,f16}.{bf16,f16}.f32 with D = C (in place), written from
+// the PTX ISA's fragment tables, independently of the kernels that use it: with g = lane / 4 and
+// c = lane % 4, A register r of a lane holds row g + 8·(r & 1), k = 2c + 8·(r >> 1) and k + 1
+// (low half first); B register r holds k = 2c + 8·r and k + 1 of column g; D element e holds row
+// g + 8·(e >> 1), column 2c + (e & 1).
+inline void mma_m16n8k16(float* d, const unsigned* a, unsigned b0, unsigned b1, float (*widen)(unsigned short))
+{
+    State& s = state();
+    Thread* me = s.current;
+    for (int r = 0; r < 4; r++) offer(a[r], r);
+    offer(b0, 4);
+    offer(b1, 5);
+    park(AtWarp, 0xffffffffu);
+    auto half = [&](unsigned reg, int k) { return widen((unsigned short)(k & 1 ? reg >> 16 : reg & 0xffffu)); };
+    auto A = [&](int row, int k) {
+        const Thread& from = lane_thread(*me, (row % 8) * 4 + (k % 8) / 2);
+        return half(taken<unsigned>(from, (row / 8) + 2 * (k / 8)), k);
+    };
+    auto B = [&](int k, int col) {
+        const Thread& from = lane_thread(*me, col * 4 + (k % 8) / 2);
+        return half(taken<unsigned>(from, 4 + k / 8), k);
+    };
+    const int g = me->lane / 4, c = me->lane % 4;
+    float out[4];
+    for (int e = 0; e < 4; e++)
+    {
+        const int row = g + 8 * (e >> 1), col = 2 * c + (e & 1);
+        float sum = d[e];
+        for (int k = 0; k < 16; k++) sum += A(row, k) * B(k, col);
+        out[e] = sum;
+    }
+    park(AtWarp, 0xffffffffu);   // every lane has read the others' fragments
+    for (int e = 0; e < 4; e++) d[e] = out[e];
+}
+} // namespace rose_emu
+
+
+inline void __syncthreads() { ::rose_emu::park(::rose_emu::AtBlock, 0); }
+inline void __syncwarp(unsigned mask = 0xffffffffu) { ::rose_emu::park(::rose_emu::AtWarp, mask); }
+
+inline unsigned __activemask()
+{
+    ::rose_emu::park(::rose_emu::AtActive, 0);
+    return ::rose_emu::state().current->mask;
+}
+
+template <class T> inline T rose_emu_shuffle(unsigned mask, T v, int source)
+{
+    using namespace ::rose_emu;
+    Thread* me = state().current;
+    offer(v);
+    park(AtWarp, mask);
+    const T r = taken<T>(lane_thread(*me, source));
+    park(AtWarp, mask);
+    return r;
+}
+
+template <class T> inline T __shfl_sync(unsigned mask, T v, int src, int width = 32)
+{
+    const int lane = ::rose_emu::state().current->lane;
+    return rose_emu_shuffle(mask, v, (lane & ~(width - 1)) + (src & (width - 1)));
+}
+
+template <class T> inline T __shfl_xor_sync(unsigned mask, T v, int laneMask, int width = 32)
+{
+    const int lane = ::rose_emu::state().current->lane;
+    const int src = lane ^ laneMask;
+    return rose_emu_shuffle(mask, v, src >= ((lane / width) + 1) * width ? lane : src);
+}
+
+template <class T> inline T __shfl_down_sync(unsigned mask, T v, unsigned delta, int width = 32)
+{
+    const int lane = ::rose_emu::state().current->lane;
+    const int src = lane + (int)delta;
+    return rose_emu_shuffle(mask, v, src >= ((lane / width) + 1) * width ? lane : src);
+}
+
+template <class T> inline T __shfl_up_sync(unsigned mask, T v, unsigned delta, int width = 32)
+{
+    const int lane = ::rose_emu::state().current->lane;
+    const int src = lane - (int)delta;
+    return rose_emu_shuffle(mask, v, src < (lane / width) * width ? lane : src);
+}
+
+inline unsigned __ballot_sync(unsigned mask, int predicate)
+{
+    using namespace ::rose_emu;
+    Thread* me = state().current;
+    offer<int>(predicate != 0);
+    park(AtWarp, mask);
+    unsigned bits = 0;
+    for (int l = 0; l < 32; l++)
+        if ((mask >> l & 1u) && me->linear - me->lane + l < (int)state().threads.size() && taken<int>(lane_thread(*me, l))) bits |= 1u << l;
+    park(AtWarp, mask);
+    return bits & mask;
+}
+
+inline int __any_sync(unsigned mask, int predicate) { return __ballot_sync(mask, predicate) != 0; }
+inline int __all_sync(unsigned mask, int predicate) { return __ballot_sync(mask, predicate) == mask; }
+
+template <class T> inline unsigned __match_any_sync(unsigned mask, T value)
+{
+    using namespace ::rose_emu;
+    Thread* me = state().current;
+    offer(value);
+    park(AtWarp, mask);
+    unsigned bits = 0;
+    for (int l = 0; l < 32; l++)
+        if ((mask >> l & 1u) && me->linear - me->lane + l < (int)state().threads.size()
+            && taken<T>(lane_thread(*me, l)) == value) bits |= 1u << l;
+    park(AtWarp, mask);
+    return bits;
+}
+
+// One OS thread runs a whole block, so atomics are plain read-modify-writes.
+template <class T> inline T atomicAdd(T* p, T v) { const T old = *p; *p = old + v; return old; }
+template <class T> inline T atomicMax(T* p, T v) { const T old = *p; *p = old < v ? v : old; return old; }
+template <class T> inline T atomicMin(T* p, T v) { const T old = *p; *p = v < old ? v : old; return old; }
+template <class T> inline T atomicExch(T* p, T v) { const T old = *p; *p = v; return old; }
+template <class T> inline T atomicCAS(T* p, T compare, T v) { const T old = *p; if (old == compare) *p = v; return old; }
+
+template <class To, class From> inline To rose_emu_bits(From v)
+{
+    static_assert(sizeof(To) == sizeof(From), "bit casts keep the size");
+    To r;
+    memcpy(&r, &v, sizeof(To));
+    return r;
+}
+inline float __int_as_float(int v) { return rose_emu_bits<float>(v); }
+inline float __uint_as_float(unsigned v) { return rose_emu_bits<float>(v); }
+inline int __float_as_int(float v) { return rose_emu_bits<int>(v); }
+inline unsigned __float_as_uint(float v) { return rose_emu_bits<unsigned>(v); }
+inline double __longlong_as_double(long long v) { return rose_emu_bits<double>(v); }
+inline long long __double_as_longlong(double v) { return rose_emu_bits<long long>(v); }
+
+inline int __popc(unsigned v) { return __builtin_popcount(v); }
+inline int __popcll(unsigned long long v) { return __builtin_popcountll(v); }
+inline int __ffs(int v) { return __builtin_ffs(v); }
+inline int __ffsll(long long v) { return __builtin_ffsll(v); }
+inline int __clz(int v) { return v == 0 ? 32 : __builtin_clz((unsigned)v); }
+inline int __clzll(long long v) { return v == 0 ? 64 : __builtin_clzll((unsigned long long)v); }
+
+// Compiled with -ffp-contract=off, so these are single correctly rounded operations.
+inline float __fadd_rn(float a, float b) { return a + b; }
+inline float __fmul_rn(float a, float b) { return a * b; }
+inline float __fsub_rn(float a, float b) { return a - b; }
+inline float __fdiv_rn(float a, float b) { return a / b; }
+inline float __fmaf_rn(float a, float b, float c) { return fmaf(a, b, c); }
+inline double __dadd_rn(double a, double b) { return a + b; }
+inline double __dmul_rn(double a, double b) { return a * b; }
+inline double __dsub_rn(double a, double b) { return a - b; }
+inline double __fma_rn(double a, double b, double c) { return fma(a, b, c); }
+inline float rsqrtf(float v) { return 1.0f / sqrtf(v); }
+inline double rsqrt(double v) { return 1.0 / sqrt(v); }
+inline float __expf(float v) { return expf(v); }
+inline float __logf(float v) { return logf(v); }
+inline float __fdividef(float a, float b) { return a / b; }
+inline float __saturatef(float v) { return v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v; }
+template <class T> inline T __ldg(const T* p) { return *p; }
+
+inline int min(int a, int b) { return a < b ? a : b; }
+inline int max(int a, int b) { return a > b ? a : b; }
+inline unsigned min(unsigned a, unsigned b) { return a < b ? a : b; }
+inline unsigned max(unsigned a, unsigned b) { return a > b ? a : b; }
+inline long long min(long long a, long long b) { return a < b ? a : b; }
+inline long long max(long long a, long long b) { return a > b ? a : b; }
+inline unsigned long long min(unsigned long long a, unsigned long long b) { return a < b ? a : b; }
+inline unsigned long long max(unsigned long long a, unsigned long long b) { return a > b ? a : b; }
+inline float min(float a, float b) { return fminf(a, b); }
+inline float max(float a, float b) { return fmaxf(a, b); }
+inline double min(double a, double b) { return fmin(a, b); }
+inline double max(double a, double b) { return fmax(a, b); }
+
+// Runs one launch: every block in order, each as described at the top. Returns 0, or 1 with the
+// reason in `error`.
+extern "C" __attribute__((visibility("default"))) int rose_emu_launch(void (*entry)(void**), const unsigned* grid,
+    const unsigned* block, unsigned sharedBytes, void** params, char* error, int errorLength)
+{
+    using namespace ::rose_emu;
+    State& s = state();
+    s.grid = {grid[0], grid[1], grid[2]};
+    s.block = {block[0], block[1], block[2]};
+    s.entry = entry;
+    s.params = params;
+    const int count = (int)(block[0] * block[1] * block[2]);
+    std::vector<unsigned char> dynamic(sharedBytes + 16);
+    // Shared memory starts as garbage on a GPU: NaN bytes make a kernel that reads before writing fail.
+    memset(dynamic.data(), 0xff, dynamic.size());
+    s.dynamicShared = dynamic.data();
+    s.stackBytes = 256 * 1024;
+    const size_t need = (size_t)count * s.stackBytes;
+    if (s.stacksMapped < need)
+    {
+        if (s.stacks) munmap(s.stacks, s.stacksMapped);
+        s.stacks = (char*)mmap(nullptr, need, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (s.stacks == MAP_FAILED) { s.stacks = nullptr; s.stacksMapped = 0; snprintf(error, errorLength, "cannot map fiber stacks"); return 1; }
+        s.stacksMapped = need;
+    }
+    s.threads.assign(count, Thread{});
+    for (int i = 0; i < count; i++)
+    {
+        Thread& t = s.threads[i];
+        t.idx = {(unsigned)(i % block[0]), (unsigned)(i / block[0] % block[1]), (unsigned)(i / (block[0] * block[1]))};
+        t.linear = i;
+        t.lane = i % 32;
+    }
+    try
+    {
+        for (unsigned z = 0; z < grid[2]; z++)
+            for (unsigned y = 0; y < grid[1]; y++)
+                for (unsigned x = 0; x < grid[0]; x++)
+                {
+                    s.blockIdx = {x, y, z};
+                    run_block(s);
+                }
+    }
+    catch (const std::exception& e)
+    {
+        snprintf(error, errorLength, "%s", e.what());
+        s.current = nullptr;
+        return 1;
+    }
+    s.current = nullptr;
+    return 0;
+}
+
+inline void* rose_emu_dynamic_shared() { return ::rose_emu::state().dynamicShared; }
+
+// The CUDA keywords and built-in variables, last so that nothing above is rewritten by them.
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __noinline__
+#define __launch_bounds__(...)
+#define __shared__ static
+#define __align__(n) __attribute__((aligned(n)))
+#define __restrict__ __restrict
+#define threadIdx (::rose_emu::state().current->idx)
+#define blockIdx (::rose_emu::state().blockIdx)
+#define blockDim (::rose_emu::state().block)
+#define gridDim (::rose_emu::state().grid)
+#define warpSize 32
+
+#define ROSE_EMU_ENTRY(name) \
+    extern "C" __attribute__((visibility("default"))) void rose_emu_entry_##name(void** a) { ::rose_emu::call(name, a); }

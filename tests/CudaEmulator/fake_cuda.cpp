@@ -1,0 +1,368 @@
+// libcuda.so.1 for the CPU emulator: the driver API functions Rose binds (native/Rose.Native/
+// Interop/CuDriver.cs), with one emulated device whose "device memory" is host memory. A device
+// pointer is a host address, every stream operation completes before it returns, and a kernel
+// launch runs the kernel file's g++ build (see fake_nvrtc.cpp) through its rose_emu_launch.
+// Launches are serialized: an emulated block keeps its state in the module's statics.
+// Fresh allocations are filled with 0xff bytes (NaN as floats) so a kernel or host path that reads
+// memory it never wrote fails here as it might on a GPU, instead of seeing friendly zeros.
+#include <dlfcn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "emu_image.h"
+
+namespace
+{
+enum : int
+{
+    Success = 0, InvalidValue = 1, OutOfMemory = 2, InvalidImage = 200, InvalidHandle = 400, NotFound = 500,
+    LaunchFailed = 719,
+};
+
+using LaunchFn = int (*)(void (*)(void**), const unsigned*, const unsigned*, unsigned, void**, char*, int);
+
+struct Module
+{
+    void* library;
+    LaunchFn launch;
+};
+
+struct Function
+{
+    Module* module;
+    void (*entry)(void**);
+    std::string name;
+};
+
+struct Event
+{
+    std::chrono::steady_clock::time_point at;
+};
+
+std::mutex launchLock;
+std::mutex allocationLock;
+std::map<uintptr_t, size_t> allocations;
+size_t allocated = 0;
+int contextToken, streamToken;
+
+size_t DeviceMemory()
+{
+    const char* gib = getenv("ROSE_EMU_DEVICE_GIB");
+    return (size_t)(gib && *gib ? atof(gib) : 16.0) * (1ull << 30);
+}
+
+void* Allocate(size_t bytes)
+{
+    void* p = aligned_alloc(256, (bytes + 255) / 256 * 256);
+    if (p) memset(p, 0xff, bytes);
+    return p;
+}
+} // namespace
+
+extern "C"
+{
+int cuInit(unsigned) { return Success; }
+
+int cuDriverGetVersion(int* version)
+{
+    *version = 13000;
+    return Success;
+}
+
+int cuDeviceGetCount(int* count)
+{
+    *count = 1;
+    return Success;
+}
+
+int cuDeviceGet(int* device, int ordinal)
+{
+    if (ordinal != 0) return InvalidValue;
+    *device = 0;
+    return Success;
+}
+
+int cuDeviceGetName(char* name, int length, int device)
+{
+    if (device != 0 || length <= 0) return InvalidValue;
+    snprintf(name, (size_t)length, "Rose CPU emulator");
+    return Success;
+}
+
+// The attributes Rose reads, with an H200's values so launch shapes and peak figures match it.
+int cuDeviceGetAttribute(int* value, int attribute, int device)
+{
+    if (device != 0) return InvalidValue;
+    switch (attribute)
+    {
+    case 1: *value = 1024; break;        // max threads per block
+    case 8: *value = 48 * 1024; break;   // max shared memory per block
+    case 10: *value = 32; break;         // warp size
+    case 13: *value = 1980000; break;    // clock rate, kHz
+    case 16: *value = 132; break;        // multiprocessors
+    case 36: *value = 3201000; break;    // memory clock rate, kHz
+    case 37: *value = 6144; break;       // memory bus width, bits
+    case 75: *value = 9; break;          // compute capability
+    case 76: *value = 0; break;
+    case 97: *value = 227 * 1024; break; // max shared memory per block, opt-in
+    default: *value = 0; break;
+    }
+    return Success;
+}
+
+int cuDeviceTotalMem_v2(size_t* bytes, int device)
+{
+    if (device != 0) return InvalidValue;
+    *bytes = DeviceMemory();
+    return Success;
+}
+
+int cuDevicePrimaryCtxRetain(void** context, int device)
+{
+    if (device != 0) return InvalidValue;
+    *context = &contextToken;
+    return Success;
+}
+
+int cuDevicePrimaryCtxRelease_v2(int device) { return device == 0 ? Success : InvalidValue; }
+int cuCtxSetCurrent(void*) { return Success; }
+int cuCtxSynchronize() { return Success; }
+
+int cuMemGetInfo_v2(size_t* free, size_t* total)
+{
+    std::lock_guard<std::mutex> guard(allocationLock);
+    *total = DeviceMemory();
+    *free = allocated < *total ? *total - allocated : 0;
+    return Success;
+}
+
+int cuModuleLoadData(void** module, const void* image)
+{
+    const char* library;
+    uint64_t size;
+    if (!image || !rose_emu_image::Unwrap(image, &library, &size))
+    {
+        fprintf(stderr, "rose emulator: cuModuleLoadData was given an image its NVRTC did not build\n");
+        return InvalidImage;
+    }
+    char path[] = "/tmp/rose-emu-module-XXXXXX";
+    const int fd = mkstemp(path);
+    if (fd < 0) return InvalidImage;
+    const bool written = write(fd, library, size) == (ssize_t)size;
+    close(fd);
+    void* handle = written ? dlopen(path, RTLD_NOW | RTLD_LOCAL) : nullptr;
+    unlink(path);
+    if (!handle)
+    {
+        fprintf(stderr, "rose emulator: cannot load a kernel module: %s\n", dlerror());
+        return InvalidImage;
+    }
+    auto launch = reinterpret_cast<LaunchFn>(dlsym(handle, "rose_emu_launch"));
+    if (!launch)
+    {
+        dlclose(handle);
+        return InvalidImage;
+    }
+    *module = new Module{handle, launch};
+    return Success;
+}
+
+int cuModuleUnload(void* module)
+{
+    if (!module) return InvalidHandle;
+    auto* m = static_cast<Module*>(module);
+    std::lock_guard<std::mutex> guard(launchLock);
+    dlclose(m->library);
+    delete m;
+    return Success;
+}
+
+int cuModuleGetFunction(void** function, void* module, const char* name)
+{
+    if (!module || !name) return InvalidHandle;
+    auto* m = static_cast<Module*>(module);
+    auto entry = reinterpret_cast<void (*)(void**)>(dlsym(m->library, ("rose_emu_entry_" + std::string(name)).c_str()));
+    if (!entry) return NotFound;
+    *function = new Function{m, entry, name};
+    return Success;
+}
+
+int cuLaunchKernel(void* function, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
+    unsigned sharedBytes, void*, void** params, void** extra)
+{
+    if (!function) return InvalidHandle;
+    auto* f = static_cast<Function*>(function);
+    // The limits a real launch is refused for.
+    if (gx == 0 || gy == 0 || gz == 0 || bx == 0 || by == 0 || bz == 0 || (uint64_t)bx * by * bz > 1024 || gy > 65535 ||
+        gz > 65535 || bz > 64 || sharedBytes > 48 * 1024 || extra)
+    {
+        fprintf(stderr, "rose emulator: kernel %s refused: grid (%u,%u,%u) block (%u,%u,%u) shared %u B\n", f->name.c_str(), gx, gy,
+            gz, bx, by, bz, sharedBytes);
+        return InvalidValue;
+    }
+    const unsigned grid[3] = {gx, gy, gz}, block[3] = {bx, by, bz};
+    char error[512] = "";
+    std::lock_guard<std::mutex> guard(launchLock);
+    if (f->module->launch(f->entry, grid, block, sharedBytes, params, error, sizeof error) != 0)
+    {
+        fprintf(stderr, "rose emulator: kernel %s grid (%u,%u,%u) block (%u,%u,%u): %s\n", f->name.c_str(), gx, gy, gz, bx, by, bz, error);
+        return LaunchFailed;
+    }
+    return Success;
+}
+
+int cuMemAlloc_v2(uint64_t* pointer, size_t bytes)
+{
+    if (bytes == 0) return InvalidValue;
+    std::lock_guard<std::mutex> guard(allocationLock);
+    if (allocated + bytes > DeviceMemory()) return OutOfMemory;
+    void* p = Allocate(bytes);
+    if (!p) return OutOfMemory;
+    allocations[(uintptr_t)p] = bytes;
+    allocated += bytes;
+    *pointer = (uint64_t)(uintptr_t)p;
+    return Success;
+}
+
+int cuMemFree_v2(uint64_t pointer)
+{
+    if (pointer == 0) return Success;
+    std::lock_guard<std::mutex> guard(allocationLock);
+    auto it = allocations.find((uintptr_t)pointer);
+    if (it == allocations.end()) return InvalidValue;
+    allocated -= it->second;
+    allocations.erase(it);
+    free((void*)(uintptr_t)pointer);
+    return Success;
+}
+
+int cuMemAllocHost_v2(void** pointer, size_t bytes)
+{
+    void* p = Allocate(bytes == 0 ? 1 : bytes);
+    if (!p) return OutOfMemory;
+    *pointer = p;
+    return Success;
+}
+
+int cuMemFreeHost(void* pointer)
+{
+    free(pointer);
+    return Success;
+}
+
+int cuMemsetD8_v2(uint64_t destination, unsigned char value, size_t count)
+{
+    memset((void*)(uintptr_t)destination, value, count);
+    return Success;
+}
+
+int cuMemsetD32_v2(uint64_t destination, unsigned value, size_t count)
+{
+    auto* p = (unsigned*)(uintptr_t)destination;
+    for (size_t i = 0; i < count; i++) p[i] = value;
+    return Success;
+}
+
+int cuMemsetD8Async(uint64_t destination, unsigned char value, size_t count, void*) { return cuMemsetD8_v2(destination, value, count); }
+int cuMemsetD32Async(uint64_t destination, unsigned value, size_t count, void*) { return cuMemsetD32_v2(destination, value, count); }
+
+int cuMemcpyHtoD_v2(uint64_t destination, const void* source, size_t bytes)
+{
+    memmove((void*)(uintptr_t)destination, source, bytes);
+    return Success;
+}
+
+int cuMemcpyDtoH_v2(void* destination, uint64_t source, size_t bytes)
+{
+    memmove(destination, (const void*)(uintptr_t)source, bytes);
+    return Success;
+}
+
+int cuMemcpyDtoD_v2(uint64_t destination, uint64_t source, size_t bytes)
+{
+    memmove((void*)(uintptr_t)destination, (const void*)(uintptr_t)source, bytes);
+    return Success;
+}
+
+int cuMemcpyHtoDAsync_v2(uint64_t d, const void* s, size_t n, void*) { return cuMemcpyHtoD_v2(d, s, n); }
+int cuMemcpyDtoHAsync_v2(void* d, uint64_t s, size_t n, void*) { return cuMemcpyDtoH_v2(d, s, n); }
+int cuMemcpyDtoDAsync_v2(uint64_t d, uint64_t s, size_t n, void*) { return cuMemcpyDtoD_v2(d, s, n); }
+
+int cuStreamCreate(void** stream, unsigned)
+{
+    *stream = &streamToken;
+    return Success;
+}
+
+int cuStreamDestroy_v2(void*) { return Success; }
+int cuStreamSynchronize(void*) { return Success; }
+
+int cuEventCreate(void** event, unsigned)
+{
+    *event = new Event{std::chrono::steady_clock::now()};
+    return Success;
+}
+
+int cuEventRecord(void* event, void*)
+{
+    if (!event) return InvalidHandle;
+    static_cast<Event*>(event)->at = std::chrono::steady_clock::now();
+    return Success;
+}
+
+int cuEventSynchronize(void* event) { return event ? Success : InvalidHandle; }
+
+int cuEventElapsedTime(float* milliseconds, void* start, void* end)
+{
+    if (!start || !end) return InvalidHandle;
+    *milliseconds = std::chrono::duration<float, std::milli>(static_cast<Event*>(end)->at - static_cast<Event*>(start)->at).count();
+    return Success;
+}
+
+int cuEventDestroy_v2(void* event)
+{
+    delete static_cast<Event*>(event);
+    return Success;
+}
+
+int cuGetErrorName(int error, const char** name)
+{
+    switch (error)
+    {
+    case Success: *name = "CUDA_SUCCESS"; break;
+    case InvalidValue: *name = "CUDA_ERROR_INVALID_VALUE"; break;
+    case OutOfMemory: *name = "CUDA_ERROR_OUT_OF_MEMORY"; break;
+    case InvalidImage: *name = "CUDA_ERROR_INVALID_IMAGE"; break;
+    case InvalidHandle: *name = "CUDA_ERROR_INVALID_HANDLE"; break;
+    case NotFound: *name = "CUDA_ERROR_NOT_FOUND"; break;
+    case LaunchFailed: *name = "CUDA_ERROR_LAUNCH_FAILED"; break;
+    default: *name = nullptr; return InvalidValue;
+    }
+    return Success;
+}
+
+int cuGetErrorString(int error, const char** description)
+{
+    switch (error)
+    {
+    case Success: *description = "no error"; break;
+    case InvalidValue: *description = "invalid argument"; break;
+    case OutOfMemory: *description = "out of memory (emulated device)"; break;
+    case InvalidImage: *description = "device kernel image is invalid (not built by the emulator's NVRTC)"; break;
+    case InvalidHandle: *description = "invalid resource handle"; break;
+    case NotFound: *description = "named symbol not found"; break;
+    case LaunchFailed: *description = "unspecified launch failure (the emulator printed why)"; break;
+    default: *description = nullptr; return InvalidValue;
+    }
+    return Success;
+}
+}
