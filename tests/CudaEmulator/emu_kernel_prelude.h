@@ -18,6 +18,7 @@
 #include <ucontext.h>
 
 #include <cstddef>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -101,6 +102,8 @@ struct State
     char* stacks = nullptr;
     size_t stackBytes = 0;
     size_t stacksMapped = 0;
+    uint64_t blockSerial = 0;
+    std::map<void*, uint64_t> sharedPoisoned;   // static shared array → block that last poisoned it
 };
 
 inline State& state()
@@ -245,6 +248,7 @@ inline bool release(State& s)
 inline void run_block(State& s)
 {
     const int count = (int)s.threads.size();
+    s.blockSerial++;
     for (Thread& t : s.threads)
     {
         t.started = t.done = false;
@@ -263,11 +267,14 @@ inline void run_block(State& s)
         }
         return;
     }
-    for (;;)
+    // Threads run between barriers in alternating order, forward then backward, so a missing barrier
+    // shows whichever of two threads was meant to write first.
+    for (bool backward = false;; backward = !backward)
     {
         bool alive = false;
-        for (Thread& t : s.threads)
+        for (int k = 0; k < count; k++)
         {
+            Thread& t = s.threads[backward ? count - 1 - k : k];
             if (t.done) continue;
             if (t.wait == Running) resume(t);
             alive |= !t.done;
@@ -543,6 +550,18 @@ extern "C" __attribute__((visibility("default"))) int rose_emu_launch(void (*ent
 }
 
 inline void* rose_emu_dynamic_shared() { return ::rose_emu::state().dynamicShared; }
+
+// Every `__shared__` declaration is followed by a call to this (fake_nvrtc.cpp adds it): the first
+// thread of a block to pass the declaration fills the array with 0xff bytes, since shared memory on a
+// GPU holds whatever the previous block left, never zeros.
+inline void rose_emu_poison_shared(void* p, size_t bytes)
+{
+    ::rose_emu::State& s = ::rose_emu::state();
+    uint64_t& last = s.sharedPoisoned[p];
+    if (last == s.blockSerial) return;
+    last = s.blockSerial;
+    memset(p, 0xff, bytes);
+}
 
 // The CUDA keywords and built-in variables, last so that nothing above is rewritten by them.
 #define __global__

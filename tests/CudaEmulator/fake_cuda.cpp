@@ -4,8 +4,11 @@
 // launch runs the kernel file's g++ build (see fake_nvrtc.cpp) through its rose_emu_launch.
 // Launches are serialized: an emulated block keeps its state in the module's statics.
 // Fresh allocations are filled with 0xff bytes (NaN as floats) so a kernel or host path that reads
-// memory it never wrote fails here as it might on a GPU, instead of seeing friendly zeros.
+// memory it never wrote fails here as it might on a GPU, instead of seeing friendly zeros, and each
+// ends (after rounding up to 256 bytes, as the driver's granularity does) at an inaccessible page, so
+// an access past the end stops the process at the faulting instruction instead of going unnoticed.
 #include <dlfcn.h>
+#include <sys/mman.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,9 +51,16 @@ struct Event
     std::chrono::steady_clock::time_point at;
 };
 
+struct Allocation
+{
+    size_t bytes;
+    char* mapping;
+    size_t mapped;
+};
+
 std::mutex launchLock;
 std::mutex allocationLock;
-std::map<uintptr_t, size_t> allocations;
+std::map<uintptr_t, Allocation> allocations;   // device and pinned host memory alike
 size_t allocated = 0;
 int contextToken, streamToken;
 
@@ -60,11 +70,30 @@ size_t DeviceMemory()
     return (size_t)(gib && *gib ? atof(gib) : 16.0) * (1ull << 30);
 }
 
+// Caller holds allocationLock.
 void* Allocate(size_t bytes)
 {
-    void* p = aligned_alloc(256, (bytes + 255) / 256 * 256);
-    if (p) memset(p, 0xff, bytes);
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    const size_t rounded = (bytes + 255) / 256 * 256;
+    const size_t mapped = (rounded + page - 1) / page * page + page;
+    auto* mapping = (char*)mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mapping == MAP_FAILED) return nullptr;
+    mprotect(mapping + mapped - page, page, PROT_NONE);
+    char* p = mapping + mapped - page - rounded;
+    memset(p, 0xff, bytes);
+    allocations[(uintptr_t)p] = Allocation{bytes, mapping, mapped};
     return p;
+}
+
+// Caller holds allocationLock; false when p is not an allocation.
+bool Release(void* p, size_t* bytes)
+{
+    auto it = allocations.find((uintptr_t)p);
+    if (it == allocations.end()) return false;
+    *bytes = it->second.bytes;
+    munmap(it->second.mapping, it->second.mapped);
+    allocations.erase(it);
+    return true;
 }
 } // namespace
 
@@ -227,7 +256,6 @@ int cuMemAlloc_v2(uint64_t* pointer, size_t bytes)
     if (allocated + bytes > DeviceMemory()) return OutOfMemory;
     void* p = Allocate(bytes);
     if (!p) return OutOfMemory;
-    allocations[(uintptr_t)p] = bytes;
     allocated += bytes;
     *pointer = (uint64_t)(uintptr_t)p;
     return Success;
@@ -237,16 +265,15 @@ int cuMemFree_v2(uint64_t pointer)
 {
     if (pointer == 0) return Success;
     std::lock_guard<std::mutex> guard(allocationLock);
-    auto it = allocations.find((uintptr_t)pointer);
-    if (it == allocations.end()) return InvalidValue;
-    allocated -= it->second;
-    allocations.erase(it);
-    free((void*)(uintptr_t)pointer);
+    size_t bytes;
+    if (!Release((void*)(uintptr_t)pointer, &bytes)) return InvalidValue;
+    allocated -= bytes;
     return Success;
 }
 
 int cuMemAllocHost_v2(void** pointer, size_t bytes)
 {
+    std::lock_guard<std::mutex> guard(allocationLock);
     void* p = Allocate(bytes == 0 ? 1 : bytes);
     if (!p) return OutOfMemory;
     *pointer = p;
@@ -255,8 +282,9 @@ int cuMemAllocHost_v2(void** pointer, size_t bytes)
 
 int cuMemFreeHost(void* pointer)
 {
-    free(pointer);
-    return Success;
+    std::lock_guard<std::mutex> guard(allocationLock);
+    size_t bytes;
+    return pointer == nullptr || Release(pointer, &bytes) ? Success : InvalidValue;
 }
 
 int cuMemsetD8_v2(uint64_t destination, unsigned char value, size_t count)

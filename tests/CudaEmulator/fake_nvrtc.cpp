@@ -2,8 +2,9 @@
 // library, with emu_kernel_prelude.h forced in front, and the "CUBIN" handed back is that library
 // behind a small header (fake_cuda.cpp's cuModuleLoadData loads it). The only edits made to the
 // source text are the ones C++ cannot express: `extern __shared__ T name[];` becomes a pointer to
-// the launch's dynamic shared memory, and one entry point per `extern "C" __global__` kernel is
-// appended so a launch can pass cuLaunchKernel's void** parameters. Built images are cached on disk
+// the launch's dynamic shared memory, each static `__shared__` declaration is followed by a call that
+// fills it with garbage at the start of every block, and one entry point per `extern "C" __global__`
+// kernel is appended so a launch can pass cuLaunchKernel's void** parameters. Built images are cached on disk
 // by a hash of everything that goes into them.
 #include <stdint.h>
 #include <stdio.h>
@@ -74,6 +75,8 @@ std::string Translate(const std::string& source)
 {
     static const std::regex dynamicShared(R"(extern\s+__shared__\s+(?:__align__\s*\(\s*\d+\s*\)\s+)?([A-Za-z_][\w\s]*?)\s+(\w+)\s*\[\s*\]\s*;)");
     std::string text = std::regex_replace(source, dynamicShared, "$1* $2 = ($1*)rose_emu_dynamic_shared();");
+    static const std::regex staticShared(R"(__shared__\s+([^;{}()]*?(?:__align__\s*\(\s*\d+\s*\)[^;{}()]*?)?)\s+(\w+)\s*((?:\[[^;\]]*\])*)\s*;)");
+    text = std::regex_replace(text, staticShared, "__shared__ $1 $2$3; rose_emu_poison_shared((void*)&$2, sizeof($2));");
     static const std::regex kernel(R"(extern\s+"C"\s+__global__\s+void\s+(?:__launch_bounds__\s*\([^)]*\)\s*)?(\w+)\s*\()");
     std::string entries = "\n// entry points added by the emulator's NVRTC\n";
     for (auto it = std::sregex_iterator(source.begin(), source.end(), kernel); it != std::sregex_iterator(); ++it)

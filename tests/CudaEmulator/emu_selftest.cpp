@@ -1,0 +1,251 @@
+// Self-test of the emulator's own machinery, through the same entry points Rose uses (NVRTC, then
+// the driver): block barriers and shuffles, dynamic shared memory, static shared memory poisoned in
+// every block, __activemask with a partial warp, a divergent warp collective reported as a failed
+// launch, and an access past an allocation stopping the process. Exits nonzero on any failure. Run by
+// build.sh after building the libraries.
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+extern "C"
+{
+int nvrtcCreateProgram(void**, const char*, const char*, int, const char* const*, const char* const*);
+int nvrtcCompileProgram(void*, int, const char* const*);
+int nvrtcGetProgramLogSize(void*, size_t*);
+int nvrtcGetProgramLog(void*, char*);
+int nvrtcGetCUBINSize(void*, size_t*);
+int nvrtcGetCUBIN(void*, char*);
+int cuModuleLoadData(void**, const void*);
+int cuModuleGetFunction(void**, void*, const char*);
+int cuLaunchKernel(void*, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, void*, void**, void**);
+int cuMemAlloc_v2(uint64_t*, size_t);
+int cuMemFree_v2(uint64_t);
+int cuMemcpyHtoD_v2(uint64_t, const void*, size_t);
+int cuMemcpyDtoH_v2(void*, uint64_t, size_t);
+}
+
+namespace
+{
+const char* kSource = R"(
+extern "C" __global__ void block_sum(const float* x, float* out)
+{
+    __shared__ float partial[8];
+    float v = x[blockIdx.x * blockDim.x + threadIdx.x];
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    if ((threadIdx.x & 31) == 0) partial[threadIdx.x >> 5] = v;
+    __syncthreads();
+    if (threadIdx.x == 0)
+    {
+        float s = 0.0f;
+        for (int w = 0; w < (int)(blockDim.x >> 5); w++) s += partial[w];
+        out[blockIdx.x] = s;
+    }
+}
+
+extern "C" __global__ void reverse_in_shared(const int* x, int* out)
+{
+    extern __shared__ int stage[];
+    stage[threadIdx.x] = x[threadIdx.x];
+    __syncthreads();
+    out[threadIdx.x] = stage[blockDim.x - 1 - threadIdx.x];
+}
+
+// Lanes 0..n-1 of one warp run the loop body once more than the rest: the active lanes there are
+// exactly those, and each counts its peers with the same value.
+extern "C" __global__ void active_peers(int n, unsigned* active, unsigned* peers)
+{
+    for (int i = threadIdx.x; i < 32 + n; i += 32)
+    {
+        const unsigned mask = __activemask();
+        const unsigned same = __match_any_sync(mask, (unsigned)(i & 1));
+        if (i >= 32) { active[threadIdx.x] = mask; peers[threadIdx.x] = same; }
+    }
+}
+
+// Reads a static shared array before any thread of the block wrote it, then writes it: every block
+// must see garbage, not zeros and not what the previous block left.
+extern "C" __global__ void unwritten_shared(int* out)
+{
+    __shared__ int scratch[64];
+    out[blockIdx.x * blockDim.x + threadIdx.x] = scratch[threadIdx.x];
+    __syncthreads();
+    scratch[threadIdx.x] = 7;
+}
+
+// Half the warp shuffles with a full mask while the other half waits at the block barrier.
+extern "C" __global__ void divergent(float* out)
+{
+    if (threadIdx.x < 16) out[threadIdx.x] = __shfl_xor_sync(0xffffffffu, 1.0f, 1);
+    __syncthreads();
+}
+
+extern "C" __global__ void past_the_end(const float* x, float* out, int n)
+{
+    out[0] = x[n + 64];
+}
+)";
+
+int failures = 0;
+
+void Check(bool ok, const std::string& what)
+{
+    if (!ok)
+    {
+        fprintf(stderr, "emu_selftest: FAILED %s\n", what.c_str());
+        failures++;
+    }
+}
+
+void* LoadModule()
+{
+    void* program;
+    nvrtcCreateProgram(&program, kSource, "selftest.cu", 0, nullptr, nullptr);
+    if (nvrtcCompileProgram(program, 0, nullptr) != 0)
+    {
+        size_t size;
+        nvrtcGetProgramLogSize(program, &size);
+        std::string log(size, '\0');
+        nvrtcGetProgramLog(program, &log[0]);
+        fprintf(stderr, "emu_selftest: the test kernels do not build:\n%s\n", log.c_str());
+        exit(1);
+    }
+    size_t size;
+    nvrtcGetCUBINSize(program, &size);
+    std::vector<char> image(size);
+    nvrtcGetCUBIN(program, image.data());
+    void* module;
+    if (cuModuleLoadData(&module, image.data()) != 0)
+    {
+        fprintf(stderr, "emu_selftest: cuModuleLoadData failed\n");
+        exit(1);
+    }
+    return module;
+}
+
+void* Kernel(void* module, const char* name)
+{
+    void* f = nullptr;
+    if (cuModuleGetFunction(&f, module, name) != 0)
+    {
+        fprintf(stderr, "emu_selftest: kernel %s not found\n", name);
+        exit(1);
+    }
+    return f;
+}
+
+template <class T> uint64_t Upload(const std::vector<T>& host)
+{
+    uint64_t d;
+    cuMemAlloc_v2(&d, host.size() * sizeof(T));
+    cuMemcpyHtoD_v2(d, host.data(), host.size() * sizeof(T));
+    return d;
+}
+
+template <class T> std::vector<T> Download(uint64_t d, size_t n)
+{
+    std::vector<T> host(n);
+    cuMemcpyDtoH_v2(host.data(), d, n * sizeof(T));
+    return host;
+}
+} // namespace
+
+int main()
+{
+    void* module = LoadModule();
+
+    {   // 3 blocks of 256: shuffles within warps, a barrier across them.
+        std::vector<float> x(768);
+        for (size_t i = 0; i < x.size(); i++) x[i] = (float)(i % 97);
+        uint64_t dx = Upload(x), dout;
+        cuMemAlloc_v2(&dout, 3 * sizeof(float));
+        void* args[] = {&dx, &dout};
+        Check(cuLaunchKernel(Kernel(module, "block_sum"), 3, 1, 1, 256, 1, 1, 0, nullptr, args, nullptr) == 0, "block_sum launch");
+        auto out = Download<float>(dout, 3);
+        for (int b = 0; b < 3; b++)
+        {
+            float expected = 0;
+            for (int i = 0; i < 256; i++) expected += x[b * 256 + i];
+            Check(out[b] == expected, "block_sum block " + std::to_string(b));
+        }
+        cuMemFree_v2(dx);
+        cuMemFree_v2(dout);
+    }
+
+    {   // Dynamic shared memory, sized at launch.
+        std::vector<int> x(96);
+        for (int i = 0; i < 96; i++) x[i] = i * 3;
+        uint64_t dx = Upload(x), dout;
+        cuMemAlloc_v2(&dout, x.size() * sizeof(int));
+        void* args[] = {&dx, &dout};
+        Check(cuLaunchKernel(Kernel(module, "reverse_in_shared"), 1, 1, 1, 96, 1, 1, 96 * sizeof(int), nullptr, args, nullptr) == 0,
+              "reverse_in_shared launch");
+        auto out = Download<int>(dout, 96);
+        for (int i = 0; i < 96; i++) Check(out[i] == x[95 - i], "reverse_in_shared element " + std::to_string(i));
+    }
+
+    {   // __activemask in the partial last iteration of a warp-strided loop.
+        const int n = 11;
+        uint64_t dactive, dpeers;
+        cuMemAlloc_v2(&dactive, 32 * sizeof(unsigned));
+        cuMemAlloc_v2(&dpeers, 32 * sizeof(unsigned));
+        int nArg = n;
+        void* args[] = {&nArg, &dactive, &dpeers};
+        Check(cuLaunchKernel(Kernel(module, "active_peers"), 1, 1, 1, 32, 1, 1, 0, nullptr, args, nullptr) == 0, "active_peers launch");
+        auto active = Download<unsigned>(dactive, 32);
+        auto peers = Download<unsigned>(dpeers, 32);
+        const unsigned lanes = (1u << n) - 1;
+        for (int l = 0; l < n; l++)
+        {
+            Check(active[l] == lanes, "active mask of lane " + std::to_string(l));
+            Check(peers[l] == (lanes & (l & 1 ? 0xaaaaaaaau : 0x55555555u)), "match_any peers of lane " + std::to_string(l));
+        }
+    }
+
+    {   // Static shared memory starts as garbage in every block.
+        uint64_t dout;
+        cuMemAlloc_v2(&dout, 2 * 64 * sizeof(int));
+        void* args[] = {&dout};
+        Check(cuLaunchKernel(Kernel(module, "unwritten_shared"), 2, 1, 1, 64, 1, 1, 0, nullptr, args, nullptr) == 0, "unwritten_shared launch");
+        auto out = Download<int>(dout, 128);
+        for (int i = 0; i < 128; i++) Check(out[i] == -1, "unwritten shared memory reads as 0xff bytes, element " + std::to_string(i));
+    }
+
+    {   // A rendezvous some lanes never reach fails the launch instead of hanging.
+        uint64_t dout;
+        cuMemAlloc_v2(&dout, 64 * sizeof(float));
+        void* args[] = {&dout};
+        fprintf(stderr, "(an expected launch error follows)\n");
+        const int status = cuLaunchKernel(Kernel(module, "divergent"), 1, 1, 1, 32, 1, 1, 0, nullptr, args, nullptr);
+        Check(status == 719, "a divergent shuffle gives CUDA_ERROR_LAUNCH_FAILED, got " + std::to_string(status));
+    }
+
+    {   // Reading past an allocation stops the process (in a child, so this one goes on).
+        fflush(stdout);
+        fflush(stderr);
+        const pid_t child = fork();
+        if (child == 0)
+        {
+            std::vector<float> x(100, 1.0f);
+            uint64_t dx = Upload(x), dout;
+            cuMemAlloc_v2(&dout, sizeof(float));
+            int n = 128;   // x[192]: inside the inaccessible page after x's 512 bytes
+            void* args[] = {&dx, &dout, &n};
+            cuLaunchKernel(Kernel(module, "past_the_end"), 1, 1, 1, 1, 1, 1, 0, nullptr, args, nullptr);
+            _exit(0);
+        }
+        int status = 0;
+        waitpid(child, &status, 0);
+        Check(WIFSIGNALED(status) && (WTERMSIG(status) == SIGSEGV || WTERMSIG(status) == SIGBUS),
+              "a read past the end of an allocation faults");
+    }
+
+    if (failures == 0) printf("emu_selftest: all checks passed\n");
+    return failures == 0 ? 0 : 1;
+}

@@ -1,0 +1,75 @@
+using NUnit.Framework;
+using Rose.Data;
+using Rose.Pipeline;
+using Rose.Pruning;
+using Rose.SafeTensors;
+using Rose.Synthesis;
+using Rose.Tests.Support;
+using static Rose.Tests.Cuda.CudaTestSupport;
+
+namespace Rose.Tests.Cuda;
+
+/// <summary>Nothing is lost when a device prune stops: the resume point holds the activations the
+/// device kept (downloaded in the model's dtype), and resuming on the device writes the same bytes as
+/// a run that was never interrupted.</summary>
+[TestFixture]
+[Category("Gpu")]
+public sealed class DeviceResumeTests
+{
+    private string _dir = "";
+
+    [SetUp]
+    public void SetUp() => _dir = TinyModelFactory.TempDir("devresume");
+
+    [TearDown]
+    public void TearDown()
+    {
+        if (Directory.Exists(_dir)) Directory.Delete(_dir, true);
+    }
+
+    private sealed class Hook(Action<ProgressUpdate> action) : IProgress<ProgressUpdate>
+    {
+        public void Report(ProgressUpdate value) => action(value);
+    }
+
+    [TestCase(DType.BF16, false)]
+    [TestCase(DType.F32, true)]
+    public void InterruptedDevicePruneResumesToTheSameBytes(DType dtype, bool offloadActivations)
+    {
+        var gpu = Backend();
+        var arch = SyntheticArchitecture.Tiny with { Heads = 4, KvHeads = 2, Layers = 3 };
+        string model = Path.Combine(_dir, "model");
+        SyntheticCheckpoint.Write(arch, dtype, model, seed: 11);
+        PruneRunOptions Options(string output, bool resume = false) => new()
+        {
+            ModelDirectory = model,
+            OutputDirectory = Path.Combine(_dir, output),
+            Prune = new PruneOptions(PruneMethod.Rose, 0.6, null),
+            CalibrationPath = BundledSample.CalibrationText,
+            Sampling = CalibrationSampling.Random,
+            NSamples = 4,
+            SeqLen = 64,
+            Seed = 3,
+            OffloadActivations = offloadActivations,
+            Resume = resume,
+        };
+
+        var reference = new PruningPipeline(gpu, TextWriter.Null).Run(Options("reference"));
+
+        using (var cancel = new CancellationTokenSource())
+        {
+            var hook = new Hook(u => { if (u.Stage.StartsWith("layer 3/", StringComparison.Ordinal)) cancel.Cancel(); });
+            var e = Assert.Throws<OperationCanceledException>(() => new PruningPipeline(gpu, TextWriter.Null).Run(Options("out"), hook, cancel.Token))!;
+            Assert.That(e.Message, Does.StartWith("progress saved after layer 2/3"));
+        }
+        var resumed = new PruningPipeline(gpu, TextWriter.Null).Run(Options("out", resume: true));
+
+        Assert.That(resumed.Backend, Is.EqualTo("cuda"));
+        Assert.That(resumed.ResumedFromLayer, Is.EqualTo(2));
+        Assert.That(resumed.Matrices.Select(m => m.Loss), Is.EqualTo(reference.Matrices.Select(m => m.Loss)));
+        var files = Directory.GetFiles(Path.Combine(_dir, "reference"), "*.safetensors*").Select(Path.GetFileName).Order().ToArray();
+        Assert.That(files, Is.Not.Empty);
+        foreach (var file in files)
+            Assert.That(File.ReadAllBytes(Path.Combine(_dir, "out", file!)), Is.EqualTo(File.ReadAllBytes(Path.Combine(_dir, "reference", file!))), file);
+    }
+}
