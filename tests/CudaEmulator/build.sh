@@ -7,6 +7,15 @@ here="$(cd "$(dirname "$0")" && pwd)"
 out="${1:-$here/bin}"
 mkdir -p "$out"
 cxx="${ROSE_EMU_CXX:-g++}"
+
+# Rebuilt only when a source changed; then the kernel caches under $out/cache go too, since Rose's
+# own cache would otherwise hand the new libraries images built with the old prelude.
+stamp="$( (cat "$here"/*.h "$here"/*.cpp "$here"/*.sh; "$cxx" --version) | sha256sum | cut -c1-64)"
+if [ -f "$out/stamp" ] && [ "$(cat "$out/stamp")" = "$stamp" ] && [ -f "$out/libcuda.so.1" ]; then
+  echo "CUDA emulator in $out is up to date"
+  exit 0
+fi
+rm -rf "$out/cache" "$out/stamp"
 flags=(-std=c++17 -O2 -fPIC -shared -Wall -Werror -ffp-contract=off)
 
 # The prelude travels inside libnvrtc as a string, so the built folder is self-contained.
@@ -17,9 +26,10 @@ flags=(-std=c++17 -O2 -fPIC -shared -Wall -Werror -ffp-contract=off)
 } > "$out/prelude_text.inc"
 
 "$cxx" "${flags[@]}" -I "$out" -I "$here" -Wl,-soname,libnvrtc.so.13 -o "$out/libnvrtc.so.13" "$here/fake_nvrtc.cpp"
-"$cxx" "${flags[@]}" -I "$here" -Wl,-soname,libcuda.so.1 -o "$out/libcuda.so.1" "$here/fake_cuda.cpp" -ldl -lpthread
+"$cxx" "${flags[@]}" -I "$out" -I "$here" -Wl,-soname,libcuda.so.1 -o "$out/libcuda.so.1" "$here/fake_cuda.cpp" -ldl -lpthread
 bash "$here/build-blas.sh" "$out"
 "$cxx" -std=c++17 -O1 -Wall -Werror -o "$out/emu_selftest" "$here/emu_selftest.cpp" -L "$out" -l:libnvrtc.so.13 -l:libcuda.so.1 \
   -Wl,-rpath,"$(cd "$out" && pwd)"
 ROSE_EMU_CACHE="$out/cache" "$out/emu_selftest"
+echo "$stamp" > "$out/stamp"
 echo "CUDA emulator built in $out"

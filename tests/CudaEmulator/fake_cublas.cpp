@@ -11,15 +11,15 @@
 // or threading and equal a naive fp32 loop bit for bit.
 
 #include <algorithm>
-#include <atomic>
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <new>
-#include <system_error>
 #include <thread>
 #include <vector>
+
+#include "emu_threads.h"
 
 #define EMU_EXPORT extern "C" __attribute__((visibility("default")))
 
@@ -327,40 +327,15 @@ void gemm(const GemmShape& s, float alpha, const TAB* a, const TAB* b, float bet
         lo = static_cast<int>(static_cast<int64_t>(tiles) * t / threads) * unit;
         hi = static_cast<int>(static_cast<int64_t>(tiles) * (t + 1) / threads) * unit;
     };
-    // An exception must not leave a worker thread (that would terminate the host process), so
-    // a failed allocation there is recorded and rethrown to the entry point, which reports it.
-    std::atomic<bool> outOfMemory{false};
-    auto run = [&](int t) {
+    rose_emu_threads::RunOnThreads(threads, [&](int t) {
         int lo, hi;
         strip(t, lo, hi);
         if (lo == hi) return;
-        try
-        {
-            if (splitColumns)
-                gemmRegion(a, b, c, ldc, s, alpha, beta, acc.data(), accLd, 0, mPadded, lo, hi);
-            else
-                gemmRegion(a, b, c, ldc, s, alpha, beta, acc.data(), accLd, lo, hi, 0, nPadded);
-        }
-        catch (const std::bad_alloc&)
-        {
-            outOfMemory = true;
-        }
-    };
-
-    std::vector<std::thread> pool;
-    int started = 1;
-    try
-    {
-        for (; started < threads; started++) pool.emplace_back(run, started);
-    }
-    catch (const std::system_error&)
-    {
-        // No thread to be had: do the remaining strips here; the result is the same.
-    }
-    run(0);
-    for (int t = started; t < threads; t++) run(t);
-    for (auto& th : pool) th.join();
-    if (outOfMemory) throw std::bad_alloc();
+        if (splitColumns)
+            gemmRegion(a, b, c, ldc, s, alpha, beta, acc.data(), accLd, 0, mPadded, lo, hi);
+        else
+            gemmRegion(a, b, c, ldc, s, alpha, beta, acc.data(), accLd, lo, hi, 0, nPadded);
+    });
 }
 
 // Validates the arguments shared by every GEMM entry point, as cuBLAS does (cublas<t>gemm:

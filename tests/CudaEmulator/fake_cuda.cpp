@@ -25,6 +25,8 @@
 
 namespace
 {
+#include "prelude_text.inc"   // kPrelude, to recognise images built with another prelude
+
 enum : int
 {
     Success = 0, InvalidValue = 1, OutOfMemory = 2, InvalidImage = 200, InvalidHandle = 400, NotFound = 500,
@@ -177,10 +179,16 @@ int cuMemGetInfo_v2(size_t* free, size_t* total)
 int cuModuleLoadData(void** module, const void* image)
 {
     const char* library;
-    uint64_t size;
-    if (!image || !rose_emu_image::Unwrap(image, &library, &size))
+    uint64_t size, preludeHash;
+    if (!image || !rose_emu_image::Unwrap(image, &library, &size, &preludeHash))
     {
         fprintf(stderr, "rose emulator: cuModuleLoadData was given an image its NVRTC did not build\n");
+        return InvalidImage;
+    }
+    if (preludeHash != rose_emu_image::Hash(kPrelude, sizeof kPrelude - 1))
+    {
+        fprintf(stderr, "rose emulator: a kernel image built by another version of the emulator (from a kernel cache?); "
+                        "point XDG_CACHE_HOME and ROSE_EMU_CACHE at an empty folder\n");
         return InvalidImage;
     }
     char path[] = "/tmp/rose-emu-module-XXXXXX";

@@ -10,16 +10,16 @@
 // the GPU's fp32 kernels; the fp32 results are rounded once at the end.
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdarg>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <new>
-#include <system_error>
 #include <thread>
 #include <vector>
+
+#include "emu_threads.h"
 
 #define EMU_EXPORT extern "C" __attribute__((visibility("default")))
 
@@ -83,33 +83,9 @@ void parallelFor(int64_t count, double workPerItem, const Body& body)
     if (count * workPerItem < 4.0e6 || count < 2) threads = 1;
     threads = static_cast<int>(std::min<int64_t>(threads, count));
     // Interleaved assignment balances triangular work, where item cost grows or shrinks with j.
-    // An exception must not leave a worker thread (that would terminate the host process), so
-    // a failed allocation there is recorded and rethrown to the entry point, which reports it.
-    std::atomic<bool> outOfMemory{false};
-    auto run = [&](int t) {
-        try
-        {
-            for (int64_t j = t; j < count; j += threads) body(j);
-        }
-        catch (const std::bad_alloc&)
-        {
-            outOfMemory = true;
-        }
-    };
-    std::vector<std::thread> pool;
-    int started = 1;
-    try
-    {
-        for (; started < threads; started++) pool.emplace_back(run, started);
-    }
-    catch (const std::system_error&)
-    {
-        // No more threads: run the missing shares here.
-    }
-    run(0);
-    for (int t = started; t < threads; t++) run(t);
-    for (auto& th : pool) th.join();
-    if (outOfMemory) throw std::bad_alloc();
+    rose_emu_threads::RunOnThreads(threads, [&](int t) {
+        for (int64_t j = t; j < count; j += threads) body(j);
+    });
 }
 
 // Cholesky factorization in place, LAPACK spotrf semantics. Returns info: 0, or the 1-based order

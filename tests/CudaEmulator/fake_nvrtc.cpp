@@ -33,12 +33,6 @@ struct Program
     std::string log, image;
 };
 
-uint64_t Fnv1a(const std::string& text, uint64_t h = 1469598103934665603ull)
-{
-    for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
-    return h;
-}
-
 std::string CacheRoot()
 {
     if (const char* dir = getenv("ROSE_EMU_CACHE"); dir && *dir) return dir;
@@ -88,11 +82,13 @@ int Compile(Program& p, const std::vector<std::string>& options)
 {
     const char* compiler = getenv("ROSE_EMU_CXX");
     const std::string cxx = compiler && *compiler ? compiler : "g++";
-    const std::string flags = "-std=c++17 -O2 -fPIC -shared -ffp-contract=off -fno-strict-aliasing -w -DROSE_CPU_EMULATOR";
+    // -fno-gnu-unique: g++ would otherwise make the statics of inline functions (the block scheduler's
+    // state, `__shared__` arrays) process-wide unique symbols, one object for every module loaded.
+    const std::string flags = "-std=c++17 -O2 -fPIC -shared -fno-gnu-unique -ffp-contract=off -fno-strict-aliasing -w -DROSE_CPU_EMULATOR";
     std::string keyText = std::string(kPrelude) + '\0' + cxx + '\0' + flags + '\0' + p.name + '\0' + p.source;
     for (auto& [name, text] : p.headers) keyText += '\0' + name + '\0' + text;
     char key[32];
-    snprintf(key, sizeof key, "%016llx", (unsigned long long)Fnv1a(keyText));
+    snprintf(key, sizeof key, "%016llx", (unsigned long long)rose_emu_image::Hash(keyText.data(), keyText.size()));
 
     const std::string root = CacheRoot();
     mkdir(root.c_str(), 0755);
@@ -144,7 +140,7 @@ int Compile(Program& p, const std::vector<std::string>& options)
     p.log = "compiled for the Rose CPU emulator with " + cxx + " (options";
     for (auto& o : options) p.log += " " + o;
     p.log += ")";
-    p.image = rose_emu_image::Wrap(library);
+    p.image = rose_emu_image::Wrap(library, rose_emu_image::Hash(kPrelude, sizeof kPrelude - 1));
     return 0;
 }
 
