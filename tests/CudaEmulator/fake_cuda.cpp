@@ -69,7 +69,7 @@ int contextToken, streamToken;
 size_t DeviceMemory()
 {
     const char* gib = getenv("ROSE_EMU_DEVICE_GIB");
-    return (size_t)(gib && *gib ? atof(gib) : 16.0) * (1ull << 30);
+    return (size_t)((gib && *gib ? atof(gib) : 16.0) * (double)(1ull << 30));
 }
 
 // Caller holds allocationLock.

@@ -22,21 +22,21 @@ public static class CalibrationRunners
             var (free, total) = cuda.Context.MemoryInfo();
             string shape = $"{windows.Length} × {seqLen} tokens × {model.Shape.Hidden} {dtype.ToSafeTensorsString()}";
             log.WriteLine(offload
-                ? $"calibration activations in pinned host memory: {Gib(hostStates)} ({shape}); GPU memory needed: {Gib(need)} (one batch of activations, forward scratch, one layer's weights, statistics and pruning); free {Gib((long)free)} of {Gib((long)total)}"
-                : $"GPU memory needed: {Gib(need)} (activations {Gib(hostStates)} for {shape}, forward scratch, one layer's weights, statistics and pruning); free {Gib((long)free)} of {Gib((long)total)}");
+                ? $"calibration activations in pinned host memory: {ByteSize.Format(hostStates)} ({shape}); GPU memory needed: {ByteSize.Format(need)} (one batch of activations, forward scratch, one layer's weights, statistics and pruning); free {ByteSize.Format((long)free)} of {ByteSize.Format((long)total)}"
+                : $"GPU memory needed: {ByteSize.Format(need)} (activations {ByteSize.Format(hostStates)} for {shape}, forward scratch, one layer's weights, statistics and pruning); free {ByteSize.Format((long)free)} of {ByteSize.Format((long)total)}");
             if (DeviceMemoryShortfall(model.Shape, dtype, windows.Length, seqLen, offload, free) is { } why)
                 throw new RoseException(why);
             if (offload && hostStates > (hostLimit ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes) * 0.9)
-                throw new RoseException($"the offloaded calibration activations need {Gib(hostStates)} of host memory, more than is available; lower --nsamples or --seqlen");
+                throw new RoseException($"the offloaded calibration activations need {ByteSize.Format(hostStates)} of host memory, more than is available; lower --nsamples or --seqlen");
             return new CudaCalibrationRunner(model, windows, cuda, offload);
         }
         var activations = model.ActivationDType;
         long states = CalibrationRunner.StateBytes(model.Shape, windows.Length, seqLen, activations);
         long capture = CalibrationRunner.CaptureBytes(model.Shape, seqLen) * Math.Min(windows.Length, Environment.ProcessorCount);
         long available = hostLimit ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
-        log.WriteLine($"calibration activations: {windows.Length} × {seqLen} tokens × {model.Shape.Hidden} {activations.ToSafeTensorsString()} = {Gib(states)} (+ up to {Gib(capture)} of captured layer inputs); available {Gib(available)}");
+        log.WriteLine($"calibration activations: {windows.Length} × {seqLen} tokens × {model.Shape.Hidden} {activations.ToSafeTensorsString()} = {ByteSize.Format(states)} (+ up to {ByteSize.Format(capture)} of captured layer inputs); available {ByteSize.Format(available)}");
         if (states + capture > available * 0.9)
-            throw new RoseException($"the calibration activations need {Gib(states + capture)} but only {Gib(available)} is available; lower --nsamples or --seqlen");
+            throw new RoseException($"the calibration activations need {ByteSize.Format(states + capture)} but only {ByteSize.Format(available)} is available; lower --nsamples or --seqlen");
         return new CalibrationRunner(model, windows);
     }
 
@@ -48,15 +48,13 @@ public static class CalibrationRunners
         long budget = (long)(free * 0.85);
         long need = CudaCalibrationRunner.DeviceBytes(shape, dtype, windows, seqLen, offload);
         if (need <= budget) return null;
-        string head = $"pruning on the GPU needs {Gib(need)} of GPU memory but only {Gib(free)} is free; ";
+        string head = $"pruning on the GPU needs {ByteSize.Format(need)} of GPU memory but only {ByteSize.Format(free)} is free; ";
         long layer = CudaCalibrationRunner.LayerWorkingBytes(shape, dtype);
         if (layer > budget)
-            return head + $"one decoder layer's weights, statistics and pruning alone need {Gib(layer)}, so this model needs a larger GPU or --device cpu";
+            return head + $"one decoder layer's weights, statistics and pruning alone need {ByteSize.Format(layer)}, so this model needs a larger GPU or --device cpu";
         long offloaded = CudaCalibrationRunner.DeviceBytes(shape, dtype, windows, seqLen, offload: true);
         if (!offload && offloaded <= budget)
-            return head + $"pass --offload-activations (the GPU then needs {Gib(offloaded)}), or lower --nsamples or --seqlen";
+            return head + $"pass --offload-activations (the GPU then needs {ByteSize.Format(offloaded)}), or lower --nsamples or --seqlen";
         return head + (offload ? "lower --seqlen or --nsamples" : "pass --offload-activations and lower --seqlen or --nsamples");
     }
-
-    private static string Gib(long bytes) => $"{bytes / (double)(1L << 30):F2} GiB";
 }

@@ -44,6 +44,13 @@ public class DeviceRunnerSizingTests
                 }
     }
 
+    [TestCase(3L << 30, "3.00 GiB")]
+    [TestCase((5L << 20) + (1L << 19), "5.5 MiB")]
+    [TestCase(1536L, "1.5 KiB")]
+    [TestCase(100L, "100 B")]
+    public void MemoryFiguresKeepTheirDigitsAtEverySize(long bytes, string expected) =>
+        Assert.That(ByteSize.Format(bytes), Is.EqualTo(expected));
+
     [Test]
     public void RunThatFitsGetsNoAdvice()
     {
