@@ -60,6 +60,8 @@ struct Allocation
     size_t mapped;
 };
 
+std::atomic<long long> allocationsLeft{-1};   // device allocations that may still succeed; -1: no limit
+
 std::mutex launchLock;
 std::mutex allocationLock;
 std::map<uintptr_t, Allocation> allocations;   // device and pinned host memory alike
@@ -257,10 +259,19 @@ int cuLaunchKernel(void* function, unsigned gx, unsigned gy, unsigned gz, unsign
     return Success;
 }
 
+// Fault injection for tests (not a CUDA function): after `count` more device allocations, every one
+// fails with CUDA_ERROR_OUT_OF_MEMORY; a negative count lifts the limit.
+__attribute__((visibility("default"))) void rose_emu_fail_allocations_after(long long count)
+{
+    allocationsLeft = count < 0 ? -1 : count;
+}
+
 int cuMemAlloc_v2(uint64_t* pointer, size_t bytes)
 {
     if (bytes == 0) return InvalidValue;
     std::lock_guard<std::mutex> guard(allocationLock);
+    if (allocationsLeft == 0) return OutOfMemory;
+    if (allocationsLeft > 0) allocationsLeft--;
     if (allocated + bytes > DeviceMemory()) return OutOfMemory;
     void* p = Allocate(bytes);
     if (!p) return OutOfMemory;

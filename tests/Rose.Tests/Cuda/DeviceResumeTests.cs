@@ -4,6 +4,7 @@ using Rose.Pipeline;
 using Rose.Pruning;
 using Rose.SafeTensors;
 using Rose.Synthesis;
+using Rose.Tests.Native;
 using Rose.Tests.Support;
 using static Rose.Tests.Cuda.CudaTestSupport;
 
@@ -71,5 +72,60 @@ public sealed class DeviceResumeTests
         Assert.That(files, Is.Not.Empty);
         foreach (var file in files)
             Assert.That(File.ReadAllBytes(Path.Combine(_dir, "out", file!)), Is.EqualTo(File.ReadAllBytes(Path.Combine(_dir, "reference", file!))), file);
+    }
+
+    /// <summary>The GPU running out of memory in the middle of a prune (the emulator's driver refuses every
+    /// allocation from layer 3 on) ends the run with that error, keeps the two layers done, and the same
+    /// command with --resume finishes the model as if nothing had happened.</summary>
+    [Test]
+    public void OutOfMemoryMidRunKeepsTheLayersDoneAndResumes()
+    {
+        var gpu = Backend();
+        if (!GpuTestEnvironment.OnEmulator)
+            Assert.Ignore("injecting an out-of-memory needs the CPU emulator's driver (tests/CudaEmulator)");
+        var failAllocationsAfter = EmulatorFaults();
+        var arch = SyntheticArchitecture.Tiny with { Heads = 4, KvHeads = 2, Layers = 3 };
+        string model = Path.Combine(_dir, "model");
+        SyntheticCheckpoint.Write(arch, DType.BF16, model, seed: 12);
+        PruneRunOptions Options(string output, bool resume = false) => new()
+        {
+            ModelDirectory = model,
+            OutputDirectory = Path.Combine(_dir, output),
+            Prune = new PruneOptions(PruneMethod.SparseGpt, 0.5, null),
+            CalibrationPath = BundledSample.CalibrationText,
+            Sampling = CalibrationSampling.Sequential,
+            NSamples = 4,
+            SeqLen = 64,
+            Resume = resume,
+        };
+        new PruningPipeline(gpu, TextWriter.Null).Run(Options("reference"));
+
+        var log = new StringWriter();
+        var hook = new Hook(u => { if (u.Stage.StartsWith("layer 3/", StringComparison.Ordinal)) failAllocationsAfter(0); });
+        try
+        {
+            var e = Assert.Catch(() => new PruningPipeline(gpu, log).Run(Options("out"), hook))!;
+            var cuda = e as Rose.Native.CudaException ?? e.InnerException as Rose.Native.CudaException;
+            Assert.That(cuda?.StatusName, Is.AnyOf("CUDA_ERROR_OUT_OF_MEMORY", "CUBLAS_STATUS_ALLOC_FAILED"), e.ToString());
+        }
+        finally
+        {
+            failAllocationsAfter(-1);
+        }
+        Assert.That(log.ToString(), Does.Contain("progress saved after layer 2/3"));
+
+        var resumed = new PruningPipeline(gpu, TextWriter.Null).Run(Options("out", resume: true));
+        Assert.That(resumed.ResumedFromLayer, Is.EqualTo(2));
+        foreach (var file in Directory.GetFiles(Path.Combine(_dir, "reference"), "*.safetensors*").Select(Path.GetFileName))
+            Assert.That(File.ReadAllBytes(Path.Combine(_dir, "out", file!)), Is.EqualTo(File.ReadAllBytes(Path.Combine(_dir, "reference", file!))), file);
+    }
+
+    /// <summary>The emulator driver's fault-injection entry point, from the libcuda Rose loaded.</summary>
+    private static unsafe Action<long> EmulatorFaults()
+    {
+        string path = Rose.Native.CudaLibraries.LoadedFrom("cuda") ?? throw new InvalidOperationException("libcuda is not loaded");
+        var export = (delegate* unmanaged<long, void>)System.Runtime.InteropServices.NativeLibrary.GetExport(
+            System.Runtime.InteropServices.NativeLibrary.Load(path), "rose_emu_fail_allocations_after");
+        return count => export(count);
     }
 }
