@@ -31,7 +31,7 @@ public class MatMulBenchmark
                 for (int o0 = 0; o0 < Out; o0 += 32)
                     for (int t = tt; t + 2 <= Math.Min(Tokens, tt + 64); t += 2)
                         for (int o = o0; o + 4 <= Math.Min(Out, o0 + 32); o += 4)
-                            CpuMath.Block2x4(x, w, y, t, o, In, Out);
+                            CpuMath.Block2x4(x, w, y, t, o, In, In, Out);
         }
     }
 
@@ -61,4 +61,31 @@ public class CausalScoresBenchmark
 
     [Benchmark]
     public void LowerTiles() => CpuMath.MatMulTransposed(_q, _k, _scores, Tokens, HeadDim, Tokens, parallel: false, lowerOnly: true);
+}
+
+/// <summary>The CPU attention's output GEMM P·V for one head of a 2048-token window (head_dim 128), side by side:
+/// every sum over all 2048 keys, and each token's sum stopped after its own key (the probabilities past it are
+/// zeros; same bits).</summary>
+[BenchmarkCategory("quick"), ProcessCount(1), WarmupCount(1), IterationCount(5)]
+public class CausalOutputBenchmark
+{
+    private const int Tokens = 2048, HeadDim = 128;
+    private float[] _p = [], _vt = [], _out = [];
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var rng = new Random(3);
+        _p = new float[Tokens * Tokens];
+        for (int t = 0; t < Tokens; t++)
+            for (int s = 0; s <= t; s++) _p[t * Tokens + s] = (float)rng.NextDouble() / (t + 1);
+        _vt = Enumerable.Range(0, HeadDim * Tokens).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
+        _out = new float[Tokens * HeadDim];
+    }
+
+    [Benchmark(Baseline = true)]
+    public void FullDepth() => CpuMath.MatMulTransposed(_p, _vt, _out, Tokens, Tokens, HeadDim, parallel: false);
+
+    [Benchmark]
+    public void CausalDepth() => CpuMath.MatMulTransposed(_p, _vt, _out, Tokens, Tokens, HeadDim, parallel: false, causalDepth: true);
 }

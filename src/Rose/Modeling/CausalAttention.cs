@@ -63,7 +63,8 @@ public static class CausalAttention
                 TensorPrimitives.Multiply(row, 1f / TensorPrimitives.Sum(row), row);
                 scores.AsSpan(t * tokens + t + 1, tokens - t - 1).Clear();
             }
-            CpuMath.MatMulTransposed(scores, vt, oh, tokens, tokens, headDim, parallel: parallel);
+            // Probabilities past the diagonal are zeros (cleared above), so each row's sum can stop at its token.
+            CpuMath.MatMulTransposed(scores, vt, oh, tokens, tokens, headDim, parallel: parallel, causalDepth: true);
             for (int t = 0; t < tokens; t++)
                 oh.AsSpan(t * headDim, headDim).CopyTo(output.AsSpan(t * qStride + h * headDim, headDim));
         }

@@ -15,8 +15,12 @@ public static class CpuMath
     /// accumulators reuses each loaded x and w vector several times.</summary>
     /// <param name="lowerOnly">Only y[t, o] with o ≤ t is needed (causal attention scores): tiles wholly above the
     /// diagonal are skipped and their y left as it was; every other element is computed as without it.</param>
+    /// <param name="causalDepth">x[t, i] is +0 or −0 for every i &gt; t and w is finite (causal attention's P·V): the
+    /// register blocks stop each sum after the last vector holding a nonzero term. The bits do not change: the
+    /// skipped products are zeros, and a sum that starts at +0 is never −0, so adding a zero leaves it as it is.</param>
     public static unsafe void MatMulTransposed(ReadOnlySpan<float> x, ReadOnlySpan<float> w, Span<float> y,
-        int tokens, int inF, int outF, ReadOnlySpan<float> bias = default, bool parallel = true, bool lowerOnly = false)
+        int tokens, int inF, int outF, ReadOnlySpan<float> bias = default, bool parallel = true, bool lowerOnly = false,
+        bool causalDepth = false)
     {
         if (x.Length < (long)tokens * inF || w.Length < (long)outF * inF || y.Length < (long)tokens * outF)
             throw new ArgumentException("MatMulTransposed: buffer too small");
@@ -40,7 +44,8 @@ public static class CpuMath
                 for (; t + 4 <= t1; t += 4)
                 {
                     int o = o0;
-                    for (; o + 4 <= o1; o += 4) Block4x4(xs, ws, ys, t, o, inF, outF);
+                    int depth = causalDepth ? VectorDepth(t + 3, inF) : inF;
+                    for (; o + 4 <= o1; o += 4) Block4x4(xs, ws, ys, t, o, inF, depth, outF);
                     for (; o < o1; o++)
                         for (int tt2 = t; tt2 < t + 4; tt2++)
                             ys[(long)tt2 * outF + o] = Dot(xs + (long)tt2 * inF, ws + (long)o * inF, inF);
@@ -48,7 +53,8 @@ public static class CpuMath
                 for (; t + 2 <= t1; t += 2)
                 {
                     int o = o0;
-                    for (; o + 4 <= o1; o += 4) Block2x4(xs, ws, ys, t, o, inF, outF);
+                    int depth = causalDepth ? VectorDepth(t + 1, inF) : inF;
+                    for (; o + 4 <= o1; o += 4) Block2x4(xs, ws, ys, t, o, inF, depth, outF);
                     for (; o < o1; o++)
                         for (int tt2 = t; tt2 < t + 2; tt2++)
                             ys[(long)tt2 * outF + o] = Dot(xs + (long)tt2 * inF, ws + (long)o * inF, inF);
@@ -66,12 +72,22 @@ public static class CpuMath
         }
     }
 
+    /// <summary>How deep a register block must sum when no term past column <paramref name="last"/> is nonzero:
+    /// through the 8-wide vector holding it. The scalar tail past the last whole vector stays, so every lane and
+    /// tail term that can be nonzero is added in its usual place and order.</summary>
+    private static int VectorDepth(int last, int inF)
+    {
+        int vectors = inF / 8 * 8;
+        int needed = (last / 8 + 1) * 8;
+        return needed >= vectors ? inF : needed;
+    }
+
     private static unsafe float Dot(float* a, float* b, int n) =>
         TensorPrimitives.Dot(new ReadOnlySpan<float>(a, n), new ReadOnlySpan<float>(b, n));
 
     /// <summary>Block2x4 of tokens (t, t+1) and of (t+2, t+3) in one pass over w: every accumulator sees
     /// the same operations in the same order, so the results are Block2x4's to the bit.</summary>
-    private static unsafe void Block4x4(float* xs, float* ws, float* ys, int t, int o, int inF, int outF)
+    private static unsafe void Block4x4(float* xs, float* ws, float* ys, int t, int o, int inF, int depth, int outF)
     {
         float* x0 = xs + (long)t * inF, x1 = x0 + inF, x2 = x1 + inF, x3 = x2 + inF;
         float* w0 = ws + (long)o * inF, w1 = w0 + inF, w2 = w1 + inF, w3 = w2 + inF;
@@ -80,7 +96,7 @@ public static class CpuMath
         Vector256<float> a20 = default, a21 = default, a22 = default, a23 = default;
         Vector256<float> a30 = default, a31 = default, a32 = default, a33 = default;
         int i = 0;
-        for (; i + 8 <= inF; i += 8)
+        for (; i + 8 <= depth; i += 8)
         {
             var u0 = Vector256.Load(w0 + i);
             var u1 = Vector256.Load(w1 + i);
@@ -99,20 +115,20 @@ public static class CpuMath
             a30 = Vector256.FusedMultiplyAdd(v, u0, a30); a31 = Vector256.FusedMultiplyAdd(v, u1, a31);
             a32 = Vector256.FusedMultiplyAdd(v, u2, a32); a33 = Vector256.FusedMultiplyAdd(v, u3, a33);
         }
-        Finish2x4(x0, x1, w0, w1, w2, w3, i, inF, ys + (long)t * outF + o, outF, a00, a01, a02, a03, a10, a11, a12, a13);
-        Finish2x4(x2, x3, w0, w1, w2, w3, i, inF, ys + (long)(t + 2) * outF + o, outF, a20, a21, a22, a23, a30, a31, a32, a33);
+        Finish2x4(x0, x1, w0, w1, w2, w3, i, depth, ys + (long)t * outF + o, outF, a00, a01, a02, a03, a10, a11, a12, a13);
+        Finish2x4(x2, x3, w0, w1, w2, w3, i, depth, ys + (long)(t + 2) * outF + o, outF, a20, a21, a22, a23, a30, a31, a32, a33);
     }
 
     /// <summary>y[t..t+1, o..o+3]: 8 dot products over inF, lanes of 8 fused then summed, a scalar tail.
     /// Internal so the benchmark can run it alone as the baseline of <see cref="Block4x4"/>.</summary>
-    internal static unsafe void Block2x4(float* xs, float* ws, float* ys, int t, int o, int inF, int outF)
+    internal static unsafe void Block2x4(float* xs, float* ws, float* ys, int t, int o, int inF, int depth, int outF)
     {
         float* x0 = xs + (long)t * inF, x1 = x0 + inF;
         float* w0 = ws + (long)o * inF, w1 = w0 + inF, w2 = w1 + inF, w3 = w2 + inF;
         Vector256<float> a00 = default, a01 = default, a02 = default, a03 = default;
         Vector256<float> a10 = default, a11 = default, a12 = default, a13 = default;
         int i = 0;
-        for (; i + 8 <= inF; i += 8)
+        for (; i + 8 <= depth; i += 8)
         {
             var v0 = Vector256.Load(x0 + i);
             var v1 = Vector256.Load(x1 + i);
@@ -125,17 +141,18 @@ public static class CpuMath
             a10 = Vector256.FusedMultiplyAdd(v1, u0, a10); a11 = Vector256.FusedMultiplyAdd(v1, u1, a11);
             a12 = Vector256.FusedMultiplyAdd(v1, u2, a12); a13 = Vector256.FusedMultiplyAdd(v1, u3, a13);
         }
-        Finish2x4(x0, x1, w0, w1, w2, w3, i, inF, ys + (long)t * outF + o, outF, a00, a01, a02, a03, a10, a11, a12, a13);
+        Finish2x4(x0, x1, w0, w1, w2, w3, i, depth, ys + (long)t * outF + o, outF, a00, a01, a02, a03, a10, a11, a12, a13);
     }
 
-    /// <summary>Reduces a 2×4 block's lane sums, adds the scalar tail from column <paramref name="i"/> on, stores.</summary>
-    private static unsafe void Finish2x4(float* x0, float* x1, float* w0, float* w1, float* w2, float* w3, int i, int inF,
+    /// <summary>Reduces a 2×4 block's lane sums, adds the scalar tail of columns <paramref name="i"/> to
+    /// <paramref name="end"/>, stores.</summary>
+    private static unsafe void Finish2x4(float* x0, float* x1, float* w0, float* w1, float* w2, float* w3, int i, int end,
         float* y0, int outF, Vector256<float> a00, Vector256<float> a01, Vector256<float> a02, Vector256<float> a03,
         Vector256<float> a10, Vector256<float> a11, Vector256<float> a12, Vector256<float> a13)
     {
         float s00 = Vector256.Sum(a00), s01 = Vector256.Sum(a01), s02 = Vector256.Sum(a02), s03 = Vector256.Sum(a03);
         float s10 = Vector256.Sum(a10), s11 = Vector256.Sum(a11), s12 = Vector256.Sum(a12), s13 = Vector256.Sum(a13);
-        for (; i < inF; i++)
+        for (; i < end; i++)
         {
             float v0 = x0[i], v1 = x1[i];
             s00 += v0 * w0[i]; s01 += v0 * w1[i]; s02 += v0 * w2[i]; s03 += v0 * w3[i];

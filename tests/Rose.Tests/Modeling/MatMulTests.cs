@@ -58,4 +58,36 @@ public class MatMulTests
         // Tiles are 64 tokens × 32 outputs: at least the upper-right tiles are skipped.
         Assert.That(untouched, Is.GreaterThan(tokens * outF / 8));
     }
+
+    /// <summary>With causalDepth (P·V of causal attention: x[t, i] is zero past i = t) every element has the full
+    /// call's bits: negative and positive terms, exact cancellations to zero, −0 among the skipped zeros, rows whose
+    /// nonzero part ends inside a vector, at its end and in the scalar tail.</summary>
+    [TestCase(150, 150, 24)]
+    [TestCase(97, 101, 19)]
+    [TestCase(9, 13, 4)]
+    public void CausalDepthKeepsEveryBit(int tokens, int inF, int outF)
+    {
+        var rng = new Random(inF);
+        var x = new float[tokens * inF];
+        for (int t = 0; t < tokens; t++)
+            for (int i = 0; i < inF; i++)
+                x[t * inF + i] = i <= t ? (rng.Next(5) == 0 ? 0f : (float)rng.NextDouble() - 0.5f) : (rng.Next(2) == 0 ? 0f : -0f);
+        var w = Enumerable.Range(0, outF * inF).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
+        // Row 9 cancels to exactly zero against w row 0 (w/2 and −w/2, exact, in the same lane, nothing else), so a wrong
+        // sign of zero would show in y[9, 0].
+        if (tokens > 9 && inF > 9)
+        {
+            Array.Clear(x, 9 * inF, inF);
+            x[9 * inF] = 0.5f;
+            x[9 * inF + 8] = -0.5f;
+            w[8] = w[0];
+        }
+        var full = new float[tokens * outF];
+        CpuMath.MatMulTransposed(x, w, full, tokens, inF, outF);
+        var causal = new float[tokens * outF];
+        CpuMath.MatMulTransposed(x, w, causal, tokens, inF, outF, causalDepth: true);
+        for (int i = 0; i < full.Length; i++)
+            Assert.That(BitConverter.SingleToUInt32Bits(causal[i]), Is.EqualTo(BitConverter.SingleToUInt32Bits(full[i])), $"y[{i / outF}, {i % outF}]");
+        if (tokens > 9 && inF > 9) Assert.That(full[9 * outF], Is.EqualTo(0f), "the cancelling row");
+    }
 }
