@@ -69,15 +69,6 @@ public sealed partial record ModelConfig
     /// <summary>Layer <paramref name="layer"/>'s sliding-window length, or null for full causal attention.</summary>
     public int? AttentionWindowOf(int layer) => layer >= 0 && layer < AttentionWindows.Count ? AttentionWindows[layer] : null;
 
-    /// <summary>The first layer whose sliding window is shorter than <paramref name="seqLen"/> tokens, with
-    /// its window, or null when full causal attention is exact for windows of that length.</summary>
-    public (int Layer, int Window)? FirstWindowShorterThan(int seqLen)
-    {
-        for (int l = 0; l < AttentionWindows.Count; l++)
-            if (AttentionWindows[l] is int w && w < seqLen) return (l, w);
-        return null;
-    }
-
     /// <summary>Query heads per key/value head.</summary>
     public int KeyValueGroups => NumAttentionHeads / NumKeyValueHeads;
 

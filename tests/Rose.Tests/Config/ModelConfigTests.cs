@@ -312,12 +312,9 @@ public class ModelConfigTests
         Assert.Multiple(() =>
         {
             Assert.That(Enumerable.Range(0, 32).Select(mistral.AttentionWindowOf), Is.All.EqualTo(4096));
-            Assert.That(mistral.FirstWindowShorterThan(4096), Is.Null);
-            Assert.That(mistral.FirstWindowShorterThan(4097), Is.EqualTo((0, 4096)));
             Assert.That(qwenOff.AttentionWindows, Is.Empty);
             Assert.That(Enumerable.Range(0, 24).Select(qwenOn.AttentionWindowOf),
                 Is.EqualTo(Enumerable.Range(0, 24).Select(l => l >= 20 ? 131072 : (int?)null)));
-            Assert.That(qwenOn.FirstWindowShorterThan(200_000), Is.EqualTo((20, 131072)));
             Assert.That(llama.AttentionWindows, Is.Empty, "LLaMA has no sliding window whatever the file says");
             Assert.That(typed.AttentionWindowOf(0), Is.EqualTo(4096));
             Assert.That(typed.AttentionWindowOf(1), Is.Null);
