@@ -2,10 +2,12 @@
 // emulator. It gives the CUDA C++ subset our kernels use a CPU meaning, so the .cu text itself is
 // what runs — not a port of it:
 //   * every CUDA thread of a block is a fiber on the launching OS thread; blocks run one
-//     after another, so `__shared__` can simply be a function-local static;
+//     after another, so `__shared__` can simply be a function-local static (refilled with garbage
+//     as each block starts: rose_emu_poison_shared);
 //   * __syncthreads, warp shuffles/votes and mma.sync are rendezvous points: a fiber parks there
-//     and the block scheduler releases a barrier once every live thread it concerns has arrived.
-//     A barrier that can never complete (divergence) fails the launch instead of hanging;
+//     and the block scheduler releases a barrier once every live thread it concerns has arrived,
+//     running the threads in alternating order between barriers. A barrier that can never
+//     complete (divergence) fails the launch instead of hanging;
 //   * a block whose thread 0 finishes without meeting any barrier runs its other threads as plain
 //     calls (elementwise kernels would otherwise pay two context switches per element).
 // What it cannot show: races that need true parallelism, the memory model, timing.
