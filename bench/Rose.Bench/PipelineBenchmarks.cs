@@ -85,7 +85,9 @@ public class SamplePipelineBenchmark
 /// written output, on CUDA. ROSE_BENCH_LAYERS (default 32) shortens the synthesized model for a quick
 /// look; ROSE_BENCH_MODEL names an existing checkpoint to prune instead (kept afterwards);
 /// ROSE_BENCH_ATTENTION lists the attention kernels to compare ("simt", "mma"; default: the
-/// configured one); ROSE_BENCH_REPORT is a folder that receives each case's rose-report.json.</summary>
+/// configured one); ROSE_BENCH_REPORT is a folder that receives each case's rose-report.json;
+/// ROSE_BENCH_NSAMPLES and ROSE_BENCH_SEQLEN shrink the calibration (bench/gpu/rehearse.sh runs this on
+/// the CPU emulator of CUDA with a tiny model).</summary>
 [BenchmarkCategory("full"), ColdStartOnce]
 public class Llama7BPipelineBenchmark
 {
@@ -124,9 +126,12 @@ public class Llama7BPipelineBenchmark
     public double PruneLlama7B()
     {
         _last = PipelineDevices.Prune(_backend, _model, BundledSample.CalibrationText,
-            Path.Combine(_root, "out"), PruneMethod.Rose, 0.7, 128, 2048);
+            Path.Combine(_root, "out"), PruneMethod.Rose, 0.7, Setting("ROSE_BENCH_NSAMPLES", 128), Setting("ROSE_BENCH_SEQLEN", 2048));
         return _last.OverallSparsity;
     }
+
+    private static int Setting(string variable, int fallback) =>
+        int.TryParse(Environment.GetEnvironmentVariable(variable), out var value) && value > 0 ? value : fallback;
 
     [GlobalCleanup]
     public void Cleanup()

@@ -21,31 +21,37 @@
 #   bench/gpu/device-checks.sh 1 5     (about 6 minutes: tests, then the 32-layer target)
 #   bench/gpu/device-checks.sh 4 2 3   (about 5: side by side with PyTorch, resume, prune-layer)
 #   bench/gpu/device-checks.sh 6 7 8   (about 4: profile, fidelity against the official loop, 70B layers)
+# bench/gpu/rehearse.sh runs this script here on the CPU emulator of CUDA, with small shapes, so a
+# mistake in it shows before it costs device time; these variables are how it shrinks the work:
+arch=${ROSE_CHECK_ARCH:-llama2-7b} big=${ROSE_CHECK_BIG_ARCH:-llama2-70b}
+ns=${ROSE_CHECK_NSAMPLES:-128} sl=${ROSE_CHECK_SEQLEN:-2048} scale=${ROSE_CHECK_TIME_SCALE:-1}
+case_shape=${ROSE_CHECK_CASE:-4096 4096 8 2048} T=${ROSE_CHECK_TMP:-/tmp}
 set -u
 steps=" ${*:-1 2 3 4 5 6 7 8} "; want() { [[ "$steps" == *" $1 "* ]]; }
 cd "$(dirname "$0")/../.."
 source .gpu/env.sh
-[ -d /tmp/Rose.Bench ] || tar -C /tmp -xJf .gpu/Rose.Bench.tar.xz
+[ -d $T/Rose.Bench ] || tar -C $T -xJf .gpu/Rose.Bench.tar.xz
 export ROSE_SAMPLES=$PWD/samples
-O=${OUT:-/tmp/out}; mkdir -p "$O"
+O=${OUT:-$T/out}; mkdir -p "$O"
 cli="dotnet .gpu/Rose.Tests/Rose.Cli.dll"
-bench="dotnet /tmp/Rose.Bench/Rose.Bench.dll"
+bench="dotnet $T/Rose.Bench/Rose.Bench.dll"
+tmo() { local s=$1; shift; timeout $(( s * scale )) "$@"; }
 t0=$(date +%s); stamp() { echo "[$(( $(date +%s) - t0 )) s] $*"; }
 ( nvidia-smi; which nsys ncu; nproc; free -g; df -h /tmp
   python3 -c "import torch, importlib.util as u; print('torch', torch.__version__, 'transformers', u.find_spec('transformers') is not None)" ) > "$O/machine.txt" 2>&1
 
 # The 32-layer checkpoint (13 GB) is written by the CPUs while the GPU tests run.
 synth_pid=
-if want 5 && [ ! -f /tmp/l7b/tokenizer.json ]; then
-  ( timeout 240 $cli synth --arch llama2-7b --dtype bf16 --out /tmp/l7b > "$O/synth.txt" 2>&1; echo "synth rc=$?" >> "$O/synth.txt" ) &
+if want 5 && [ ! -f $T/l7b/tokenizer.json ]; then
+  ( tmo 240 $cli synth --arch $arch --dtype bf16 --out $T/l7b > "$O/synth.txt" 2>&1; echo "synth rc=$?" >> "$O/synth.txt" ) &
   synth_pid=$!
 fi
 
 # 1. Tests.
 if want 1; then
-timeout 180 dotnet .gpu/Rose.Tests/Rose.Tests.dll --filter "TestCategory=Gpu" --output detailed > "$O/gpu-tests.txt" 2>&1
+tmo 180 dotnet .gpu/Rose.Tests/Rose.Tests.dll --filter "TestCategory=Gpu" --output detailed > "$O/gpu-tests.txt" 2>&1
 stamp "gpu tests rc=$?"; grep -E "^\s*(failed|total|succeeded|skipped):|^failed " "$O/gpu-tests.txt" | head -40
-ROSE_ATTENTION=mma timeout 45 dotnet .gpu/Rose.Tests/Rose.Tests.dll --filter "FullyQualifiedName~CudaForward|FullyQualifiedName~DevicePipeline" \
+ROSE_ATTENTION=mma tmo 45 dotnet .gpu/Rose.Tests/Rose.Tests.dll --filter "FullyQualifiedName~CudaForward|FullyQualifiedName~DevicePipeline" \
   > "$O/gpu-tests-mma.txt" 2>&1
 mma_rc=$?; stamp "forward tests with ROSE_ATTENTION=mma rc=$mma_rc"; grep -E "^\s*(failed|total|succeeded):|^failed " "$O/gpu-tests-mma.txt" | head -20
 grep -qE "^failed .*TensorCoreAttention" "$O/gpu-tests.txt" && mma_rc=1
@@ -54,29 +60,28 @@ fi
 
 if want 2; then
 # 2. Interrupt a device prune after its second layer, resume it, compare with an uninterrupted run.
-rm -rf /tmp/g
-args=(prune --method rose --sparsity 0.5 --nsamples 32 --seqlen 256 --device cuda --force)
-timeout 60 $cli "${args[@]}" --out /tmp/g/ref > "$O/resume-ref.txt" 2>&1
-timeout 60 python3 - "$cli" "${args[@]}" <<'PY'
+rm -rf $T/g
+args=(prune --method rose --sparsity 0.5 --nsamples $(( ns / 4 )) --seqlen $(( sl / 8 )) --device cuda)
+tmo 60 $cli "${args[@]}" --out $T/g/ref > "$O/resume-ref.txt" 2>&1
+tmo 60 python3 - "$T/g/out" "$cli" "${args[@]}" <<'PY'
 import signal, subprocess, sys
-cmd = sys.argv[1].split() + sys.argv[2:] + ["--out", "/tmp/g/out"]
-cmd.remove("--force")
+cmd = sys.argv[2].split() + sys.argv[3:] + ["--out", sys.argv[1]]
 p = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 for line in p.stderr:
     if "layer 3/" in line:
         p.send_signal(signal.SIGINT); break
 print("interrupted run rc", p.wait())
 PY
-timeout 60 $cli prune --method rose --sparsity 0.5 --nsamples 32 --seqlen 256 --device cuda --out /tmp/g/out --resume > "$O/resume.txt" 2>&1
+tmo 60 $cli "${args[@]}" --out $T/g/out --resume > "$O/resume.txt" 2>&1
 stamp "resume rc=$?"
-cmp /tmp/g/out/model.safetensors /tmp/g/ref/model.safetensors && stamp "resumed output identical"
+cmp $T/g/out/model.safetensors $T/g/ref/model.safetensors && stamp "resumed output identical"
 fi
 
 if want 3; then
 # 3. One layer, CUDA vs CPU.
-timeout 60 python3 bench/gpu/make_case.py 4096 4096 8 2048 /tmp/case4096.safetensors
+tmo 60 python3 bench/gpu/make_case.py $case_shape $T/case4096.safetensors
 for dev in cuda cpu; do
-  /usr/bin/time -f "prune-layer $dev wall %e s" timeout 60 $cli prune-layer --in /tmp/case4096.safetensors --out "/tmp/out-$dev.safetensors" \
+  /usr/bin/time -f "prune-layer $dev wall %e s" tmo 60 $cli prune-layer --in $T/case4096.safetensors --out "$T/out-$dev.safetensors" \
     --method rose --sparsity 0.7 --device $dev --json > "$O/prune-layer-$dev.json" 2> "$O/prune-layer-$dev.txt"
   tail -1 "$O/prune-layer-$dev.txt"
 done
@@ -85,52 +90,52 @@ fi
 if want 4; then
 # 4. Pipeline benchmark on 4 layers, both attention kernels, and the official loop in PyTorch on the
 #    same checkpoint and GPU (bench/gpu/torch_baseline.py), side by side.
-timeout 60 $cli synth --arch llama2-7b --dtype bf16 --layers 4 --out /tmp/l7b4 > /dev/null 2>&1
-ROSE_BENCH_MODEL=/tmp/l7b4 ROSE_BENCH_ATTENTION=simt,mma ROSE_BENCH_REPORT="$O/reports" timeout 150 $bench \
+tmo 60 $cli synth --arch $arch --dtype bf16 --layers 4 --out $T/l7b4 > /dev/null 2>&1
+ROSE_BENCH_NSAMPLES=$ns ROSE_BENCH_SEQLEN=$sl ROSE_BENCH_MODEL=$T/l7b4 ROSE_BENCH_ATTENTION=simt,mma ROSE_BENCH_REPORT="$O/reports" tmo 150 $bench \
   --filter '*Llama7BPipeline*' --anyCategories full --inProcess > "$O/bench-4layers.txt" 2>&1
 stamp "bench 4 layers rc=$?"; grep -E "llama2-7b rose|\| +cuda" "$O/bench-4layers.txt" | head -10
-timeout 200 python3 bench/gpu/torch_baseline.py /tmp/l7b4 4 128 2048 0.7 "$O/torch-baseline-4layers.json" > "$O/torch-baseline.txt" 2>&1
+tmo 200 python3 bench/gpu/torch_baseline.py $T/l7b4 4 $ns $sl 0.7 "$O/torch-baseline-4layers.json" > "$O/torch-baseline.txt" 2>&1
 stamp "torch baseline 4 layers rc=$?"; tail -2 "$O/torch-baseline.txt" | cut -c1-400
 fi
 
 # Tensor-core attention for the 7B runs only when its tests passed (step 1, this call or an earlier one).
-attn=simt; [ "$(cat "$O/mma-rc" 2>/dev/null || cat /tmp/mma-rc 2>/dev/null)" = 0 ] && attn=mma
-[ -f "$O/mma-rc" ] && cp "$O/mma-rc" /tmp/mma-rc
+attn=simt; [ "$(cat "$O/mma-rc" 2>/dev/null || cat $T/mma-rc 2>/dev/null)" = 0 ] && attn=mma
+[ -f "$O/mma-rc" ] && cp "$O/mma-rc" $T/mma-rc
 if want 5; then
 # 5. The whole 7B shape.
 [ -n "$synth_pid" ] && wait "$synth_pid"; stamp "synth 32 layers: $(tail -1 "$O/synth.txt" 2>/dev/null)"
-ROSE_BENCH_MODEL=/tmp/l7b ROSE_BENCH_ATTENTION=$attn ROSE_BENCH_REPORT="$O/reports" timeout 240 $bench \
+ROSE_BENCH_NSAMPLES=$ns ROSE_BENCH_SEQLEN=$sl ROSE_BENCH_MODEL=$T/l7b ROSE_BENCH_ATTENTION=$attn ROSE_BENCH_REPORT="$O/reports" tmo 240 $bench \
   --filter '*Llama7BPipeline*' --anyCategories full --inProcess > "$O/bench-32layers.txt" 2>&1
 stamp "bench 32 layers ($attn attention) rc=$?"; grep -E "llama2-7b rose|\| +cuda" "$O/bench-32layers.txt" | head -10
 fi
 
 # 6. Where the time goes.
 if want 6 && command -v nsys > /dev/null; then
-  $cli synth --arch llama2-7b --dtype bf16 --layers 2 --out /tmp/l7b2 > /dev/null 2>&1
-  ROSE_ATTENTION=$attn timeout 90 nsys profile -o /tmp/prof -t cuda,cublas --force-overwrite true $cli prune --model /tmp/l7b2 \
-    --method rose --sparsity 0.7 --calib samples/data/tinystories-calib.txt --calib-sampling sequential --nsamples 128 --seqlen 2048 \
-    --device cuda --out /tmp/l7b2-rose --force > "$O/nsys-run.txt" 2>&1
-  timeout 60 nsys stats --report cuda_gpu_kern_sum --report cuda_gpu_mem_time_sum --format csv -o "$O/nsys" /tmp/prof.nsys-rep > /dev/null 2>&1
+  $cli synth --arch $arch --dtype bf16 --layers 2 --out $T/l7b2 > /dev/null 2>&1
+  ROSE_ATTENTION=$attn tmo 90 nsys profile -o $T/prof -t cuda,cublas --force-overwrite true $cli prune --model $T/l7b2 \
+    --method rose --sparsity 0.7 --calib samples/data/tinystories-calib.txt --calib-sampling sequential --nsamples $ns --seqlen $sl \
+    --device cuda --out $T/l7b2-rose --force > "$O/nsys-run.txt" 2>&1
+  tmo 60 nsys stats --report cuda_gpu_kern_sum --report cuda_gpu_mem_time_sum --format csv -o "$O/nsys" $T/prof.nsys-rep > /dev/null 2>&1
   stamp "nsys done"; head -25 "$O"/nsys*kern_sum*.csv 2>/dev/null | cut -c1-200
 fi
 # 7. Rose against the official loop on 2 LLaMA-2-7B-shaped layers: the same checkpoint and the same
 #    32 × 2048 windows (bench/gpu/byte_windows.py), the pruned weights compared matrix by matrix.
 if want 7; then
-  [ -f /tmp/l7b2/tokenizer.json ] || $cli synth --arch llama2-7b --dtype bf16 --layers 2 --out /tmp/l7b2 > /dev/null 2>&1
-  python3 bench/gpu/byte_windows.py /tmp/fid-calib.txt /tmp/fid-windows.json 32 2048
-  ROSE_ATTENTION=$attn timeout 90 $cli prune --model /tmp/l7b2 --method rose --sparsity 0.7 --calib /tmp/fid-calib.txt \
-    --calib-sampling sequential --nsamples 32 --seqlen 2048 --device cuda --out /tmp/fid-rose --force > "$O/fidelity-rose.txt" 2>&1
-  ROSE_TORCH_TOKENS=/tmp/fid-windows.json ROSE_TORCH_OUT=/tmp/fid-torch timeout 120 python3 bench/gpu/torch_baseline.py /tmp/l7b2 2 32 2048 0.7 \
+  [ -f $T/l7b2/tokenizer.json ] || $cli synth --arch $arch --dtype bf16 --layers 2 --out $T/l7b2 > /dev/null 2>&1
+  python3 bench/gpu/byte_windows.py $T/fid-calib.txt $T/fid-windows.json $(( ns / 4 )) $sl
+  ROSE_ATTENTION=$attn tmo 90 $cli prune --model $T/l7b2 --method rose --sparsity 0.7 --calib $T/fid-calib.txt \
+    --calib-sampling sequential --nsamples $(( ns / 4 )) --seqlen $sl --device cuda --out $T/fid-rose --force > "$O/fidelity-rose.txt" 2>&1
+  ROSE_TORCH_TOKENS=$T/fid-windows.json ROSE_TORCH_OUT=$T/fid-torch tmo 120 python3 bench/gpu/torch_baseline.py $T/l7b2 2 $(( ns / 4 )) $sl 0.7 \
     "$O/fidelity-torch.json" > "$O/fidelity-torch.txt" 2>&1
-  timeout 60 python3 bench/gpu/compare_official.py /tmp/fid-rose /tmp/fid-torch 2 > "$O/fidelity.txt" 2>&1
+  tmo 60 python3 bench/gpu/compare_official.py $T/fid-rose $T/fid-torch 2 > "$O/fidelity.txt" 2>&1
   stamp "fidelity: $(tail -1 "$O/fidelity.txt")"
 fi
 # 8. Two 70B-shaped layers (4.5 GB checkpoint): the widest Hessians (28672) and the memory estimate.
 if want 8; then
-  timeout 60 $cli synth --arch llama2-70b --dtype bf16 --layers 2 --out /tmp/l70b2 > /dev/null 2>&1
-  ROSE_ATTENTION=$attn timeout 150 $cli prune --model /tmp/l70b2 --method rose --sparsity 0.7 --calib samples/data/tinystories-calib.txt \
-    --calib-sampling sequential --nsamples 128 --seqlen 2048 --device cuda --out /tmp/l70b2-rose --force > "$O/70b-2layers.txt" 2>&1
-  rc=$?; mkdir -p "$O/reports"; cp /tmp/l70b2-rose/rose-report.json "$O/reports/70b-2layers-cuda-$attn.json" 2>/dev/null
+  tmo 60 $cli synth --arch $big --dtype bf16 --layers 2 --out $T/l70b2 > /dev/null 2>&1
+  ROSE_ATTENTION=$attn tmo 150 $cli prune --model $T/l70b2 --method rose --sparsity 0.7 --calib samples/data/tinystories-calib.txt \
+    --calib-sampling sequential --nsamples $ns --seqlen $sl --device cuda --out $T/l70b2-rose --force > "$O/70b-2layers.txt" 2>&1
+  rc=$?; mkdir -p "$O/reports"; cp $T/l70b2-rose/rose-report.json "$O/reports/70b-2layers-cuda-$attn.json" 2>/dev/null
   stamp "70B 2 layers rc=$rc"; grep -iE "memory|GiB|error" "$O/70b-2layers.txt" | head -5
 fi
 python3 bench/gpu/summarize.py "$O" > "$O/summary.md" 2>&1; cat "$O/summary.md"

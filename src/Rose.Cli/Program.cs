@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 
 namespace Rose.Cli;
 
@@ -9,8 +10,11 @@ public static class Program
     /// <summary>Exit codes: 0 success, 1 bad input or usage (one-line message), 2 internal error.</summary>
     public static int Run(string[] args, TextWriter stdout)
     {
-        var root = new RootCommand("Rose: one-shot pruning of LLaMA-family models (ROSE, SparseGPT, Wanda, magnitude)")
+        // Not a RootCommand: it takes its name from the executable, and help would then say "Rose.Cli".
+        var root = new Command("rose", "Rose: one-shot pruning of LLaMA-family models (ROSE, SparseGPT, Wanda, magnitude)")
         {
+            new HelpOption(),
+            new VersionOption(),
             EvalCommand.Create(stdout),
             ImportLlama2cCommand.Create(stdout),
             PruneCommand.Create(stdout),
@@ -27,7 +31,8 @@ public static class Program
             Console.Error.WriteLine("run 'rose --help' for usage");
             return 1;
         }
-        return parsed.Invoke();
+        // Help and version text go where the caller's stdout goes (tests pass a writer).
+        return parsed.Invoke(new InvocationConfiguration { Output = stdout });
     }
 }
 

@@ -122,7 +122,23 @@ public class CliTests
     [Test]
     public void HelpWorksForEveryCommand()
     {
-        foreach (var command in new[] { "eval", "import-llama2c", "prune", "prune-layer", "inspect", "demo" })
-            Assert.That(Run(command, "--help").Code, Is.EqualTo(0), command);
+        foreach (var command in new[] { "eval", "import-llama2c", "prune", "prune-layer", "inspect", "demo", "doctor", "synth" })
+        {
+            var (code, output) = Run(command, "--help");
+            Assert.That(code, Is.EqualTo(0), command);
+            Assert.That(output, Does.Contain($"rose {command} [options]"), command);
+        }
+    }
+
+    [Test]
+    public void HelpNamesTheCommandRoseAndListsEveryCommand()
+    {
+        var (code, output) = Run("--help");
+        Assert.That(code, Is.EqualTo(0));
+        Assert.That(output, Does.Contain("rose [command] [options]"));
+        Assert.That(output, Does.Not.Contain("Rose.Cli"));
+        foreach (var command in new[] { "eval", "import-llama2c", "prune", "prune-layer", "inspect", "demo", "doctor", "synth" })
+            Assert.That(output, Does.Match($@"\n\s+{command}\s"), command);
+        Assert.That(Run("--version").Code, Is.EqualTo(0));
     }
 }

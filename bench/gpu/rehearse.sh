@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs bench/gpu/device-checks.sh here, before it costs device time: the same packed builds (.gpu),
+# the same commands, against the CPU emulator of CUDA (tests/CudaEmulator) and with the work shrunk
+# (the tiny architecture, 8 x 128 calibration tokens, timeouts x4). What it shows is whether every
+# step's commands, paths and options work and summarize.py reads what they leave; the speed and the
+# 7B/70B shapes are the device's business. Steps that need PyTorch (3, the baselines in 4 and 7) fail
+# here unless torch is installed, and step 6 needs nsys.
+#
+#   bench/gpu/pack.sh && bench/gpu/rehearse.sh [steps]     (output in $OUT, default /tmp/rose-rehearsal)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+[ -f .gpu/env.sh ] || { echo "no .gpu: run bench/gpu/pack.sh first" >&2; exit 1; }
+emu=${ROSE_EMU_DIR:-tests/CudaEmulator/bin}
+bash tests/CudaEmulator/build.sh "$emu" > /dev/null
+emu=$(realpath "$emu")
+export ROSE_CUDA_LIB_DIR=$emu XDG_CACHE_HOME=$emu/cache ROSE_EMU_CACHE=$emu/cache
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+export ROSE_CHECK_TMP=$scratch ROSE_CHECK_ARCH=tiny ROSE_CHECK_BIG_ARCH=tiny ROSE_CHECK_NSAMPLES=8 ROSE_CHECK_SEQLEN=128
+export ROSE_CHECK_TIME_SCALE=4 ROSE_CHECK_CASE="256 688 2 128" OUT=${OUT:-/tmp/rose-rehearsal}
+bash bench/gpu/device-checks.sh "$@"
+echo "rehearsal output: $OUT"
