@@ -7,6 +7,7 @@
 // memory it never wrote fails here as it might on a GPU, instead of seeing friendly zeros, and each
 // ends (after rounding up to 256 bytes, as the driver's granularity does) at an inaccessible page, so
 // an access past the end stops the process at the faulting instruction instead of going unnoticed.
+// With ROSE_EMU_CENSUS=FILE it also counts what a run asks of the driver (see Census).
 #include <dlfcn.h>
 #include <sys/mman.h>
 #include <stdint.h>
@@ -20,6 +21,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
 
 #include "emu_image.h"
 
@@ -74,6 +76,60 @@ size_t DeviceMemory()
     return (size_t)((gib && *gib ? atof(gib) : 16.0) * (double)(1ull << 30));
 }
 
+// The census: what a run asked of the driver, one "calls amount what" line each, written to
+// $ROSE_EMU_CENSUS when the process exits and read in-process through rose_emu_census. It is for what
+// costs time on a GPU however fast the kernels are, and which an emulator can count but not time:
+// blocking calls (synchronizations; copies from or to pageable host memory, which the driver stages
+// synchronously even when asked for an async copy; frees, which synchronize the device),
+// allocations, and launches (amount: blocks), per kernel.
+class Census
+{
+public:
+    void Add(const std::string& what, long long amount = 0)
+    {
+        std::lock_guard<std::mutex> guard(lock);
+        auto& entry = counts[what];
+        entry.first++;
+        entry.second += amount;
+    }
+
+    std::string Text()
+    {
+        std::lock_guard<std::mutex> guard(lock);
+        std::string text;
+        char line[64];
+        for (const auto& [what, entry] : counts)
+        {
+            snprintf(line, sizeof line, "%lld %lld ", entry.first, entry.second);
+            text += line + what + "\n";
+        }
+        return text;
+    }
+
+    void Reset()
+    {
+        std::lock_guard<std::mutex> guard(lock);
+        counts.clear();
+    }
+
+    ~Census()
+    {
+        const char* path = getenv("ROSE_EMU_CENSUS");
+        if (!path || !*path) return;
+        if (FILE* file = fopen(path, "w"))
+        {
+            fputs(Text().c_str(), file);
+            fclose(file);
+        }
+    }
+
+private:
+    std::mutex lock;
+    std::map<std::string, std::pair<long long, long long>> counts;   // what → (calls, bytes or blocks)
+};
+
+Census census;
+
 // Caller holds allocationLock.
 void* Allocate(size_t bytes)
 {
@@ -98,6 +154,40 @@ bool Release(void* p, size_t* bytes)
     munmap(it->second.mapping, it->second.mapped);
     allocations.erase(it);
     return true;
+}
+
+// Whether host memory [p, p + bytes) lies in one pinned allocation (page-locked: a GPU copies it
+// asynchronously; anything else the driver stages through its own buffer first).
+bool Pinned(const void* p, size_t bytes)
+{
+    std::lock_guard<std::mutex> guard(allocationLock);
+    auto it = allocations.upper_bound((uintptr_t)p);
+    if (it == allocations.begin()) return false;
+    --it;
+    return (uintptr_t)p + bytes <= it->first + it->second.bytes;
+}
+
+const char* HostKind(const void* p, size_t bytes) { return Pinned(p, bytes) ? "pinned" : "pageable"; }
+
+int CopyHtoD(uint64_t destination, const void* source, size_t bytes, const char* call)
+{
+    census.Add(std::string(call) + " from " + HostKind(source, bytes), (long long)bytes);
+    memmove((void*)(uintptr_t)destination, source, bytes);
+    return Success;
+}
+
+int CopyDtoH(void* destination, uint64_t source, size_t bytes, const char* call)
+{
+    census.Add(std::string(call) + " to " + HostKind(destination, bytes), (long long)bytes);
+    memmove(destination, (const void*)(uintptr_t)source, bytes);
+    return Success;
+}
+
+int CopyDtoD(uint64_t destination, uint64_t source, size_t bytes, const char* call)
+{
+    census.Add(call, (long long)bytes);
+    memmove((void*)(uintptr_t)destination, (const void*)(uintptr_t)source, bytes);
+    return Success;
 }
 } // namespace
 
@@ -168,7 +258,11 @@ int cuDevicePrimaryCtxRetain(void** context, int device)
 
 int cuDevicePrimaryCtxRelease_v2(int device) { return device == 0 ? Success : InvalidValue; }
 int cuCtxSetCurrent(void*) { return Success; }
-int cuCtxSynchronize() { return Success; }
+int cuCtxSynchronize()
+{
+    census.Add("sync context");
+    return Success;
+}
 
 int cuMemGetInfo_v2(size_t* free, size_t* total)
 {
@@ -250,6 +344,7 @@ int cuLaunchKernel(void* function, unsigned gx, unsigned gy, unsigned gz, unsign
     }
     const unsigned grid[3] = {gx, gy, gz}, block[3] = {bx, by, bz};
     char error[512] = "";
+    census.Add("launch " + f->name, (long long)gx * gy * gz);
     std::lock_guard<std::mutex> guard(launchLock);
     if (f->module->launch(f->entry, grid, block, sharedBytes, params, error, sizeof error) != 0)
     {
@@ -266,6 +361,17 @@ __attribute__((visibility("default"))) void rose_emu_fail_allocations_after(long
     allocationsLeft = count < 0 ? -1 : count;
 }
 
+// The census so far (not a CUDA function): copies its text, NUL-terminated, into `buffer` when it fits
+// in `size` bytes and returns the text's length either way; rose_emu_census_reset starts it afresh.
+__attribute__((visibility("default"))) long long rose_emu_census(char* buffer, long long size)
+{
+    const std::string text = census.Text();
+    if (buffer && (long long)text.size() < size) memcpy(buffer, text.c_str(), text.size() + 1);
+    return (long long)text.size();
+}
+
+__attribute__((visibility("default"))) void rose_emu_census_reset() { census.Reset(); }
+
 int cuMemAlloc_v2(uint64_t* pointer, size_t bytes)
 {
     if (bytes == 0) return InvalidValue;
@@ -275,6 +381,7 @@ int cuMemAlloc_v2(uint64_t* pointer, size_t bytes)
     if (allocated + bytes > DeviceMemory()) return OutOfMemory;
     void* p = Allocate(bytes);
     if (!p) return OutOfMemory;
+    census.Add("alloc device", (long long)bytes);
     allocated += bytes;
     *pointer = (uint64_t)(uintptr_t)p;
     return Success;
@@ -286,6 +393,7 @@ int cuMemFree_v2(uint64_t pointer)
     std::lock_guard<std::mutex> guard(allocationLock);
     size_t bytes;
     if (!Release((void*)(uintptr_t)pointer, &bytes)) return InvalidValue;
+    census.Add("free device (synchronizes)", (long long)bytes);
     allocated -= bytes;
     return Success;
 }
@@ -295,6 +403,7 @@ int cuMemAllocHost_v2(void** pointer, size_t bytes)
     std::lock_guard<std::mutex> guard(allocationLock);
     void* p = Allocate(bytes == 0 ? 1 : bytes);
     if (!p) return OutOfMemory;
+    census.Add("alloc pinned host", (long long)bytes);
     *pointer = p;
     return Success;
 }
@@ -322,27 +431,12 @@ int cuMemsetD32_v2(uint64_t destination, unsigned value, size_t count)
 int cuMemsetD8Async(uint64_t destination, unsigned char value, size_t count, void*) { return cuMemsetD8_v2(destination, value, count); }
 int cuMemsetD32Async(uint64_t destination, unsigned value, size_t count, void*) { return cuMemsetD32_v2(destination, value, count); }
 
-int cuMemcpyHtoD_v2(uint64_t destination, const void* source, size_t bytes)
-{
-    memmove((void*)(uintptr_t)destination, source, bytes);
-    return Success;
-}
-
-int cuMemcpyDtoH_v2(void* destination, uint64_t source, size_t bytes)
-{
-    memmove(destination, (const void*)(uintptr_t)source, bytes);
-    return Success;
-}
-
-int cuMemcpyDtoD_v2(uint64_t destination, uint64_t source, size_t bytes)
-{
-    memmove((void*)(uintptr_t)destination, (const void*)(uintptr_t)source, bytes);
-    return Success;
-}
-
-int cuMemcpyHtoDAsync_v2(uint64_t d, const void* s, size_t n, void*) { return cuMemcpyHtoD_v2(d, s, n); }
-int cuMemcpyDtoHAsync_v2(void* d, uint64_t s, size_t n, void*) { return cuMemcpyDtoH_v2(d, s, n); }
-int cuMemcpyDtoDAsync_v2(uint64_t d, uint64_t s, size_t n, void*) { return cuMemcpyDtoD_v2(d, s, n); }
+int cuMemcpyHtoD_v2(uint64_t d, const void* s, size_t n) { return CopyHtoD(d, s, n, "copy HtoD (blocks)"); }
+int cuMemcpyDtoH_v2(void* d, uint64_t s, size_t n) { return CopyDtoH(d, s, n, "copy DtoH (blocks)"); }
+int cuMemcpyDtoD_v2(uint64_t d, uint64_t s, size_t n) { return CopyDtoD(d, s, n, "copy DtoD"); }
+int cuMemcpyHtoDAsync_v2(uint64_t d, const void* s, size_t n, void*) { return CopyHtoD(d, s, n, "copy HtoD async"); }
+int cuMemcpyDtoHAsync_v2(void* d, uint64_t s, size_t n, void*) { return CopyDtoH(d, s, n, "copy DtoH async"); }
+int cuMemcpyDtoDAsync_v2(uint64_t d, uint64_t s, size_t n, void*) { return CopyDtoD(d, s, n, "copy DtoD async"); }
 
 int cuStreamCreate(void** stream, unsigned)
 {
@@ -351,7 +445,11 @@ int cuStreamCreate(void** stream, unsigned)
 }
 
 int cuStreamDestroy_v2(void*) { return Success; }
-int cuStreamSynchronize(void*) { return Success; }
+int cuStreamSynchronize(void*)
+{
+    census.Add("sync stream");
+    return Success;
+}
 
 int cuEventCreate(void** event, unsigned)
 {
@@ -366,7 +464,11 @@ int cuEventRecord(void* event, void*)
     return Success;
 }
 
-int cuEventSynchronize(void* event) { return event ? Success : InvalidHandle; }
+int cuEventSynchronize(void* event)
+{
+    census.Add("sync event");
+    return event ? Success : InvalidHandle;
+}
 
 int cuEventElapsedTime(float* milliseconds, void* start, void* end)
 {

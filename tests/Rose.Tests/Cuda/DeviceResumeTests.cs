@@ -83,7 +83,6 @@ public sealed class DeviceResumeTests
         var gpu = Backend();
         if (!GpuTestEnvironment.OnEmulator)
             Assert.Ignore("injecting an out-of-memory needs the CPU emulator's driver (tests/CudaEmulator)");
-        var failAllocationsAfter = EmulatorFaults();
         var arch = SyntheticArchitecture.Tiny with { Heads = 4, KvHeads = 2, Layers = 3 };
         string model = Path.Combine(_dir, "model");
         SyntheticCheckpoint.Write(arch, DType.BF16, model, seed: 12);
@@ -101,7 +100,7 @@ public sealed class DeviceResumeTests
         new PruningPipeline(gpu, TextWriter.Null).Run(Options("reference"));
 
         var log = new StringWriter();
-        var hook = new Hook(u => { if (u.Stage.StartsWith("layer 3/", StringComparison.Ordinal)) failAllocationsAfter(0); });
+        var hook = new Hook(u => { if (u.Stage.StartsWith("layer 3/", StringComparison.Ordinal)) EmulatorDriver.FailAllocationsAfter(0); });
         try
         {
             var e = Assert.Catch(() => new PruningPipeline(gpu, log).Run(Options("out"), hook))!;
@@ -110,7 +109,7 @@ public sealed class DeviceResumeTests
         }
         finally
         {
-            failAllocationsAfter(-1);
+            EmulatorDriver.FailAllocationsAfter(-1);
         }
         Assert.That(log.ToString(), Does.Contain("progress saved after layer 2/3"));
 
@@ -118,14 +117,5 @@ public sealed class DeviceResumeTests
         Assert.That(resumed.ResumedFromLayer, Is.EqualTo(2));
         foreach (var file in Directory.GetFiles(Path.Combine(_dir, "reference"), "*.safetensors*").Select(Path.GetFileName))
             Assert.That(File.ReadAllBytes(Path.Combine(_dir, "out", file!)), Is.EqualTo(File.ReadAllBytes(Path.Combine(_dir, "reference", file!))), file);
-    }
-
-    /// <summary>The emulator driver's fault-injection entry point, from the libcuda Rose loaded.</summary>
-    private static unsafe Action<long> EmulatorFaults()
-    {
-        string path = Rose.Native.CudaLibraries.LoadedFrom("cuda") ?? throw new InvalidOperationException("libcuda is not loaded");
-        var export = (delegate* unmanaged<long, void>)System.Runtime.InteropServices.NativeLibrary.GetExport(
-            System.Runtime.InteropServices.NativeLibrary.Load(path), "rose_emu_fail_allocations_after");
-        return count => export(count);
     }
 }

@@ -1,0 +1,77 @@
+using NUnit.Framework;
+using Rose.Pruning;
+using Rose.Tests.Native;
+using Rose.Tests.Pruning;
+using static Rose.Tests.Cuda.CudaTestSupport;
+
+namespace Rose.Tests.Cuda;
+
+/// <summary>What one matrix's prune asks of the driver, counted by the CPU emulator's census: its
+/// blocking calls (synchronizations, blocking copies, copies through pageable memory, frees, which
+/// synchronize the device) and its allocations must not grow with the matrix's columns. A round trip
+/// to the host per OBS block or per column would leave an H200 idle between kernels thousands of times
+/// per 7B layer, and no CPU-side test can time that. Emulator only: a GPU keeps no census.</summary>
+[TestFixture, Category("Gpu")]
+public sealed class DeviceRoundTripTests
+{
+    private static IEnumerable<TestCaseData> Cases()
+    {
+        yield return new TestCaseData(PruneMethod.SparseGpt, "0.7");
+        yield return new TestCaseData(PruneMethod.SparseGpt, "2:4");
+        yield return new TestCaseData(PruneMethod.Rose, "0.7");
+        yield return new TestCaseData(PruneMethod.Rose, "2:4");
+        yield return new TestCaseData(PruneMethod.Wanda, "0.5");
+        yield return new TestCaseData(PruneMethod.Magnitude, "0.5");
+    }
+
+    [TestCaseSource(nameof(Cases))]
+    public void BlockingCallsAndAllocationsOfAMatrixDoNotGrowWithItsColumns(PruneMethod method, string spec)
+    {
+        var backend = Backend();
+        if (!GpuTestEnvironment.OnEmulator) Assert.Ignore("the census counts the CPU emulator's driver calls; a GPU keeps none");
+        var pattern = spec.Contains(':') ? NmPattern.Parse(spec) : (NmPattern?)null;
+        double p = pattern is null ? double.Parse(spec, System.Globalization.CultureInfo.InvariantCulture) : 0;
+        var options = new PruneOptions(method, p, pattern, BlockSize: 128);
+
+        // 2 and 8 OBS blocks (the last one partial); the first run also builds what a backend keeps.
+        Prune(backend, 1000, options);
+        var (narrowBlocking, narrowAllocations, narrowReordered) = Prune(backend, 256, options);
+        var (wideBlocking, wideAllocations, wideReordered) = Prune(backend, 1000, options);
+
+        TestContext.Out.WriteLine($"per matrix: {Describe(narrowBlocking)}; {narrowAllocations} allocations");
+        Assert.That(wideReordered, Is.EqualTo(narrowReordered), "both shapes take the same ROSE branch");
+        Assert.That(narrowBlocking.Values.Sum(), Is.GreaterThan(0), "the census saw the prune");
+        Assert.That(Describe(wideBlocking), Is.EqualTo(Describe(narrowBlocking)), "blocking calls, 1000 columns vs 256");
+        Assert.That(wideAllocations, Is.EqualTo(narrowAllocations), "allocations, 1000 columns vs 256");
+    }
+
+    /// <summary>Prunes a 64 × <paramref name="cols"/> matrix whose block losses differ enough for ROSE
+    /// to reorder; returns the census of the prune: blocking calls and allocation count by kind.</summary>
+    private static (Dictionary<string, long> Blocking, long Allocations, bool? Reordered) Prune(IPruningBackend backend, int cols, PruneOptions options)
+    {
+        const int rows = 64;
+        var rng = new Random(cols);
+        var w = PruningTestData.Gaussian(rng, rows * cols);
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++) w[r * cols + c] *= MathF.Pow(8f, (c / 128) % 3);
+        using var stats = new LayerInputStatistics(backend, cols);
+        foreach (var x in PruningTestData.Sequences(rng, 2, 2 * cols, cols))
+            stats.Fold(x, 2 * cols);
+        backend.Synchronize();
+
+        EmulatorDriver.ResetCensus();
+        var result = MatrixPruner.Prune(backend, w, rows, cols, stats, options);
+        var census = EmulatorDriver.Census();
+
+        var blocking = census.Where(e => IsBlocking(e.Key)).ToDictionary(e => e.Key, e => e.Value.Calls);
+        long allocations = census.Where(e => e.Key.StartsWith("alloc", StringComparison.Ordinal)).Sum(e => e.Value.Calls);
+        return (blocking, allocations, result.Reordered);
+    }
+
+    private static string Describe(Dictionary<string, long> counts) =>
+        string.Join("; ", counts.OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => $"{e.Key} ×{e.Value}"));
+
+    private static bool IsBlocking(string what) =>
+        what.StartsWith("sync", StringComparison.Ordinal) || what.StartsWith("free", StringComparison.Ordinal)
+        || what.Contains("(blocks)", StringComparison.Ordinal) || what.EndsWith("pageable", StringComparison.Ordinal);
+}

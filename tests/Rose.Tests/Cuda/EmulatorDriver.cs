@@ -1,0 +1,38 @@
+using System.Runtime.InteropServices;
+using Rose.Native;
+
+namespace Rose.Tests.Cuda;
+
+/// <summary>The CPU emulator's own driver entry points (tests/CudaEmulator/fake_cuda.cpp), from the
+/// libcuda Rose loaded: fault injection and the census of driver calls. Only on the emulator.</summary>
+internal static unsafe class EmulatorDriver
+{
+    private static nint Export(string name)
+    {
+        string path = CudaLibraries.LoadedFrom("cuda") ?? throw new InvalidOperationException("libcuda is not loaded");
+        return NativeLibrary.GetExport(NativeLibrary.Load(path), name);
+    }
+
+    /// <summary>After <paramref name="count"/> more device allocations every one fails as out of memory; −1 lifts it.</summary>
+    public static void FailAllocationsAfter(long count) =>
+        ((delegate* unmanaged<long, void>)Export("rose_emu_fail_allocations_after"))(count);
+
+    public static void ResetCensus() => ((delegate* unmanaged<void>)Export("rose_emu_census_reset"))();
+
+    /// <summary>The census since the last reset: what → (calls, bytes or blocks).</summary>
+    public static Dictionary<string, (long Calls, long Amount)> Census()
+    {
+        var read = (delegate* unmanaged<byte*, long, long>)Export("rose_emu_census");
+        long length = read(null, 0);
+        var bytes = new byte[length + 1024];
+        fixed (byte* p = bytes)
+            length = read(p, bytes.Length);
+        var census = new Dictionary<string, (long, long)>();
+        foreach (var line in System.Text.Encoding.UTF8.GetString(bytes, 0, (int)length).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var parts = line.Split(' ', 3);
+            census[parts[2]] = (long.Parse(parts[0]), long.Parse(parts[1]));
+        }
+        return census;
+    }
+}
