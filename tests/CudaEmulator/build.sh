@@ -31,5 +31,9 @@ bash "$here/build-blas.sh" "$out"
 "$cxx" -std=c++17 -O1 -Wall -Werror -o "$out/emu_selftest" "$here/emu_selftest.cpp" -L "$out" -l:libnvrtc.so.13 -l:libcuda.so.1 \
   -Wl,-rpath,"$(cd "$out" && pwd)"
 ROSE_EMU_CACHE="$out/cache" "$out/emu_selftest"
+# Again with the portable swapcontext fibers that architectures other than x86-64 use.
+ROSE_EMU_CXX="$cxx -DROSE_EMU_UCONTEXT" ROSE_EMU_CACHE="$out/cache" "$out/emu_selftest" > "$out/selftest-ucontext.log" 2>&1 ||
+  { cat "$out/selftest-ucontext.log"; echo "emu_selftest failed with swapcontext fibers" >&2; exit 1; }
+echo "emu_selftest: all checks passed with swapcontext fibers too"
 echo "$stamp" > "$out/stamp"
 echo "CUDA emulator built in $out"

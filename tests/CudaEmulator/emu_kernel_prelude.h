@@ -34,7 +34,13 @@ namespace rose_emu
 {
 enum Wait { Running, AtBlock, AtWarp, AtActive };
 
-#if defined(__x86_64__)
+// ROSE_EMU_UCONTEXT forces the portable swapcontext fibers on x86-64 too, so that path (the one other
+// architectures take) is tested here (tests/CudaEmulator/build.sh runs the self-test both ways).
+#if defined(__x86_64__) && !defined(ROSE_EMU_UCONTEXT)
+#define ROSE_EMU_FAST_SWITCH 1
+#endif
+
+#if defined(ROSE_EMU_FAST_SWITCH)
 // A fiber switch saves the callee-saved registers on the old stack and pops them from the new one:
 // no signal-mask system call as in swapcontext, which made barrier-heavy kernels spend most of
 // their time in the kernel.
@@ -116,7 +122,7 @@ inline State& state()
 
 inline void switch_to(Context& save, Context& next)
 {
-#if defined(__x86_64__)
+#if defined(ROSE_EMU_FAST_SWITCH)
     rose_emu_switch(&save.sp, next.sp);
 #else
     swapcontext(&save.uc, &next.uc);
@@ -165,7 +171,7 @@ inline void start(Thread& t)
 {
     State& s = state();
     char* base = s.stacks + (size_t)t.linear * s.stackBytes;
-#if defined(__x86_64__)
+#if defined(ROSE_EMU_FAST_SWITCH)
     // The frame rose_emu_switch pops: six registers, then fiber_main as the return address, placed
     // so that fiber_main starts with the stack alignment of a called function.
     auto* top = (void**)(((uintptr_t)(base + s.stackBytes) & ~(uintptr_t)15) - 16);
