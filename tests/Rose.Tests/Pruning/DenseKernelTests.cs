@@ -16,13 +16,18 @@ public class DenseKernelTests
         return v;
     }
 
-    // Shapes around the register block (4 rows × 16 columns), the row tile (16) and the depth tile (256).
+    // Shapes around the register block (4 rows × 16 or 32 columns), the row tile (16) and the depth tile (256).
     [TestCase(1, 1, 1, false)]
     [TestCase(5, 17, 3, false)]
     [TestCase(19, 33, 300, false)]
     [TestCase(64, 64, 513, true)]
     [TestCase(37, 37, 70, true)]
     [TestCase(4, 100, 257, false)]
+    // Widths that end in the narrow 8- and 4-wide blocks and a scalar remainder (172 = the sample's MLP width).
+    [TestCase(172, 172, 40, true)]
+    [TestCase(9, 45, 33, false)]
+    [TestCase(8, 13, 5, true)]
+    [TestCase(12, 29, 7, false)]
     public void BlockedMultiplyAddEqualsThePlainLoop(int m, int n, int k, bool upper)
     {
         // Offsets and leading dimensions wider than the operands, as the OBS trailing update passes them.

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics.Tensors;
 
 namespace Rose.Pruning.Cpu;
@@ -61,23 +62,34 @@ public sealed class CpuBackend : IPruningBackend
         double keep = (k - 1) / k;
         TensorPrimitives.Multiply(h.Data, (float)keep, h.Data);
 
-        var xs = x.ToArray();
-        var xt = new float[xs.Length];
-        DenseKernels.Transpose(xs, tokens, cols, xt);
-        DenseKernels.MultiplyAdd(cols, cols, tokens, (float)(2.0 / k), xt, 0, tokens, xs, 0, cols, h.Data, 0, cols,
-            upperTilesOnly: true);
-        MirrorUpperToLower(h.Data, cols);
-
-        // Column squared norms: each ‖X[:, j]‖² is a contiguous row of Xᵀ.
-        Parallel.For(0, cols, j =>
+        // Pooled: a window's inputs are hundreds of KB even for the sample, and a fresh pair of
+        // large-object arrays per fold (thousands per prune) keeps the collector busy.
+        var xs = ArrayPool<float>.Shared.Rent(x.Length);
+        var xt = ArrayPool<float>.Shared.Rent(x.Length);
+        try
         {
-            // Double accumulation: the statistic is a long sum of squares.
-            double norm = 0;
-            var col = xt.AsSpan(j * tokens, tokens);
-            for (int t = 0; t < col.Length; t++) norm += (double)col[t] * col[t];
-            so.Data[j] = (float)(so.Data[j] * keep + 2.0 / (k * k) * norm);
-            sm.Data[j] = (float)(sm.Data[j] * keep + norm / k);
-        });
+            x.CopyTo(xs);
+            DenseKernels.Transpose(xs.AsSpan(0, x.Length), tokens, cols, xt);
+            DenseKernels.MultiplyAdd(cols, cols, tokens, (float)(2.0 / k), xt, 0, tokens, xs, 0, cols, h.Data, 0, cols,
+                upperTilesOnly: true);
+            MirrorUpperToLower(h.Data, cols);
+
+            // Column squared norms: each ‖X[:, j]‖² is a contiguous row of Xᵀ.
+            Parallel.For(0, cols, j =>
+            {
+                // Double accumulation: the statistic is a long sum of squares.
+                double norm = 0;
+                var col = xt.AsSpan(j * tokens, tokens);
+                for (int t = 0; t < col.Length; t++) norm += (double)col[t] * col[t];
+                so.Data[j] = (float)(so.Data[j] * keep + 2.0 / (k * k) * norm);
+                sm.Data[j] = (float)(sm.Data[j] * keep + norm / k);
+            });
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(xs);
+            ArrayPool<float>.Shared.Return(xt);
+        }
     }
 
     private static void MirrorUpperToLower(float[] a, int n)

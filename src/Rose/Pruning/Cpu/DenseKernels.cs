@@ -16,10 +16,12 @@ internal static class DenseKernels
     /// before the add (never fused), as a plain loop would; blocks of 4 rows × 16 columns of C stay in
     /// registers across a depth tile of A and B instead of going to memory once per kk.
     /// With <paramref name="upperTilesOnly"/> (m = n) blocks entirely below the diagonal are skipped;
-    /// the caller then mirrors the upper triangle.</summary>
+    /// the caller then mirrors the upper triangle. <paramref name="narrowTail"/> = false leaves the
+    /// columns short of a whole register block to the scalar loop, as before the narrow blocks (the
+    /// benchmark's baseline).</summary>
     public static void MultiplyAdd(int m, int n, int k, float alpha,
         float[] a, int aOffset, int lda, float[] b, int bOffset, int ldb, float[] c, int cOffset, int ldc,
-        bool upperTilesOnly = false)
+        bool upperTilesOnly = false, bool narrowTail = true)
     {
         if (m == 0 || n == 0 || k == 0) return;
         int rowTiles = (m + RowTile - 1) / RowTile;
@@ -31,7 +33,7 @@ internal static class DenseKernels
                 int k1 = Math.Min(k, k0 + DepthTile);
                 int r = r0;
                 for (; r + MicroRows <= r1; r += MicroRows)
-                    Block4(r, upperTilesOnly ? r / Block * Block : 0, n, k0, k1, alpha, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc);
+                    Block4(r, upperTilesOnly ? r / Block * Block : 0, n, k0, k1, alpha, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc, narrowTail);
                 for (; r < r1; r++)
                     Row(r, upperTilesOnly ? r / Block * Block : 0, n, k0, k1, alpha, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc);
             }
@@ -42,7 +44,7 @@ internal static class DenseKernels
     private static readonly int Block = Vector512.IsHardwareAccelerated ? 32 : 16;
 
     private static void Block4(int r, int jStart, int n, int k0, int k1, float alpha,
-        float[] a, int aOffset, int lda, float[] b, int bOffset, int ldb, float[] c, int cOffset, int ldc)
+        float[] a, int aOffset, int lda, float[] b, int bOffset, int ldb, float[] c, int cOffset, int ldc, bool narrowTail)
     {
         int a0 = aOffset + r * lda, a1 = a0 + lda, a2 = a1 + lda, a3 = a2 + lda;
         int c0 = cOffset + r * ldc, c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
@@ -108,6 +110,47 @@ internal static class DenseKernels
                 x10.StoreUnsafe(ref cRef, (nuint)(c1 + j)); x11.StoreUnsafe(ref cRef, (nuint)(c1 + j + 8));
                 x20.StoreUnsafe(ref cRef, (nuint)(c2 + j)); x21.StoreUnsafe(ref cRef, (nuint)(c2 + j + 8));
                 x30.StoreUnsafe(ref cRef, (nuint)(c3 + j)); x31.StoreUnsafe(ref cRef, (nuint)(c3 + j + 8));
+            }
+        }
+        if (narrowTail)
+        {
+            // The columns short of a whole block (12 of the sample's 172-wide MLP input) would otherwise
+            // take the scalar loop, which cost more than the other 160: one vector per row, 8 then 4 wide.
+            if (Vector256.IsHardwareAccelerated)
+            {
+                for (; j + 8 <= n; j += 8)
+                {
+                    var x0 = Vector256.LoadUnsafe(ref cRef, (nuint)(c0 + j)); var x1 = Vector256.LoadUnsafe(ref cRef, (nuint)(c1 + j));
+                    var x2 = Vector256.LoadUnsafe(ref cRef, (nuint)(c2 + j)); var x3 = Vector256.LoadUnsafe(ref cRef, (nuint)(c3 + j));
+                    for (int kk = k0; kk < k1; kk++)
+                    {
+                        var y = Vector256.LoadUnsafe(ref bRef, (nuint)(bOffset + kk * ldb + j));
+                        x0 += Vector256.Create(alpha * Unsafe.Add(ref aRef, a0 + kk)) * y;
+                        x1 += Vector256.Create(alpha * Unsafe.Add(ref aRef, a1 + kk)) * y;
+                        x2 += Vector256.Create(alpha * Unsafe.Add(ref aRef, a2 + kk)) * y;
+                        x3 += Vector256.Create(alpha * Unsafe.Add(ref aRef, a3 + kk)) * y;
+                    }
+                    x0.StoreUnsafe(ref cRef, (nuint)(c0 + j)); x1.StoreUnsafe(ref cRef, (nuint)(c1 + j));
+                    x2.StoreUnsafe(ref cRef, (nuint)(c2 + j)); x3.StoreUnsafe(ref cRef, (nuint)(c3 + j));
+                }
+            }
+            if (Vector128.IsHardwareAccelerated)
+            {
+                for (; j + 4 <= n; j += 4)
+                {
+                    var x0 = Vector128.LoadUnsafe(ref cRef, (nuint)(c0 + j)); var x1 = Vector128.LoadUnsafe(ref cRef, (nuint)(c1 + j));
+                    var x2 = Vector128.LoadUnsafe(ref cRef, (nuint)(c2 + j)); var x3 = Vector128.LoadUnsafe(ref cRef, (nuint)(c3 + j));
+                    for (int kk = k0; kk < k1; kk++)
+                    {
+                        var y = Vector128.LoadUnsafe(ref bRef, (nuint)(bOffset + kk * ldb + j));
+                        x0 += Vector128.Create(alpha * Unsafe.Add(ref aRef, a0 + kk)) * y;
+                        x1 += Vector128.Create(alpha * Unsafe.Add(ref aRef, a1 + kk)) * y;
+                        x2 += Vector128.Create(alpha * Unsafe.Add(ref aRef, a2 + kk)) * y;
+                        x3 += Vector128.Create(alpha * Unsafe.Add(ref aRef, a3 + kk)) * y;
+                    }
+                    x0.StoreUnsafe(ref cRef, (nuint)(c0 + j)); x1.StoreUnsafe(ref cRef, (nuint)(c1 + j));
+                    x2.StoreUnsafe(ref cRef, (nuint)(c2 + j)); x3.StoreUnsafe(ref cRef, (nuint)(c3 + j));
+                }
             }
         }
         for (int i = 0; i < MicroRows; i++)
