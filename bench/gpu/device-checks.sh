@@ -18,7 +18,9 @@
 #      at the largest shape the tool is for.
 # Arguments pick steps (default: all). One device call may run at most 600 s, and a session has 15
 # device minutes including the machine's start, so run what decides the issue first:
-#   bench/gpu/device-checks.sh 1 5     (about 6 minutes: tests, then the 32-layer target)
+#   bench/gpu/device-checks.sh 1 5     (about 6 minutes, at most 10: tests, then the 32-layer target;
+#                                       its prune may take up to 380 s: the last measured rate, 6.9 s a
+#                                       layer, would need 220 s; call it with timeout_s 600)
 #   bench/gpu/device-checks.sh 4 2 3   (about 5: side by side with PyTorch, resume, prune-layer)
 #   bench/gpu/device-checks.sh 6 7 8   (about 4: profile, fidelity against the official loop, 70B layers)
 # bench/gpu/rehearse.sh runs this script here on the CPU emulator of CUDA, with small shapes, so a
@@ -104,7 +106,7 @@ attn=simt; [ "$(cat "$O/mma-rc" 2>/dev/null || cat $T/mma-rc 2>/dev/null)" = 0 ]
 if want 5; then
 # 5. The whole 7B shape.
 [ -n "$synth_pid" ] && wait "$synth_pid"; stamp "synth 32 layers: $(tail -1 "$O/synth.txt" 2>/dev/null)"
-ROSE_BENCH_NSAMPLES=$ns ROSE_BENCH_SEQLEN=$sl ROSE_BENCH_MODEL=$T/l7b ROSE_BENCH_ATTENTION=$attn ROSE_BENCH_REPORT="$O/reports" tmo 240 $bench \
+ROSE_BENCH_NSAMPLES=$ns ROSE_BENCH_SEQLEN=$sl ROSE_BENCH_MODEL=$T/l7b ROSE_BENCH_ATTENTION=$attn ROSE_BENCH_REPORT="$O/reports" tmo 380 $bench \
   --filter '*Llama7BPipeline*' --anyCategories full --inProcess > "$O/bench-32layers.txt" 2>&1
 stamp "bench 32 layers ($attn attention) rc=$?"; grep -E "llama2-7b rose|\| +cuda" "$O/bench-32layers.txt" | head -10
 fi
