@@ -1,4 +1,7 @@
 using NUnit.Framework;
+using Rose.Cuda.Forward;
+using Rose.Data;
+using Rose.Modeling;
 using Rose.Pruning;
 using Rose.Tests.Native;
 using Rose.Tests.Pruning;
@@ -10,7 +13,8 @@ namespace Rose.Tests.Cuda;
 /// blocking calls (synchronizations, blocking copies, copies through pageable memory, frees, which
 /// synchronize the device) and its allocations must not grow with the matrix's columns. A round trip
 /// to the host per OBS block or per column would leave an H200 idle between kernels thousands of times
-/// per 7B layer, and no CPU-side test can time that. Emulator only: a GPU keeps no census.</summary>
+/// per 7B layer, and no CPU-side test can time that. Likewise a layer's calibration forward and
+/// statistics must not round-trip per calibration window. Emulator only: a GPU keeps no census.</summary>
 [TestFixture, Category("Gpu")]
 public sealed class DeviceRoundTripTests
 {
@@ -43,6 +47,37 @@ public sealed class DeviceRoundTripTests
         Assert.That(narrowBlocking.Values.Sum(), Is.GreaterThan(0), "the census saw the prune");
         Assert.That(Describe(wideBlocking), Is.EqualTo(Describe(narrowBlocking)), "blocking calls, 1000 columns vs 256");
         Assert.That(wideAllocations, Is.EqualTo(narrowAllocations), "allocations, 1000 columns vs 256");
+    }
+
+    [Test]
+    public void BlockingCallsAndAllocationsOfALayerForwardDoNotGrowWithTheWindows()
+    {
+        var backend = Backend();
+        if (!GpuTestEnvironment.OnEmulator) Assert.Ignore("the census counts the CPU emulator's driver calls; a GPU keeps none");
+        using var model = LlamaModel.Open(BundledSample.ModelDirectory);
+        var tokens = model.Tokenizer.Encode(File.ReadAllText(BundledSample.CalibrationText), addBos: true);
+        var layer = model.LoadLayer(0);
+
+        (Dictionary<string, long> Blocking, long Allocations) Census(int windows)
+        {
+            using var runner = new CudaCalibrationRunner(model, CalibrationSampler.Sequential(tokens, windows, 32), backend);
+            backend.Synchronize();
+            EmulatorDriver.ResetCensus();
+            var stats = runner.CollectStatistics(layer, backend);
+            foreach (var s in stats.Values) s.Dispose();
+            runner.Advance(layer);
+            var census = EmulatorDriver.Census();
+            return (census.Where(e => IsBlocking(e.Key)).ToDictionary(e => e.Key, e => e.Value.Calls),
+                census.Where(e => e.Key.StartsWith("alloc", StringComparison.Ordinal)).Sum(e => e.Value.Calls));
+        }
+
+        Census(6);
+        var (fewBlocking, fewAllocations) = Census(2);
+        var (manyBlocking, manyAllocations) = Census(6);
+        TestContext.Out.WriteLine($"per layer: {Describe(fewBlocking)}; {fewAllocations} allocations");
+        Assert.That(fewBlocking.Values.Sum(), Is.GreaterThan(0), "the census saw the layer");
+        Assert.That(Describe(manyBlocking), Is.EqualTo(Describe(fewBlocking)), "blocking calls, 6 windows vs 2");
+        Assert.That(manyAllocations, Is.EqualTo(fewAllocations), "allocations, 6 windows vs 2");
     }
 
     /// <summary>Prunes a 64 × <paramref name="cols"/> matrix whose block losses differ enough for ROSE
