@@ -15,7 +15,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <new>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -408,7 +411,41 @@ void gemmTyped(const GemmShape& s, float alpha, const void* a, int abType, const
 
 int elementSize(int type) { return type == kR32F ? 4 : 2; }
 
+// The GEMM census (read through rose_emu_blas_census): calls and flops (2·m·n·k per product) by
+// depth k, which tells a linear layer (k = its input features) from a Hessian fold (k = tokens), so
+// a test can hold the flops a run asks for against the ones its report counts.
+std::mutex censusLock;
+std::map<std::string, std::pair<long long, long long>> census;
+
+void Count(const char* function, int m, int n, int k, int batch)
+{
+    std::lock_guard<std::mutex> guard(censusLock);
+    auto& entry = census[std::string(function) + " k=" + std::to_string(k)];
+    entry.first++;
+    entry.second += 2LL * m * n * k * batch;
+}
+
 } // namespace
+
+// The census so far (not a cuBLAS function), one "calls flops what" line each: copied NUL-terminated
+// into `buffer` when it fits in `size` bytes; returns the text's length either way.
+EMU_EXPORT long long rose_emu_blas_census(char* buffer, long long size)
+{
+    std::string text;
+    {
+        std::lock_guard<std::mutex> guard(censusLock);
+        for (const auto& [what, entry] : census)
+            text += std::to_string(entry.first) + " " + std::to_string(entry.second) + " " + what + "\n";
+    }
+    if (buffer && (long long)text.size() < size) memcpy(buffer, text.c_str(), text.size() + 1);
+    return (long long)text.size();
+}
+
+EMU_EXPORT void rose_emu_blas_census_reset()
+{
+    std::lock_guard<std::mutex> guard(censusLock);
+    census.clear();
+}
 
 EMU_EXPORT int cublasCreate_v2(void** handle)
 {
@@ -460,6 +497,7 @@ EMU_EXPORT int cublasSgemm_v2(void* handle, int transA, int transB, int m, int n
     int status = checkGemm("cublasSgemm_v2", handle, transA, transB, m, n, k, lda, ldb, ldc, shape);
     if (status != kSuccess) return status;
     if (alpha == nullptr || beta == nullptr) return fail(kInvalidValue, "cublasSgemm_v2", "null alpha or beta");
+    Count("cublasSgemm_v2", m, n, k, 1);
     try
     {
         gemm(shape, *alpha, a, b, *beta, c, ldc);
@@ -482,6 +520,7 @@ EMU_EXPORT int cublasGemmEx(void* handle, int transA, int transB, int m, int n, 
     status = checkTypes(fn, aType, bType, cType, computeType, algo);
     if (status != kSuccess) return status;
     if (alpha == nullptr || beta == nullptr) return fail(kInvalidValue, fn, "null alpha or beta");
+    Count(fn, m, n, k, 1);
     try
     {
         gemmTyped(shape, *static_cast<const float*>(alpha), a, aType, b, *static_cast<const float*>(beta), c, cType, ldc);
@@ -507,6 +546,7 @@ EMU_EXPORT int cublasGemmStridedBatchedEx(void* handle, int transA, int transB, 
     if (status != kSuccess) return status;
     if (batchCount < 0) return fail(kInvalidValue, fn, "negative batchCount %d", batchCount);
     if (alpha == nullptr || beta == nullptr) return fail(kInvalidValue, fn, "null alpha or beta");
+    Count(fn, m, n, k, batchCount);
     float alphaValue = *static_cast<const float*>(alpha), betaValue = *static_cast<const float*>(beta);
     // Strides count elements of each operand's own type.
     int abSize = elementSize(aType), cSize = elementSize(cType);

@@ -3,13 +3,14 @@ using Rose.Native;
 
 namespace Rose.Tests.Cuda;
 
-/// <summary>The CPU emulator's own driver entry points (tests/CudaEmulator/fake_cuda.cpp), from the
-/// libcuda Rose loaded: fault injection and the census of driver calls. Only on the emulator.</summary>
+/// <summary>The CPU emulator's own entry points (tests/CudaEmulator), from the libraries Rose loaded:
+/// the driver's fault injection and census of driver calls, cuBLAS's census of GEMM flops. Only on
+/// the emulator.</summary>
 internal static unsafe class EmulatorDriver
 {
-    private static nint Export(string name)
+    private static nint Export(string name, string library = "cuda")
     {
-        string path = CudaLibraries.LoadedFrom("cuda") ?? throw new InvalidOperationException("libcuda is not loaded");
+        string path = CudaLibraries.LoadedFrom(library) ?? throw new InvalidOperationException($"lib{library} is not loaded");
         return NativeLibrary.GetExport(NativeLibrary.Load(path), name);
     }
 
@@ -19,10 +20,17 @@ internal static unsafe class EmulatorDriver
 
     public static void ResetCensus() => ((delegate* unmanaged<void>)Export("rose_emu_census_reset"))();
 
-    /// <summary>The census since the last reset: what → (calls, bytes or blocks).</summary>
-    public static Dictionary<string, (long Calls, long Amount)> Census()
+    /// <summary>The driver census since the last reset: what → (calls, bytes or blocks).</summary>
+    public static Dictionary<string, (long Calls, long Amount)> Census() => ReadCensus(Export("rose_emu_census"));
+
+    public static void ResetGemmCensus() => ((delegate* unmanaged<void>)Export("rose_emu_blas_census_reset", "cublas"))();
+
+    /// <summary>The cuBLAS census since the last reset: "function k=depth" → (calls, flops).</summary>
+    public static Dictionary<string, (long Calls, long Amount)> GemmCensus() => ReadCensus(Export("rose_emu_blas_census", "cublas"));
+
+    private static Dictionary<string, (long Calls, long Amount)> ReadCensus(nint export)
     {
-        var read = (delegate* unmanaged<byte*, long, long>)Export("rose_emu_census");
+        var read = (delegate* unmanaged<byte*, long, long>)export;
         long length = read(null, 0);
         var bytes = new byte[length + 1024];
         fixed (byte* p = bytes)
