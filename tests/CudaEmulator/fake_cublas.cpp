@@ -15,13 +15,12 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <map>
-#include <mutex>
 #include <new>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "emu_census.h"
 #include "emu_threads.h"
 
 #define EMU_EXPORT extern "C" __attribute__((visibility("default")))
@@ -414,38 +413,20 @@ int elementSize(int type) { return type == kR32F ? 4 : 2; }
 // The GEMM census (read through rose_emu_blas_census): calls and flops (2·m·n·k per product) by
 // depth k, which tells a linear layer (k = its input features) from a Hessian fold (k = tokens), so
 // a test can hold the flops a run asks for against the ones its report counts.
-std::mutex censusLock;
-std::map<std::string, std::pair<long long, long long>> census;
+rose_emu::Census census;
 
 void Count(const char* function, int m, int n, int k, int batch)
 {
-    std::lock_guard<std::mutex> guard(censusLock);
-    auto& entry = census[std::string(function) + " k=" + std::to_string(k)];
-    entry.first++;
-    entry.second += 2LL * m * n * k * batch;
+    census.Add(std::string(function) + " k=" + std::to_string(k), 2LL * m * n * k * batch);
 }
 
 } // namespace
 
 // The census so far (not a cuBLAS function), one "calls flops what" line each: copied NUL-terminated
 // into `buffer` when it fits in `size` bytes; returns the text's length either way.
-EMU_EXPORT long long rose_emu_blas_census(char* buffer, long long size)
-{
-    std::string text;
-    {
-        std::lock_guard<std::mutex> guard(censusLock);
-        for (const auto& [what, entry] : census)
-            text += std::to_string(entry.first) + " " + std::to_string(entry.second) + " " + what + "\n";
-    }
-    if (buffer && (long long)text.size() < size) memcpy(buffer, text.c_str(), text.size() + 1);
-    return (long long)text.size();
-}
+EMU_EXPORT long long rose_emu_blas_census(char* buffer, long long size) { return census.CopyText(buffer, size); }
 
-EMU_EXPORT void rose_emu_blas_census_reset()
-{
-    std::lock_guard<std::mutex> guard(censusLock);
-    census.clear();
-}
+EMU_EXPORT void rose_emu_blas_census_reset() { census.Reset(); }
 
 EMU_EXPORT int cublasCreate_v2(void** handle)
 {

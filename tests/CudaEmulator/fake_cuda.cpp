@@ -21,8 +21,8 @@
 #include <map>
 #include <mutex>
 #include <string>
-#include <utility>
 
+#include "emu_census.h"
 #include "emu_image.h"
 
 namespace
@@ -76,43 +76,15 @@ size_t DeviceMemory()
     return (size_t)((gib && *gib ? atof(gib) : 16.0) * (double)(1ull << 30));
 }
 
-// The census: what a run asked of the driver, one "calls amount what" line each, written to
+// The census (emu_census.h): what a run asked of the driver, written to
 // $ROSE_EMU_CENSUS when the process exits and read in-process through rose_emu_census. It is for what
 // costs time on a GPU however fast the kernels are, and which an emulator can count but not time:
 // blocking calls (synchronizations; copies from or to pageable host memory, which the driver stages
 // synchronously even when asked for an async copy; frees, which synchronize the device),
 // allocations, and launches (amount: blocks), per kernel.
-class Census
+struct DriverCensus : rose_emu::Census
 {
-public:
-    void Add(const std::string& what, long long amount = 0)
-    {
-        std::lock_guard<std::mutex> guard(lock);
-        auto& entry = counts[what];
-        entry.first++;
-        entry.second += amount;
-    }
-
-    std::string Text()
-    {
-        std::lock_guard<std::mutex> guard(lock);
-        std::string text;
-        char line[64];
-        for (const auto& [what, entry] : counts)
-        {
-            snprintf(line, sizeof line, "%lld %lld ", entry.first, entry.second);
-            text += line + what + "\n";
-        }
-        return text;
-    }
-
-    void Reset()
-    {
-        std::lock_guard<std::mutex> guard(lock);
-        counts.clear();
-    }
-
-    ~Census()
+    ~DriverCensus()
     {
         const char* path = getenv("ROSE_EMU_CENSUS");
         if (!path || !*path) return;
@@ -122,13 +94,9 @@ public:
             fclose(file);
         }
     }
-
-private:
-    std::mutex lock;
-    std::map<std::string, std::pair<long long, long long>> counts;   // what → (calls, bytes or blocks)
 };
 
-Census census;
+DriverCensus census;
 
 // Caller holds allocationLock.
 void* Allocate(size_t bytes)
@@ -365,9 +333,7 @@ __attribute__((visibility("default"))) void rose_emu_fail_allocations_after(long
 // in `size` bytes and returns the text's length either way; rose_emu_census_reset starts it afresh.
 __attribute__((visibility("default"))) long long rose_emu_census(char* buffer, long long size)
 {
-    const std::string text = census.Text();
-    if (buffer && (long long)text.size() < size) memcpy(buffer, text.c_str(), text.size() + 1);
-    return (long long)text.size();
+    return census.CopyText(buffer, size);
 }
 
 __attribute__((visibility("default"))) void rose_emu_census_reset() { census.Reset(); }

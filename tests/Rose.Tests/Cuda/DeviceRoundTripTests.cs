@@ -66,9 +66,7 @@ public sealed class DeviceRoundTripTests
             var stats = runner.CollectStatistics(layer, backend);
             foreach (var s in stats.Values) s.Dispose();
             runner.Advance(layer);
-            var census = EmulatorDriver.Census();
-            return (census.Where(e => IsBlocking(e.Key)).ToDictionary(e => e.Key, e => e.Value.Calls),
-                census.Where(e => e.Key.StartsWith("alloc", StringComparison.Ordinal)).Sum(e => e.Value.Calls));
+            return Summarize(EmulatorDriver.Census());
         }
 
         Census(6);
@@ -96,12 +94,14 @@ public sealed class DeviceRoundTripTests
 
         EmulatorDriver.ResetCensus();
         var result = MatrixPruner.Prune(backend, w, rows, cols, stats, options);
-        var census = EmulatorDriver.Census();
-
-        var blocking = census.Where(e => IsBlocking(e.Key)).ToDictionary(e => e.Key, e => e.Value.Calls);
-        long allocations = census.Where(e => e.Key.StartsWith("alloc", StringComparison.Ordinal)).Sum(e => e.Value.Calls);
+        var (blocking, allocations) = Summarize(EmulatorDriver.Census());
         return (blocking, allocations, result.Reordered);
     }
+
+    /// <summary>A driver census as the assertions compare it: blocking calls by kind, and the allocation count.</summary>
+    private static (Dictionary<string, long> Blocking, long Allocations) Summarize(Dictionary<string, (long Calls, long Amount)> census) =>
+        (census.Where(e => IsBlocking(e.Key)).ToDictionary(e => e.Key, e => e.Value.Calls),
+         census.Where(e => e.Key.StartsWith("alloc", StringComparison.Ordinal)).Sum(e => e.Value.Calls));
 
     private static string Describe(Dictionary<string, long> counts) =>
         string.Join("; ", counts.OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => $"{e.Key} ×{e.Value}"));
