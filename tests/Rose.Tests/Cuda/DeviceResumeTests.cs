@@ -33,14 +33,29 @@ public sealed class DeviceResumeTests
         public void Report(ProgressUpdate value) => action(value);
     }
 
+    /// <summary>A three-layer tiny checkpoint in <paramref name="dtype"/>; returns its folder.</summary>
+    private string ThreeLayerModel(DType dtype, ulong seed)
+    {
+        string model = Path.Combine(_dir, "model");
+        SyntheticCheckpoint.Write(SyntheticArchitecture.Tiny with { Heads = 4, KvHeads = 2, Layers = 3 }, dtype, model, seed: seed);
+        return model;
+    }
+
+    /// <summary>Every safetensors file of the reference run is byte-identical in the resumed run's output.</summary>
+    private void AssertOutputsIdentical(string reference, string resumed)
+    {
+        var files = Directory.GetFiles(Path.Combine(_dir, reference), "*.safetensors*").Select(Path.GetFileName).Order().ToArray();
+        Assert.That(files, Is.Not.Empty);
+        foreach (var file in files)
+            Assert.That(File.ReadAllBytes(Path.Combine(_dir, resumed, file!)), Is.EqualTo(File.ReadAllBytes(Path.Combine(_dir, reference, file!))), file);
+    }
+
     [TestCase(DType.BF16, false)]
     [TestCase(DType.F32, true)]
     public void InterruptedDevicePruneResumesToTheSameBytes(DType dtype, bool offloadActivations)
     {
         var gpu = Backend();
-        var arch = SyntheticArchitecture.Tiny with { Heads = 4, KvHeads = 2, Layers = 3 };
-        string model = Path.Combine(_dir, "model");
-        SyntheticCheckpoint.Write(arch, dtype, model, seed: 11);
+        string model = ThreeLayerModel(dtype, seed: 11);
         PruneRunOptions Options(string output, bool resume = false) => new()
         {
             ModelDirectory = model,
@@ -68,10 +83,7 @@ public sealed class DeviceResumeTests
         Assert.That(resumed.Backend, Is.EqualTo("cuda"));
         Assert.That(resumed.ResumedFromLayer, Is.EqualTo(2));
         Assert.That(resumed.Matrices.Select(m => m.Loss), Is.EqualTo(reference.Matrices.Select(m => m.Loss)));
-        var files = Directory.GetFiles(Path.Combine(_dir, "reference"), "*.safetensors*").Select(Path.GetFileName).Order().ToArray();
-        Assert.That(files, Is.Not.Empty);
-        foreach (var file in files)
-            Assert.That(File.ReadAllBytes(Path.Combine(_dir, "out", file!)), Is.EqualTo(File.ReadAllBytes(Path.Combine(_dir, "reference", file!))), file);
+        AssertOutputsIdentical("reference", "out");
     }
 
     /// <summary>The GPU running out of memory in the middle of a prune (the emulator's driver refuses every
@@ -83,9 +95,7 @@ public sealed class DeviceResumeTests
         var gpu = Backend();
         if (!GpuTestEnvironment.OnEmulator)
             Assert.Ignore("injecting an out-of-memory needs the CPU emulator's driver (tests/CudaEmulator)");
-        var arch = SyntheticArchitecture.Tiny with { Heads = 4, KvHeads = 2, Layers = 3 };
-        string model = Path.Combine(_dir, "model");
-        SyntheticCheckpoint.Write(arch, DType.BF16, model, seed: 12);
+        string model = ThreeLayerModel(DType.BF16, seed: 12);
         PruneRunOptions Options(string output, bool resume = false) => new()
         {
             ModelDirectory = model,
@@ -115,7 +125,6 @@ public sealed class DeviceResumeTests
 
         var resumed = new PruningPipeline(gpu, TextWriter.Null).Run(Options("out", resume: true));
         Assert.That(resumed.ResumedFromLayer, Is.EqualTo(2));
-        foreach (var file in Directory.GetFiles(Path.Combine(_dir, "reference"), "*.safetensors*").Select(Path.GetFileName))
-            Assert.That(File.ReadAllBytes(Path.Combine(_dir, "out", file!)), Is.EqualTo(File.ReadAllBytes(Path.Combine(_dir, "reference", file!))), file);
+        AssertOutputsIdentical("reference", "out");
     }
 }
