@@ -143,6 +143,25 @@ public sealed unsafe class DeviceBuffer<T> : IDisposable where T : unmanaged
             nameof(CuDriver.cuMemcpyDtoDAsync_v2));
     }
 
+    /// <summary>Queues a copy of this buffer's first <paramref name="count"/> elements from device address
+    /// <paramref name="source"/> (memory another buffer owns, viewed as elements of this type).</summary>
+    public void CopyFromAsync(CUdeviceptr source, long count, CudaStream? stream)
+    {
+        CheckRange(0, count);
+        Context.MakeCurrent();
+        CuDriver.Check(CuDriver.cuMemcpyDtoDAsync_v2(Pointer.Value, source.Value, Bytes(count), CudaStream.HandleOf(stream)),
+            nameof(CuDriver.cuMemcpyDtoDAsync_v2));
+    }
+
+    /// <summary>Queues a copy of this buffer's first <paramref name="count"/> elements to device address <paramref name="destination"/>.</summary>
+    public void CopyToAsync(CUdeviceptr destination, long count, CudaStream? stream)
+    {
+        CheckRange(0, count);
+        Context.MakeCurrent();
+        CuDriver.Check(CuDriver.cuMemcpyDtoDAsync_v2(destination.Value, Pointer.Value, Bytes(count), CudaStream.HandleOf(stream)),
+            nameof(CuDriver.cuMemcpyDtoDAsync_v2));
+    }
+
     /// <summary>Sets every byte to zero.</summary>
     public void Clear()
     {

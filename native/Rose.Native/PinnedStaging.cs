@@ -5,6 +5,9 @@ namespace Rose.Native;
 /// <summary>Fills a staging chunk with the bytes [offset, offset + chunk.Length) of an upload.</summary>
 public delegate void StagingProducer(long offset, Span<byte> chunk);
 
+/// <summary>Takes the bytes [offset, offset + chunk.Length) of a download out of a staging chunk.</summary>
+public delegate void StagingConsumer(long offset, ReadOnlySpan<byte> chunk);
+
 /// <summary>
 /// Moves large arrays between pageable host memory and the device through two page-locked chunks:
 /// the host fills (or drains) one chunk, by all cores, while the DMA engine moves the other. Pageable
@@ -82,71 +85,74 @@ public sealed unsafe class PinnedStaging : IDisposable
         fixed (T* p = source)
         {
             byte* s = (byte*)p;
-            Upload((long)source.Length * sizeof(T), destination, (offset, chunk) => Copy(s + offset, chunk));
+            Upload((long)source.Length * sizeof(T), destination, (offset, chunk) => Copy(new ReadOnlySpan<byte>(s + offset, chunk.Length), chunk));
         }
     }
 
     public void Download<T>(CUdeviceptr source, Span<T> destination) where T : unmanaged
     {
-        long bytes = (long)destination.Length * sizeof(T);
-        int chunks = (int)((bytes + ChunkBytes - 1) / ChunkBytes);
         fixed (T* p = destination)
         {
             byte* d = (byte*)p;
-            try
-            {
-                DownloadChunks(source, d, bytes, chunks);
-            }
-            catch
-            {
-                DrainQuietly();
-                throw;
-            }
+            Download(source, (long)destination.Length * sizeof(T), (offset, chunk) => Copy(chunk, new Span<byte>(d + offset, chunk.Length)));
         }
     }
 
-    private void DownloadChunks(CUdeviceptr source, byte* d, long bytes, int chunks)
+    /// <summary>Downloads <paramref name="bytes"/> bytes, handing each chunk to <paramref name="consume"/>
+    /// (by all cores, say, converting as it copies) while the DMA engine moves the next one.</summary>
+    public void Download(CUdeviceptr source, long bytes, StagingConsumer consume)
     {
-        for (int c = 0; c <= chunks; c++)
+        ArgumentOutOfRangeException.ThrowIfNegative(bytes);
+        int chunks = (int)((bytes + ChunkBytes - 1) / ChunkBytes);
+        try
         {
-            if (c < chunks)
+            for (int c = 0; c <= chunks; c++)
             {
-                long offset = (long)c * ChunkBytes;
-                int n = (int)Math.Min(ChunkBytes, bytes - offset);
-                Context.MakeCurrent();
-                CuDriver.Check(CuDriver.cuMemcpyDtoHAsync_v2(_chunks[c & 1].Pointer, source.AddBytes(offset).Value, (nuint)n,
-                    CudaStream.HandleOf(Stream)), nameof(CuDriver.cuMemcpyDtoHAsync_v2));
-                _done[c & 1].Record(Stream);
+                if (c < chunks)
+                {
+                    long offset = (long)c * ChunkBytes;
+                    int n = (int)Math.Min(ChunkBytes, bytes - offset);
+                    Context.MakeCurrent();
+                    CuDriver.Check(CuDriver.cuMemcpyDtoHAsync_v2(_chunks[c & 1].Pointer, source.AddBytes(offset).Value, (nuint)n,
+                        CudaStream.HandleOf(Stream)), nameof(CuDriver.cuMemcpyDtoHAsync_v2));
+                    _done[c & 1].Record(Stream);
+                }
+                if (c > 0)
+                {
+                    // Drain chunk c − 1 while chunk c is in flight.
+                    int b = (c - 1) & 1;
+                    long offset = (long)(c - 1) * ChunkBytes;
+                    int n = (int)Math.Min(ChunkBytes, bytes - offset);
+                    _done[b].Synchronize();
+                    consume(offset, new ReadOnlySpan<byte>(_chunks[b].Pointer, n));
+                }
             }
-            if (c > 0)
-            {
-                // Drain chunk c − 1 while chunk c is in flight.
-                int b = (c - 1) & 1;
-                long offset = (long)(c - 1) * ChunkBytes;
-                int n = (int)Math.Min(ChunkBytes, bytes - offset);
-                _done[b].Synchronize();
-                Copy(_chunks[b].Pointer, new Span<byte>(d + offset, n));
-            }
+        }
+        catch
+        {
+            DrainQuietly();
+            throw;
         }
     }
 
     /// <summary>memcpy split over cores in 1 MB pieces (one core cannot fill a PCIe 5 link).</summary>
-    private static void Copy(byte* source, Span<byte> destination)
+    private static void Copy(ReadOnlySpan<byte> source, Span<byte> destination)
     {
         int n = destination.Length;
         if (n <= 2 * CopyPiece)
         {
-            new ReadOnlySpan<byte>(source, n).CopyTo(destination);
+            source[..n].CopyTo(destination);
             return;
         }
+        fixed (byte* src = source)
         fixed (byte* dst = destination)
         {
-            byte* d = dst;
+            byte* s = src, d = dst;
             Parallel.For(0, (n + CopyPiece - 1) / CopyPiece, i =>
             {
                 long at = (long)i * CopyPiece;
                 int m = (int)Math.Min(CopyPiece, n - at);
-                Buffer.MemoryCopy(source + at, d + at, m, m);
+                Buffer.MemoryCopy(s + at, d + at, m, m);
             });
         }
     }

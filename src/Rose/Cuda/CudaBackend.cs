@@ -189,6 +189,66 @@ public sealed class CudaBackend : IPruningBackend
         return new CudaMatrix(Context.Allocate<float>((long)rows * cols), rows, cols);
     }
 
+    // ---- weights held on the device in the model's dtype ---------------------------------
+
+    /// <summary>An fp32 working copy of the rows×cols tensor <paramref name="source"/> stored as
+    /// <paramref name="dtype"/> (fp32, bf16 or fp16), widened on the device: a weight the forward
+    /// already holds in the model's dtype is pruned without crossing PCIe.</summary>
+    internal BackendMatrix Widen(DeviceBuffer<byte> source, DType dtype, int rows, int cols)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        CheckStored(source, dtype, rows, cols);
+        var m = NewMatrix(rows, cols);
+        try
+        {
+            if (m.Count == 0) return m;
+            if (dtype == DType.F32) m.Buffer.CopyFromAsync(source.Pointer, m.Count, _stream);
+            else Launch("convert.cu", $"rose_widen_{Forward.ForwardKernels.Suffix(dtype)}", m.Count, source.Pointer, m.Pointer, m.Count);
+            return m;
+        }
+        catch
+        {
+            m.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Stores <paramref name="source"/> in the tensor <paramref name="destination"/> of
+    /// <paramref name="dtype"/>, rounded to nearest even as the host's conversion rounds.</summary>
+    internal void Narrow(BackendMatrix source, DeviceBuffer<byte> destination, DType dtype)
+    {
+        var m = M(source);
+        CheckStored(destination, dtype, m.Rows, m.Cols);
+        if (m.Count == 0) return;
+        if (dtype == DType.F32) m.Buffer.CopyToAsync(destination.Pointer, m.Count, _stream);
+        else Launch("convert.cu", $"rose_narrow_{Forward.ForwardKernels.Suffix(dtype)}", m.Count, m.Pointer, destination.Pointer, m.Count);
+    }
+
+    /// <summary>The values of the tensor <paramref name="source"/> of <paramref name="dtype"/> as fp32
+    /// on the host (exact), in the backend's stream order: each pinned chunk is widened by all cores
+    /// while the next one moves.</summary>
+    internal unsafe void DownloadWidened(DeviceBuffer<byte> source, DType dtype, Span<float> destination)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        int size = dtype.ElementSize();
+        if (source.SizeInBytes != (long)destination.Length * size)
+            throw new ArgumentException($"a device tensor of {source.SizeInBytes} bytes is not {destination.Length} values of {dtype.ToSafeTensorsString()}");
+        fixed (float* d = destination)
+        {
+            float* p = d;
+            _staging.Download(source.Pointer, source.SizeInBytes, (offset, chunk) =>
+                ParallelConversion.ToSingle(dtype, chunk, new Span<float>(p + offset / size, chunk.Length / size)));
+        }
+    }
+
+    private static void CheckStored(DeviceBuffer<byte> tensor, DType dtype, int rows, int cols)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(rows);
+        ArgumentOutOfRangeException.ThrowIfNegative(cols);
+        if (tensor.SizeInBytes != (long)rows * cols * dtype.ElementSize())
+            throw new ArgumentException($"a device tensor of {tensor.SizeInBytes} bytes is not a {rows}×{cols} matrix of {dtype.ToSafeTensorsString()}");
+    }
+
     // ---- calibration statistics ----------------------------------------------------------
 
     public void FoldSequence(BackendMatrix hessian, BackendVector sOfficial, BackendVector sMean,

@@ -9,7 +9,7 @@ internal sealed class CudaKernels : IDisposable
 {
     /// <summary>The kernel files the backend launches from.</summary>
     public static readonly IReadOnlyList<string> Files =
-        ["hessian.cu", "cholesky.cu", "scores.cu", "permute.cu", "obs.cu", "masks.cu", "grid_select.cu"];
+        ["hessian.cu", "cholesky.cu", "scores.cu", "permute.cu", "obs.cu", "masks.cu", "grid_select.cu", "convert.cu"];
 
     private readonly Dictionary<string, CudaModule> _modules = new(StringComparer.Ordinal);
 

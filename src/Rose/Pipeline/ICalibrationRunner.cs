@@ -20,6 +20,12 @@ public interface ICalibrationRunner : IDisposable
     {
     }
 
+    /// <summary>Where the linear <paramref name="kind"/> of <paramref name="layer"/> already lives on the pruning
+    /// backend after <see cref="CollectStatistics"/> of that layer (a device runner keeps the layer it ran), or
+    /// null: prune it from the host weights. When every linear of the layer is pruned through its resident
+    /// weight, <see cref="Advance"/> runs from that copy instead of uploading the layer again.</summary>
+    IResidentWeight? ResidentWeight(DecoderLayerWeights layer, LinearKind kind) => null;
+
     /// <summary>Forward of the (pruned) layer over every window: the activations become the next layer's inputs.</summary>
     void Advance(DecoderLayerWeights layer);
 

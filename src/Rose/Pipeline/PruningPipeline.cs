@@ -198,9 +198,10 @@ public sealed class PruningPipeline
                                 string name = LinearKinds.WeightName(l, kind);
                                 progress?.Report(new ProgressUpdate($"{layerLabel} {kind.ModulePath()}", done, steps));
                                 var linear = layer[kind];
-                                // In place: the layer's dense weights are not needed once its statistics are folded.
+                                // In place: the layer's dense weights are not needed once its statistics are folded. A device
+                                // runner still holds the layer in the model's dtype: pruned there, it needs no upload.
                                 var result = MatrixPruner.Prune(_backend, linear.Weight, linear.OutFeatures, linear.InFeatures,
-                                    stats?[kind.InputGroup()], options.Prune);
+                                    stats?[kind.InputGroup()], options.Prune, runner?.ResidentWeight(layer, kind));
                                 matrices.Add(new MatrixReport(name, l, kind.ModulePath(), [linear.OutFeatures, linear.InFeatures],
                                     result.Sparsity, result.Loss, result.RelativeRange, result.Reordered, result.DampUsed,
                                     result.NonPdEvents, result.IdentityFallback, result.DeadColumns, result.PhaseSeconds));

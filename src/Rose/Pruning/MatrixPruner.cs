@@ -9,8 +9,12 @@ public static class MatrixPruner
 
     /// <param name="stats">Input statistics of this linear; required for every method but magnitude.
     /// Never modified.</param>
+    /// <param name="resident">Where the backend already holds this weight (in the model's dtype): the prune
+    /// starts from that copy and stores its result there, and <paramref name="weight"/> receives the pruned
+    /// values as stored (its values on entry are not read). Null: <paramref name="weight"/> is uploaded and
+    /// the fp32 result downloaded into it.</param>
     public static MatrixPruneResult Prune(IPruningBackend backend, float[] weight, int rows, int cols,
-        LayerInputStatistics? stats, PruneOptions options)
+        LayerInputStatistics? stats, PruneOptions options, IResidentWeight? resident = null)
     {
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentNullException.ThrowIfNull(weight);
@@ -35,8 +39,10 @@ public static class MatrixPruner
         int nonPd = 0, dead = 0;
         bool identity = false;
 
-        using (var w = backend.Upload(weight, rows, cols))
+        using (var w = resident?.Checkout() ?? backend.Upload(weight, rows, cols))
         {
+            if (w.Rows != rows || w.Cols != cols)
+                throw new ArgumentException($"The resident weight is {w.Rows}×{w.Cols}, expected {rows}×{cols}.", nameof(resident));
             switch (options.Method)
             {
                 case PruneMethod.Magnitude:
@@ -74,7 +80,8 @@ public static class MatrixPruner
                 default:
                     throw new ArgumentException($"Unknown pruning method {options.Method}.", nameof(options));
             }
-            backend.Download(w, weight);
+            if (resident is null) backend.Download(w, weight);
+            else resident.Commit(w, weight);
         }
 
         long zeros = ZeroCount.Of(weight);

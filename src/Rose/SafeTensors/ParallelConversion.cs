@@ -11,22 +11,43 @@ public static unsafe class ParallelConversion
         int size = dtype.ElementSize();
         if ((long)source.Length * size != destination.Length)
             throw new ArgumentException($"{destination.Length} bytes of {dtype.ToSafeTensorsString()} do not hold {source.Length} elements");
-        if (source.Length <= Chunk)
-        {
-            FloatConversion.FromSingle(dtype, source, destination);
-            return;
-        }
-        int n = source.Length;
         fixed (float* src = source)
         fixed (byte* dst = destination)
         {
             float* s = src;
             byte* d = dst;
-            Parallel.For(0, (n + Chunk - 1) / Chunk, c =>
-            {
-                int start = c * Chunk, count = Math.Min(Chunk, n - start);
-                FloatConversion.FromSingle(dtype, new ReadOnlySpan<float>(s + start, count), new Span<byte>(d + (long)start * size, count * size));
-            });
+            Split(source.Length, (start, count) =>
+                FloatConversion.FromSingle(dtype, new ReadOnlySpan<float>(s + start, count), new Span<byte>(d + (long)start * size, count * size)));
         }
+    }
+
+    public static void ToSingle(DType dtype, ReadOnlySpan<byte> source, Span<float> destination)
+    {
+        int size = dtype.ElementSize();
+        if ((long)destination.Length * size != source.Length)
+            throw new ArgumentException($"{source.Length} bytes of {dtype.ToSafeTensorsString()} do not hold {destination.Length} elements");
+        fixed (byte* src = source)
+        fixed (float* dst = destination)
+        {
+            byte* s = src;
+            float* d = dst;
+            Split(destination.Length, (start, count) =>
+                FloatConversion.ToSingle(dtype, new ReadOnlySpan<byte>(s + (long)start * size, count * size), new Span<float>(d + start, count)));
+        }
+    }
+
+    /// <summary>Runs <paramref name="convert"/>(start, count) over [0, n) in chunks, on all cores when there is more than one.</summary>
+    private static void Split(int n, Action<int, int> convert)
+    {
+        if (n <= Chunk)
+        {
+            convert(0, n);
+            return;
+        }
+        Parallel.For(0, (n + Chunk - 1) / Chunk, c =>
+        {
+            int start = c * Chunk;
+            convert(start, Math.Min(Chunk, n - start));
+        });
     }
 }

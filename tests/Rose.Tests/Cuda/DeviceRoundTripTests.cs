@@ -3,8 +3,11 @@ using Rose.Cuda.Forward;
 using Rose.Data;
 using Rose.Modeling;
 using Rose.Pruning;
+using Rose.SafeTensors;
+using Rose.Synthesis;
 using Rose.Tests.Native;
 using Rose.Tests.Pruning;
+using Rose.Tests.Support;
 using static Rose.Tests.Cuda.CudaTestSupport;
 
 namespace Rose.Tests.Cuda;
@@ -76,6 +79,56 @@ public sealed class DeviceRoundTripTests
         Assert.That(fewBlocking.Values.Sum(), Is.GreaterThan(0), "the census saw the layer");
         Assert.That(Describe(manyBlocking), Is.EqualTo(Describe(fewBlocking)), "blocking calls, 6 windows vs 2");
         Assert.That(manyAllocations, Is.EqualTo(fewAllocations), "allocations, 6 windows vs 2");
+    }
+
+    /// <summary>A bf16 layer's whole device round (statistics forward, its seven linears pruned where the
+    /// runner holds them, the pruned forward) moves its weights across PCIe once each way, in the model's
+    /// dtype: up for the statistics forward, down for the checkpoint. The route before moved them up in
+    /// bf16, up and down again in fp32 for pruning and up once more for the next forward: 4× up, 2× down.</summary>
+    [Test]
+    public void APrunedLayerCrossesPcieOnceEachWay()
+    {
+        var backend = Backend();
+        if (!GpuTestEnvironment.OnEmulator) Assert.Ignore("the census counts the CPU emulator's driver calls; a GPU keeps none");
+        var dir = TinyModelFactory.TempDir("pcie");
+        try
+        {
+            string modelDir = Path.Combine(dir, "model");
+            SyntheticCheckpoint.Write(SyntheticArchitecture.Tiny with { Layers = 1 }, DType.BF16, modelDir, seed: 2);
+            using var model = LlamaModel.Open(modelDir);
+            var tokens = model.Tokenizer.Encode(File.ReadAllText(BundledSample.CalibrationText), addBos: true);
+            using var runner = new CudaCalibrationRunner(model, CalibrationSampler.Sequential(tokens, 2, 32), backend);
+            var layer = model.LoadLayer(0);
+            var options = new PruneOptions(PruneMethod.Rose, 0.7, null);
+            backend.Synchronize();
+            EmulatorDriver.ResetCensus();
+            var stats = runner.CollectStatistics(layer, backend);
+            try
+            {
+                foreach (var kind in LinearKinds.All)
+                {
+                    var linear = layer[kind];
+                    MatrixPruner.Prune(backend, linear.Weight, linear.OutFeatures, linear.InFeatures, stats[kind.InputGroup()], options,
+                        runner.ResidentWeight(layer, kind));
+                }
+            }
+            finally
+            {
+                foreach (var s in stats.Values) s.Dispose();
+            }
+            runner.Advance(layer);
+            var census = EmulatorDriver.Census();
+            long Bytes(string prefix) => census.Where(e => e.Key.StartsWith(prefix, StringComparison.Ordinal)).Sum(e => e.Value.Amount);
+            long up = Bytes("copy HtoD"), down = Bytes("copy DtoH");
+            long weights = LinearKinds.All.Sum(k => (long)layer[k].OutFeatures * layer[k].InFeatures) * DType.BF16.ElementSize();
+            TestContext.Out.WriteLine($"layer weights {weights} B in bf16; host→device {up} B, device→host {down} B");
+            Assert.That(up, Is.GreaterThanOrEqualTo(weights), "the layer went up once");
+            Assert.That(down, Is.GreaterThanOrEqualTo(weights), "the pruned layer came down once");
+            // Besides the weights: norm vectors, permutations, a few statistics read back.
+            Assert.That(up, Is.LessThan(weights * 1.1), "host→device bytes");
+            Assert.That(down, Is.LessThan(weights * 1.1), "device→host bytes");
+        }
+        finally { Directory.Delete(dir, true); }
     }
 
     /// <summary>Prunes a 64 × <paramref name="cols"/> matrix whose block losses differ enough for ROSE

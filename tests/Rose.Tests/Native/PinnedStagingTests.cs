@@ -57,6 +57,34 @@ public class PinnedStagingTests
     }
 
     [Test]
+    public void ConsumedChunksComeWithTheirOffsets()
+    {
+        var context = GpuTestEnvironment.RequireGpu();
+        using var staging = new PinnedStaging(context, null, ChunkBytes);
+        const int bytes = 3 * ChunkBytes + 100;
+        var expected = Enumerable.Range(0, bytes).Select(i => (byte)((long)i * 31 % 251)).ToArray();
+        using var device = DeviceBuffer<byte>.FromHost(context, expected);
+        var offsets = new List<long>();
+        var back = new byte[bytes];
+        staging.Download(device.Pointer, bytes, (offset, chunk) =>
+        {
+            offsets.Add(offset);
+            chunk.CopyTo(back.AsSpan((int)offset));
+        });
+        Assert.That(offsets, Is.EqualTo(new long[] { 0, ChunkBytes, 2 * ChunkBytes, 3 * ChunkBytes }));
+        Assert.That(back, Is.EqualTo(expected));
+
+        // A consumer that fails leaves the chunks usable by the next call.
+        Assert.Throws<InvalidOperationException>(() => staging.Download(device.Pointer, bytes, (offset, _) =>
+        {
+            if (offset == ChunkBytes) throw new InvalidOperationException("consumer failed");
+        }));
+        var again = new byte[bytes];
+        staging.Download<byte>(device.Pointer, again);
+        Assert.That(again, Is.EqualTo(expected));
+    }
+
+    [Test]
     public void AFailedProducerLeavesTheChunksReusable()
     {
         var context = GpuTestEnvironment.RequireGpu();

@@ -29,9 +29,21 @@ public class ParallelConversionTests
         FloatConversion.FromSingle(dtype, values, serial);
         ParallelConversion.FromSingle(dtype, values, parallel);
         Assert.That(parallel, Is.EqualTo(serial));
+
+        // And back: widening the stored bytes split over cores gives the serial widening, bit for bit.
+        var serialBack = new float[n];
+        var parallelBack = new float[n];
+        FloatConversion.ToSingle(dtype, serial, serialBack);
+        ParallelConversion.ToSingle(dtype, serial, parallelBack);
+        Assert.That(Bits(parallelBack), Is.EqualTo(Bits(serialBack)));
     }
 
+    private static int[] Bits(float[] values) => Array.ConvertAll(values, BitConverter.SingleToInt32Bits);
+
     [Test]
-    public void MismatchedLengthsAreRejected() =>
+    public void MismatchedLengthsAreRejected()
+    {
         Assert.Throws<ArgumentException>(() => ParallelConversion.FromSingle(DType.BF16, new float[4], new byte[6]));
+        Assert.Throws<ArgumentException>(() => ParallelConversion.ToSingle(DType.F16, new byte[6], new float[4]));
+    }
 }

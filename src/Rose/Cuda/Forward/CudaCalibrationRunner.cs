@@ -28,6 +28,7 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
     private readonly CudaStream _uploadStream;
     private readonly PinnedStaging _uploadStaging;
     private Task<(DecoderLayerWeights Layer, CudaLayerWeights Weights)>? _prefetched;
+    private ResidentLayer? _resident;
     private readonly int _batch;
 
     /// <summary>Device bytes besides the hidden states that one batch of windows may use.</summary>
@@ -186,7 +187,11 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
             stats[LinearInputGroup.AttentionOutput] = new(backend, shape.QDim);
             stats[LinearInputGroup.MlpInput] = new(backend, shape.Hidden);
             stats[LinearInputGroup.MlpHidden] = new(backend, shape.Intermediate);
-            using var weights = TakePrefetched(layer) ?? CudaLayerWeights.Upload(_backend.Context, layer, _dtype, _staging);
+            // The previous layer's copy goes before this one comes: at most this layer and the next one's
+            // prefetch are resident.
+            DropResident();
+            var weights = TakePrefetched(layer) ?? CudaLayerWeights.Upload(_backend.Context, layer, _dtype, _staging);
+            _resident = new ResidentLayer(layer, weights, _backend);
             for (int w0 = 0; w0 < Windows; w0 += _batch)
             {
                 int count = Math.Min(_batch, Windows - w0);
@@ -204,6 +209,17 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
             foreach (var s in stats.Values) s.Dispose();
             throw;
         }
+    }
+
+    /// <summary>The linear as the statistics forward of <paramref name="layer"/> left it on the device.</summary>
+    public IResidentWeight? ResidentWeight(DecoderLayerWeights layer, LinearKind kind) =>
+        _resident is { } r && ReferenceEquals(r.Layer, layer) ? r.Weight(kind) : null;
+
+    private void DropResident()
+    {
+        var resident = _resident;
+        _resident = null;
+        resident?.Dispose();
     }
 
     public void Prefetch(Task<DecoderLayerWeights> next)
@@ -256,20 +272,32 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
         }
     }
 
+    /// <summary>Runs from the resident copy when the whole layer was pruned through it, else uploads the host
+    /// layer; either way no copy of the layer stays on the device afterwards.</summary>
     public void Advance(DecoderLayerWeights layer)
     {
-        using var weights = CudaLayerWeights.Upload(_backend.Context, layer, _dtype, _staging);
-        for (int w0 = 0; w0 < Windows; w0 += _batch)
+        var resident = _resident is { } r && ReferenceEquals(r.Layer, layer) && r.MatchesPrunedLayer ? r : null;
+        if (resident is null) DropResident();
+        try
         {
-            int count = Math.Min(_batch, Windows - w0);
-            if (_states is not null)
+            using var uploaded = resident is null ? CudaLayerWeights.Upload(_backend.Context, layer, _dtype, _staging) : null;
+            var weights = resident?.Weights ?? uploaded!;
+            for (int w0 = 0; w0 < Windows; w0 += _batch)
             {
-                _forward.Run(weights, DeviceWindow(w0), count, SeqLen);
-                continue;
+                int count = Math.Min(_batch, Windows - w0);
+                if (_states is not null)
+                {
+                    _forward.Run(weights, DeviceWindow(w0), count, SeqLen);
+                    continue;
+                }
+                StageWindows(w0, count);
+                _forward.Run(weights, _work.Pointer, count, SeqLen);
+                _work.CopyTo(HostWindows(w0, count));
             }
-            StageWindows(w0, count);
-            _forward.Run(weights, _work.Pointer, count, SeqLen);
-            _work.CopyTo(HostWindows(w0, count));
+        }
+        finally
+        {
+            DropResident();
         }
     }
 
@@ -304,6 +332,7 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
     public void Dispose()
     {
         DiscardPrefetch();
+        DropResident();
         _uploadStaging?.Dispose();
         _uploadStream?.Dispose();
         _forward?.Dispose();
