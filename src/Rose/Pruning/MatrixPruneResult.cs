@@ -12,7 +12,7 @@ namespace Rose.Pruning;
 /// <param name="NonPdEvents">Failed factorizations (each one triggered a retry or the fallback).</param>
 /// <param name="IdentityFallback">Every damping failed; U = I was used (no OBS updates).</param>
 /// <param name="DeadColumns">Columns with H_jj = 0, zeroed in W.</param>
-/// <param name="PhaseSeconds">"prepare", "cholesky", "ordering", "obs" (the mask itself for magnitude/Wanda).</param>
+/// <param name="PhaseSeconds">"prepare", "cholesky", "ordering", "obs" (the mask itself for magnitude/Wanda), "transfer".</param>
 public sealed record MatrixPruneResult(
     int Rows,
     int Cols,

@@ -5,7 +5,9 @@ namespace Rose.Pruning;
 /// <summary>Entry point: prunes one weight matrix [rows × cols], row-major, in place.</summary>
 public static class MatrixPruner
 {
-    public static readonly IReadOnlyList<string> PhaseNames = ["prepare", "cholesky", "ordering", "obs"];
+    /// <summary>The phases a prune's seconds are split into; "transfer" is bringing the weight to the backend and
+    /// its result back (an upload and a download, or a resident weight's widening and rounding and the download).</summary>
+    public static readonly IReadOnlyList<string> PhaseNames = ["prepare", "cholesky", "ordering", "obs", "transfer"];
 
     /// <param name="stats">Input statistics of this linear; required for every method but magnitude.
     /// Never modified.</param>
@@ -39,8 +41,10 @@ public static class MatrixPruner
         int nonPd = 0, dead = 0;
         bool identity = false;
 
+        var transfer = Stopwatch.StartNew();
         using (var w = resident?.Checkout() ?? backend.Upload(weight, rows, cols))
         {
+            SparseGpt.Add(phases, "transfer", transfer);
             if (w.Rows != rows || w.Cols != cols)
                 throw new ArgumentException($"The resident weight is {w.Rows}×{w.Cols}, expected {rows}×{cols}.", nameof(resident));
             switch (options.Method)
@@ -80,8 +84,10 @@ public static class MatrixPruner
                 default:
                     throw new ArgumentException($"Unknown pruning method {options.Method}.", nameof(options));
             }
+            transfer.Restart();
             if (resident is null) backend.Download(w, weight);
             else resident.Commit(w, weight);
+            SparseGpt.Add(phases, "transfer", transfer);
         }
 
         long zeros = ZeroCount.Of(weight);
