@@ -127,6 +127,66 @@ public sealed class ResidentWeightTests
         finally { Directory.Delete(dir, true); }
     }
 
+    /// <summary>A bf16 checkpoint with one linear stored in fp32: that one is pruned from the host, so the
+    /// writer gets its fp32 result unrounded, as before; the others are held. Weights and next-layer states
+    /// equal the all-host route's.</summary>
+    [Test]
+    public void ALinearStoredInAnotherDtypeIsNotHeld()
+    {
+        var gpu = Backend();
+        var dir = TinyModelFactory.TempDir("mixed");
+        try
+        {
+            string q = LinearKinds.WeightName(0, LinearKind.Q);
+            var modelDir = TinyModelFactory.Create(new TinyModelSpec
+            {
+                DType = DType.BF16,
+                Layers = 1,
+                TensorDTypes = new Dictionary<string, DType> { [q] = DType.F32 },
+            }, Path.Combine(dir, "model"));
+            using var model = LlamaModel.Open(modelDir);
+            Assert.That(model.Checkpoint.GetInfo(q).DType, Is.EqualTo(DType.F32), "the fixture is mixed");
+            var rng = new Random(4);
+            var windows = Enumerable.Range(0, 3).Select(_ => Enumerable.Range(0, 24).Select(_ => rng.Next(model.Config.VocabSize)).ToArray()).ToArray();
+            var options = new PruneOptions(PruneMethod.SparseGpt, 0.5, null);
+            using var held = new CudaCalibrationRunner(model, windows, gpu);
+            using var host = new CudaCalibrationRunner(model, windows, gpu);
+            var a = model.LoadLayer(0);
+            var b = model.LoadLayer(0);
+            var sa = held.CollectStatistics(a, gpu);
+            var sb = host.CollectStatistics(b, gpu);
+            try
+            {
+                Assert.That(held.ResidentWeight(a, LinearKind.Q), Is.Null, "q_proj is stored in fp32, the compute dtype is bf16");
+                foreach (var kind in LinearKinds.All)
+                {
+                    var weight = held.ResidentWeight(a, kind);
+                    Assert.That(weight is null, Is.EqualTo(kind == LinearKind.Q), $"{kind} held");
+                    var la = a[kind];
+                    MatrixPruner.Prune(gpu, la.Weight, la.OutFeatures, la.InFeatures, sa[kind.InputGroup()], options, weight);
+                    var lb = b[kind];
+                    MatrixPruner.Prune(gpu, lb.Weight, lb.OutFeatures, lb.InFeatures, sb[kind.InputGroup()], options);
+                    if (kind != LinearKind.Q) FloatConversion.RoundInPlace(DType.BF16, lb.Weight);
+                    AssertSameValues(la.Weight, lb.Weight, kind.ToString());
+                }
+            }
+            finally
+            {
+                foreach (var s in sa.Values.Concat(sb.Values)) s.Dispose();
+            }
+            Assert.That(a[LinearKind.Q].Weight.Any(v => FloatConversion.Round(DType.BF16, v) != v), Is.True,
+                "q_proj's pruned values reach the host unrounded");
+            held.Advance(a);
+            host.Advance(b);
+            using var statesA = new MemoryStream();
+            using var statesB = new MemoryStream();
+            held.SaveStates(statesA);
+            host.SaveStates(statesB);
+            Assert.That(statesA.ToArray(), Is.EqualTo(statesB.ToArray()), "states after the layer");
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
     private static float[] Widened(DType dtype, byte[] stored)
     {
         var values = new float[stored.Length / dtype.ElementSize()];

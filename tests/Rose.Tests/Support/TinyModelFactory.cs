@@ -21,6 +21,9 @@ public sealed record TinyModelSpec
     public double RopeTheta { get; init; } = 10000;
     public int Seed { get; init; } = 1;
 
+    /// <summary>Tensors stored in another dtype than <see cref="DType"/> (a mixed checkpoint).</summary>
+    public IReadOnlyDictionary<string, DType>? TensorDTypes { get; init; }
+
     /// <summary>Extra config.json fields (raw values), e.g. sliding_window.</summary>
     public JsonObject? ExtraConfig { get; init; }
 }
@@ -65,7 +68,7 @@ public static class TinyModelFactory
         Add("model.norm.weight", 0.2f, spec.Hidden);
         if (!spec.Tied) Add("lm_head.weight", 1f / MathF.Sqrt(spec.Hidden), spec.Vocab, spec.Hidden);
 
-        var plan = CheckpointWriter.Plan(tensors.Select(t => new TensorSpec(t.Name, spec.DType, t.Shape)).ToList());
+        var plan = CheckpointWriter.Plan(tensors.Select(t => new TensorSpec(t.Name, spec.TensorDTypes?.GetValueOrDefault(t.Name, spec.DType) ?? spec.DType, t.Shape)).ToList());
         using (var writer = new CheckpointWriter(dir, plan))
         {
             foreach (var t in tensors) writer.WriteFloat32(t.Name, t.Data);

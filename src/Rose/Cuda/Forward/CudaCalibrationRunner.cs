@@ -211,9 +211,13 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
         }
     }
 
-    /// <summary>The linear as the statistics forward of <paramref name="layer"/> left it on the device.</summary>
+    /// <summary>The linear as the statistics forward of <paramref name="layer"/> left it on the device; null
+    /// when the checkpoint stores it in another dtype than the compute one (a mixed checkpoint), whose
+    /// pruned values must reach the writer unrounded.</summary>
     public IResidentWeight? ResidentWeight(DecoderLayerWeights layer, LinearKind kind) =>
-        _resident is { } r && ReferenceEquals(r.Layer, layer) ? r.Weight(kind) : null;
+        _resident is { } r && ReferenceEquals(r.Layer, layer)
+        && _model.Checkpoint.GetInfo(LinearKinds.WeightName(layer.Index, kind)).DType == _dtype
+            ? r.Weight(kind) : null;
 
     private void DropResident()
     {
