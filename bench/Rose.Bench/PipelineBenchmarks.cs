@@ -104,13 +104,13 @@ public class Llama7BPipelineBenchmark
     public static IEnumerable<string> Attentions() =>
         (Environment.GetEnvironmentVariable("ROSE_BENCH_ATTENTION") is { Length: > 0 } list
             ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            : [ForwardKernels.TensorCoreAttentionByDefault ? "mma" : "simt"]);
+            : [ForwardKernels.TensorCoreAttentionByDefault switch { true => "mma", false => "simt", null => "auto" }]);
 
     [GlobalSetup]
     public void Setup()
     {
         _backend = BenchBackends.Create(Device, out var why) ?? throw new InvalidOperationException(why);
-        ForwardKernels.TensorCoreAttentionByDefault = Attention == "mma";
+        ForwardKernels.TensorCoreAttentionByDefault = ForwardKernels.ParseAttentionChoice(Attention);
         _root = Path.Combine(Path.GetTempPath(), $"rose-bench-7b-{Environment.ProcessId}-{Attention}");
         if (Environment.GetEnvironmentVariable("ROSE_BENCH_MODEL") is { Length: > 0 } existing)
         {

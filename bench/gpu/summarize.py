@@ -26,7 +26,7 @@ def test_counts(name):
     return counts, failed
 
 
-for name in ("gpu-tests.txt", "gpu-tests-mma.txt"):
+for name in ("gpu-tests.txt", "gpu-tests-simt.txt"):
     result = test_counts(name)
     if result is None:
         continue

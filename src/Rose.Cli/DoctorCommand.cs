@@ -2,7 +2,9 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Rose.Cuda;
+using Rose.Cuda.Forward;
 using Rose.Native;
+using Rose.SafeTensors;
 
 namespace Rose.Cli;
 
@@ -119,9 +121,30 @@ public static class DoctorCommand
             string target = arch ?? deviceArch ?? "sm_80";
             stdout.WriteLine($"kernels for {target}:");
             ok &= CompileAll(stdout, target) == 0;
+            if (ok && deviceArch is not null) ReportAttention(stdout);
         }
         stdout.WriteLine(ok ? "doctor: the CUDA backend is usable" : "doctor: the CUDA backend is NOT usable (see above); pruning falls back to the CPU");
         return ok ? 0 : 1;
+    }
+
+    /// <summary>Which attention kernel 16-bit models get on device 0, from the tensor-core kernel's probe.</summary>
+    private static void ReportAttention(TextWriter stdout)
+    {
+        using var context = CudaContext.Create(0);
+        using var kernels = new ForwardKernels(context);
+        foreach (var dtype in new[] { DType.BF16, DType.F16 })
+        {
+            var probes = new[] { 64, 128 }.Select(d => kernels.ProbeTensorCores(dtype, d)).ToArray();
+            string detail = string.Join(", ", probes.Select(p => string.Create(CultureInfo.InvariantCulture,
+                $"head_dim {p.HeadDim}: max |Δ| {p.MaxDifference:G3} of {p.Tolerance:G3} allowed")));
+            string kernel = ForwardKernels.TensorCoreAttentionByDefault switch
+            {
+                true => "tensor cores (ROSE_ATTENTION=mma)",
+                false => "fp32 kernel (ROSE_ATTENTION=simt)",
+                null => probes.All(p => p.Agrees) ? "tensor cores" : "fp32 kernel where the tensor cores disagree",
+            };
+            stdout.WriteLine($"attention {dtype.ToSafeTensorsString().ToLowerInvariant()}: {kernel} ({detail})");
+        }
     }
 
     private static bool ReportCublas(TextWriter stdout, CudaContext context)

@@ -120,7 +120,7 @@ public class DevicePipelineTests
     {
         var gpu = Backend();
         var dir = TinyModelFactory.TempDir("devbf16");
-        bool attention = ForwardKernels.TensorCoreAttentionByDefault;
+        bool? attention = ForwardKernels.TensorCoreAttentionByDefault;
         try
         {
             var arch = SyntheticArchitecture.Tiny with { Heads = 4, KvHeads = 2, Layers = 2 };

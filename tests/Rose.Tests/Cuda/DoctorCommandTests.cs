@@ -55,4 +55,15 @@ public sealed class DoctorCommandTests
         Assert.That(output, Does.Contain("driver").And.Contain("nvrtc").And.Contain("cusolver"));
         Assert.That(output, Does.Contain(code == 0 ? "is usable" : "NOT usable"));
     }
+
+    [Test, Category("Gpu")]
+    public void FullReportOnADeviceNamesTheAttentionKernelOfEach16BitDtype()
+    {
+        GpuTestEnvironment.RequireGpu();
+        GpuTestEnvironment.RequireNvrtc();
+        var (code, output) = Run("doctor");
+        Assert.That(code, Is.EqualTo(0), output);
+        Assert.That(output, Does.Contain("attention bf16: ").And.Contain("attention f16: "));
+        Assert.That(output, Does.Contain("head_dim 64: max |Δ|").And.Contain("head_dim 128: max |Δ|"));
+    }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Rose.Native;
 using Rose.SafeTensors;
 
@@ -76,12 +77,90 @@ public sealed class ForwardKernels : IDisposable
         Kernel($"rose_round_{Suffix(dtype)}").Launch(Dim3.Cover(count, Threads), Threads, 0, null, x, count);
     }
 
-    /// <summary>Whether 16-bit models run attention on tensor cores (attention_mma.cu) rather than
-    /// the fp32 kernel (attention.cu). Opt-in through ROSE_ATTENTION=mma until the tensor-core kernel
-    /// has been verified on a GPU; ROSE_ATTENTION=simt or unset keeps the fp32 kernel. Settable so a
-    /// benchmark can compare both in one process.</summary>
-    public static bool TensorCoreAttentionByDefault { get; set; } =
-        string.Equals(Environment.GetEnvironmentVariable("ROSE_ATTENTION"), "mma", StringComparison.OrdinalIgnoreCase);
+    /// <summary>Which kernel 16-bit models run attention on: true, the tensor-core one (attention_mma.cu);
+    /// false, the fp32 one (attention.cu); null (the default), the tensor-core one wherever its probe on
+    /// this device agrees with the fp32 one (<see cref="ProbeTensorCores"/>). ROSE_ATTENTION=mma or simt
+    /// sets it for the process. Settable so a benchmark can compare both in one process.</summary>
+    public static bool? TensorCoreAttentionByDefault
+    {
+        // Read when first needed, not in a static initializer: a mistyped value is then a plain error
+        // naming the variable rather than a type-initialization failure.
+        get => (_attentionChoice ??= new(ParseAttentionChoice(Environment.GetEnvironmentVariable("ROSE_ATTENTION")))).Value;
+        set => _attentionChoice = new(value);
+    }
+
+    private static StrongBox<bool?>? _attentionChoice;
+
+    internal static bool? ParseAttentionChoice(string? value) => value?.Trim().ToLowerInvariant() switch
+    {
+        "mma" => true,
+        "simt" => false,
+        null or "" or "auto" => null,
+        _ => throw new RoseException($"ROSE_ATTENTION must be mma, simt or auto, not '{value}'"),
+    };
+
+    private readonly Dictionary<(DType, int), AttentionProbe> _probes = [];
+
+    /// <summary>Runs both attention kernels once on a small problem of this dtype and head size (three
+    /// query tiles, GQA, with and without a sliding window; inputs representable in the dtype) and
+    /// compares them: the tensor-core kernel rounds the probabilities to the dtype where the fp32 one
+    /// keeps them, which moves an output by about one unit of the dtype's last place, while a kernel
+    /// that misreads its fragments on some GPU is off by the outputs' own size. Cached per context.</summary>
+    public AttentionProbe ProbeTensorCores(DType dtype, int headDim)
+    {
+        if (!TensorCoreAttentionSupports(dtype, headDim))
+            throw new ArgumentException($"the tensor-core attention kernel does not cover {dtype.ToSafeTensorsString()} with head_dim {headDim}");
+        lock (_probes)
+        {
+            if (_probes.TryGetValue((dtype, headDim), out var known)) return known;
+            const int tokens = 150, heads = 4, kvHeads = 2;
+            var rng = new Random(headDim);
+            float[] Values(int n, float scale)
+            {
+                var a = new float[n];
+                for (int i = 0; i < n; i++) a[i] = FloatConversion.Round(dtype, (float)((rng.NextDouble() * 2 - 1) * scale));
+                return a;
+            }
+            var q = Values(tokens * heads * headDim, 2f);
+            var k = Values(tokens * kvHeads * headDim, 2f);
+            var v = Values(tokens * kvHeads * headDim, 1f);
+            using var dq = DeviceBuffer<float>.FromHost(Context, q);
+            using var dk = DeviceBuffer<float>.FromHost(Context, k);
+            using var dv = DeviceBuffer<float>.FromHost(Context, v);
+            long bytes = (long)q.Length * dtype.ElementSize();
+            using var simt = DeviceBuffer<byte>.Allocate(Context, bytes);
+            using var mma = DeviceBuffer<byte>.Allocate(Context, bytes);
+            double worst = 0;
+            foreach (int? window in new int?[] { null, 37 })
+            {
+                Attention(dtype, simt.Pointer, dq.Pointer, dk.Pointer, dv.Pointer, 1, tokens, heads, kvHeads, headDim, tensorCores: false, window: window);
+                Attention(dtype, mma.Pointer, dq.Pointer, dk.Pointer, dv.Pointer, 1, tokens, heads, kvHeads, headDim, tensorCores: true, window: window);
+                var a = Widened(simt.ToArray(), dtype, q.Length);
+                var b = Widened(mma.ToArray(), dtype, q.Length);
+                for (int i = 0; i < a.Length; i++)
+                {
+                    // NaN compares false, so a NaN makes the difference infinite rather than invisible.
+                    double d = Math.Abs((double)a[i] - b[i]);
+                    worst = d <= worst ? worst : double.IsNaN(d) ? double.PositiveInfinity : d;
+                }
+            }
+            // |outputs| ≤ 1 (averages of v): four units in the last place of 1 in the dtype.
+            double tolerance = 4 * (dtype == DType.BF16 ? 1.0 / 128 : 1.0 / 1024);
+            var probe = new AttentionProbe(dtype, headDim, worst, tolerance);
+            _probes[(dtype, headDim)] = probe;
+            if (!probe.Agrees)
+                Console.Error.WriteLine($"notice: the tensor-core attention kernel disagrees with the fp32 one on {Context.Name} " +
+                    $"({dtype.ToSafeTensorsString()}, head_dim {headDim}: max |Δ| {worst:G3}, allowed {tolerance:G3}); using the fp32 kernel");
+            return probe;
+        }
+    }
+
+    private static float[] Widened(byte[] bytes, DType dtype, int count)
+    {
+        var values = new float[count];
+        FloatConversion.ToSingle(dtype, bytes, values);
+        return values;
+    }
 
     /// <summary>Whether the tensor-core kernel covers this case: a 16-bit output dtype and head_dim 64 or 128.</summary>
     public static bool TensorCoreAttentionSupports(DType outputType, int headDim) =>
@@ -106,7 +185,7 @@ public sealed class ForwardKernels : IDisposable
         bool supported = TensorCoreAttentionSupports(outputType, headDim);
         if (tensorCores == true && !supported)
             throw new ArgumentException($"the tensor-core attention kernel needs a BF16/F16 output and head_dim 64 or 128, not {outputType.ToSafeTensorsString()} and {headDim}");
-        if (supported && (tensorCores ?? TensorCoreAttentionByDefault))
+        if (supported && (tensorCores ?? TensorCoreAttentionByDefault ?? ProbeTensorCores(outputType, headDim).Agrees))
         {
             uint queryTiles = (uint)((seqLen + MmaQueriesPerBlock - 1) / MmaQueriesPerBlock);
             Kernel($"rose_attention_mma_{Suffix(outputType)}_{headDim}").Launch(new Dim3(queryTiles, (uint)heads, (uint)batch), 128,
