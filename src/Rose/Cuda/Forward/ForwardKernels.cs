@@ -131,12 +131,25 @@ public sealed class ForwardKernels : IDisposable
             using var simt = DeviceBuffer<byte>.Allocate(Context, bytes);
             using var mma = DeviceBuffer<byte>.Allocate(Context, bytes);
             double worst = 0;
+            string? failure = null;
             foreach (int? window in new int?[] { null, 37 })
             {
                 Attention(dtype, simt.Pointer, dq.Pointer, dk.Pointer, dv.Pointer, 1, tokens, heads, kvHeads, headDim, tensorCores: false, window: window);
-                Attention(dtype, mma.Pointer, dq.Pointer, dk.Pointer, dv.Pointer, 1, tokens, heads, kvHeads, headDim, tensorCores: true, window: window);
                 var a = Widened(simt.ToArray(), dtype, q.Length);
-                var b = Widened(mma.ToArray(), dtype, q.Length);
+                float[] b;
+                try
+                {
+                    Attention(dtype, mma.Pointer, dq.Pointer, dk.Pointer, dv.Pointer, 1, tokens, heads, kvHeads, headDim, tensorCores: true, window: window);
+                    b = Widened(mma.ToArray(), dtype, q.Length);
+                }
+                catch (CudaException e)
+                {
+                    // A launch the device refuses (resources, configuration) leaves the context usable: fall back.
+                    // A fault that poisons the context fails the fp32 kernel's next launch too, and is reported there.
+                    failure = e.Message;
+                    worst = double.PositiveInfinity;
+                    break;
+                }
                 for (int i = 0; i < a.Length; i++)
                 {
                     // NaN compares false, so a NaN makes the difference infinite rather than invisible.
@@ -149,8 +162,8 @@ public sealed class ForwardKernels : IDisposable
             var probe = new AttentionProbe(dtype, headDim, worst, tolerance);
             _probes[(dtype, headDim)] = probe;
             if (!probe.Agrees)
-                Console.Error.WriteLine($"notice: the tensor-core attention kernel disagrees with the fp32 one on {Context.Name} " +
-                    $"({dtype.ToSafeTensorsString()}, head_dim {headDim}: max |Δ| {worst:G3}, allowed {tolerance:G3}); using the fp32 kernel");
+                Console.Error.WriteLine($"notice: the tensor-core attention kernel {(failure is null ? "disagrees with the fp32 one" : "failed")} on {Context.Name} " +
+                    $"({dtype.ToSafeTensorsString()}, head_dim {headDim}: {failure ?? $"max |Δ| {worst:G3}, allowed {tolerance:G3}"}); using the fp32 kernel");
             return probe;
         }
     }
