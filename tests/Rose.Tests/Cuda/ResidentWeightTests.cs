@@ -118,11 +118,7 @@ public sealed class ResidentWeightTests
                 host.Advance(b);
                 Assert.That(resident.ResidentWeight(a, LinearKind.Q), Is.Null, "the layer is let go after its forward");
             }
-            using var statesA = new MemoryStream();
-            using var statesB = new MemoryStream();
-            resident.SaveStates(statesA);
-            host.SaveStates(statesB);
-            Assert.That(statesA.ToArray(), Is.EqualTo(statesB.ToArray()), "states after both layers");
+            AssertSameStates(resident, host, "states after both layers");
         }
         finally { Directory.Delete(dir, true); }
     }
@@ -178,13 +174,19 @@ public sealed class ResidentWeightTests
                 "q_proj's pruned values reach the host unrounded");
             held.Advance(a);
             host.Advance(b);
-            using var statesA = new MemoryStream();
-            using var statesB = new MemoryStream();
-            held.SaveStates(statesA);
-            host.SaveStates(statesB);
-            Assert.That(statesA.ToArray(), Is.EqualTo(statesB.ToArray()), "states after the layer");
+            AssertSameStates(held, host, "states after the layer");
         }
         finally { Directory.Delete(dir, true); }
+    }
+
+    /// <summary>The two runners' activations, as they save them, byte for byte.</summary>
+    private static void AssertSameStates(CudaCalibrationRunner a, CudaCalibrationRunner b, string what)
+    {
+        using var sa = new MemoryStream();
+        using var sb = new MemoryStream();
+        a.SaveStates(sa);
+        b.SaveStates(sb);
+        Assert.That(sa.ToArray(), Is.EqualTo(sb.ToArray()), what);
     }
 
     private static float[] Widened(DType dtype, byte[] stored)
