@@ -24,7 +24,7 @@ internal static class PipelineDevices
     }
 
     public static PruneReport Prune(IPruningBackend backend, string model, string calib, string outDir, PruneMethod method,
-        double sparsity, int nsamples, int seqLen) =>
+        double sparsity, int nsamples, int seqLen, IProgress<ProgressUpdate>? progress = null) =>
         new PruningPipeline(backend, TextWriter.Null).Run(new PruneRunOptions
         {
             ModelDirectory = model,
@@ -35,10 +35,23 @@ internal static class PipelineDevices
             NSamples = nsamples,
             SeqLen = seqLen,
             Force = true,
-        });
+        }, progress);
 
     public static void Print(string title, PruneReport report) =>
         Console.WriteLine($"{title}: " + string.Join(", ", report.Seconds.Select(p => $"{p.Key} {p.Value:F2} s")));
+}
+
+/// <summary>Prints the seconds since the run began each time a layer is written, so a run stopped by a
+/// timeout still tells how far it got and at what rate.</summary>
+internal sealed class LayerTimes : IProgress<ProgressUpdate>
+{
+    private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+
+    public void Report(ProgressUpdate value)
+    {
+        if (value.Stage.EndsWith(" written", StringComparison.Ordinal))
+            Console.WriteLine($"[{_clock.Elapsed.TotalSeconds:F1} s] {value.Stage}");
+    }
 }
 
 /// <summary>The whole `rose prune` of the bundled sample (load → written output), ROSE and SparseGPT
@@ -126,7 +139,8 @@ public class Llama7BPipelineBenchmark
     public double PruneLlama7B()
     {
         _last = PipelineDevices.Prune(_backend, _model, BundledSample.CalibrationText,
-            Path.Combine(_root, "out"), PruneMethod.Rose, 0.7, Setting("ROSE_BENCH_NSAMPLES", 128), Setting("ROSE_BENCH_SEQLEN", 2048));
+            Path.Combine(_root, "out"), PruneMethod.Rose, 0.7, Setting("ROSE_BENCH_NSAMPLES", 128), Setting("ROSE_BENCH_SEQLEN", 2048),
+            new LayerTimes());
         return _last.OverallSparsity;
     }
 

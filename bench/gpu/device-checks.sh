@@ -10,8 +10,8 @@
 #   4. side by side on 4 LLaMA-2-7B-shaped layers: the pipeline benchmark with the fp32 attention
 #      kernel and with the tensor-core one, and the official loop re-written in PyTorch;
 #   5. the pipeline benchmark on the whole 32-layer LLaMA-2-7B shape (the issue's < 90 s target),
-#      with tensor-core attention when its tests passed; the checkpoint is synthesized in the
-#      background while step 1 runs;
+#      with tensor-core attention when its tests passed (the fp32 kernel when they failed, the probing
+#      default without step 1); the checkpoint is synthesized in the background while step 1 runs;
 #   6. an nsys profile of a 2-layer prune, when nsys is there;
 #   7. Rose against the official loop in PyTorch on 2 7B-shaped layers, the same windows: how many
 #      weights each prunes that the other keeps (bench/gpu/compare_official.py);
@@ -103,8 +103,9 @@ tmo 200 python3 bench/gpu/torch_baseline.py $T/l7b4 4 $ns $sl 0.7 "$O/torch-base
 stamp "torch baseline 4 layers rc=$?"; tail -2 "$O/torch-baseline.txt" | cut -c1-400
 fi
 
-# Tensor-core attention for the 7B runs only when its tests passed (step 1, this call or an earlier one).
-attn=simt; [ "$(cat "$O/mma-rc" 2>/dev/null || cat $T/mma-rc 2>/dev/null)" = 0 ] && attn=mma
+# Tensor-core attention for the 7B runs when its tests passed (step 1, this call or an earlier one), the
+# fp32 kernel when they failed, and without a step 1 the default: tensor cores where the probe agrees.
+attn=auto; case "$(cat "$O/mma-rc" 2>/dev/null || cat $T/mma-rc 2>/dev/null)" in 0) attn=mma;; 1) attn=simt;; esac
 [ -f "$O/mma-rc" ] && cp "$O/mma-rc" $T/mma-rc
 if want 5; then
 # 5. The whole 7B shape.
@@ -112,6 +113,8 @@ if want 5; then
 ROSE_BENCH_NSAMPLES=$ns ROSE_BENCH_SEQLEN=$sl ROSE_BENCH_MODEL=$T/l7b ROSE_BENCH_ATTENTION=$attn ROSE_BENCH_REPORT="$O/reports" tmo 380 $bench \
   --filter '*Llama7BPipeline*' --anyCategories full --inProcess > "$O/bench-32layers.txt" 2>&1
 stamp "bench 32 layers ($attn attention) rc=$?"; grep -E "llama2-7b rose|\| +cuda" "$O/bench-32layers.txt" | head -10
+# Seconds at each written layer: how far a run stopped by the timeout got, and at what rate.
+grep -E "^\[[0-9.]+ s\] layer [0-9]+/[0-9]+ written" "$O/bench-32layers.txt" | sed -n '1p;2p;$p'
 fi
 
 # 6. Where the time goes.
