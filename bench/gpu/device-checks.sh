@@ -6,7 +6,8 @@
 #   1. every GPU test (16-bit attention on tensor cores where the probe agrees, the default), then the
 #      forward tests again on the fp32 attention kernel;
 #   2. an interrupted and resumed device prune compared byte for byte with an uninterrupted one;
-#   3. prune-layer CUDA vs CPU on a 4096 x 4096 case;
+#   3. prune-layer CUDA vs CPU on a 4096 x 4096 case; a weight's round trip to the pruner, host route
+#      against resident (WeightRoundTripFull);
 #   4. side by side on 4 LLaMA-2-7B-shaped layers: the pipeline benchmark with the fp32 attention
 #      kernel and with the tensor-core one, and the official loop re-written in PyTorch;
 #   5. the pipeline benchmark on the whole 32-layer LLaMA-2-7B shape (the issue's < 90 s target),
@@ -90,6 +91,9 @@ for dev in cuda cpu; do
     --method rose --sparsity 0.7 --device $dev --json > "$O/prune-layer-$dev.json" 2> "$O/prune-layer-$dev.txt"
   tail -1 "$O/prune-layer-$dev.txt"
 done
+# A bf16 weight's trip to the pruner and back, by the route before and the resident one, side by side.
+tmo 90 $bench --filter '*WeightRoundTripFull*' --anyCategories full --inProcess > "$O/bench-roundtrip.txt" 2>&1
+stamp "weight round trip rc=$?"; grep -E "^\| RoundTrip" "$O/bench-roundtrip.txt" | head -8
 fi
 
 if want 4; then
