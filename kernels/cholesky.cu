@@ -15,7 +15,7 @@
 //       Flat grid-stride over n*n.
 #include "rose_common.cuh"
 
-extern "C" __global__ void rose_prepare_diagonal(float* h, int n, unsigned char* dead, double* out_sum, int* out_dead)
+extern "C" __global__ void __launch_bounds__(1024) rose_prepare_diagonal(float* h, int n, unsigned char* dead, double* out_sum, int* out_dead)
 {
     __shared__ double sums[32];
     __shared__ int counts[32];

@@ -24,7 +24,7 @@ extern "C" __global__ void rose_scores(const float* w, const float* s, float* ou
     }
 }
 
-extern "C" __global__ void rose_block_thresholds(const float* s, int rows, int cols, int block_width,
+extern "C" __global__ void __launch_bounds__(1024) rose_block_thresholds(const float* s, int rows, int cols, int block_width,
                                                  long long k_full, long long k_last, float* thresholds)
 {
     __shared__ unsigned hist[256];
