@@ -78,7 +78,9 @@ public sealed class ResidentWeightTests
         try
         {
             string modelDir = Path.Combine(dir, "model");
-            SyntheticCheckpoint.Write(SyntheticArchitecture.Tiny with { Heads = 4, KvHeads = 2, Layers = 2 }, dtype, modelDir, seed: 3);
+            // 344 columns: a partial OBS block and ROSE block; head_dim 64 with GQA 2:1.
+            var arch = SyntheticArchitecture.Tiny with { Hidden = 128, Intermediate = 344, Heads = 2, KvHeads = 1, Layers = 2 };
+            SyntheticCheckpoint.Write(arch, dtype, modelDir, seed: 3);
             using var model = LlamaModel.Open(modelDir);
             var tokens = model.Tokenizer.Encode(File.ReadAllText(BundledSample.CalibrationText), addBos: true);
             var windows = CalibrationSampler.Sequential(tokens, 4, 64);
