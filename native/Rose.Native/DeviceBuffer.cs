@@ -135,13 +135,7 @@ public sealed unsafe class DeviceBuffer<T> : IDisposable where T : unmanaged
             nameof(CuDriver.cuMemcpyDtoHAsync_v2));
     }
 
-    public void CopyFromAsync(DeviceBuffer<T> source, CudaStream? stream)
-    {
-        CheckRange(0, source.Length);
-        Context.MakeCurrent();
-        CuDriver.Check(CuDriver.cuMemcpyDtoDAsync_v2(Pointer.Value, source.Pointer.Value, Bytes(source.Length), CudaStream.HandleOf(stream)),
-            nameof(CuDriver.cuMemcpyDtoDAsync_v2));
-    }
+    public void CopyFromAsync(DeviceBuffer<T> source, CudaStream? stream) => CopyFromAsync(source.Pointer, source.Length, stream);
 
     /// <summary>Queues a copy of this buffer's first <paramref name="count"/> elements from device address
     /// <paramref name="source"/> (memory another buffer owns, viewed as elements of this type).</summary>
