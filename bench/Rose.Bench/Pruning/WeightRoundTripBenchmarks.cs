@@ -48,7 +48,7 @@ public abstract class WeightRoundTripBenchmark
         _backend = BenchBackends.Create(PruningBenchmark.Cuda, out var why) as CudaBackend
             ?? throw new InvalidOperationException($"cuda skipped: {why}");
         _host = BenchData.Weights(Shape.Rows, Shape.Cols);
-        FloatConversion.RoundInPlace(DType.BF16, _host);
+        FloatRounding.RoundInPlace(DType.BF16, _host);
         // The runner uploads and re-uploads layers through its own staging on the legacy stream.
         _staging = new PinnedStaging(_backend.Context);
         _resident = DeviceLinear.Upload(_backend.Context, _host, DType.BF16, _staging);

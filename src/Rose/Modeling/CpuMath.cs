@@ -165,10 +165,33 @@ public static class CpuMath
 
     /// <summary>HF LlamaRMSNorm: y = w ⊙ x / sqrt(mean(x²) + eps), per token; with a 16-bit
     /// <paramref name="rounding"/>, y = round(w ⊙ round(x / sqrt(mean(x²) + eps))) as HF computes it in that dtype.</summary>
-    public static void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Span<float> y, int tokens, int dim, float eps,
-        DType rounding = DType.F32)
+    public static unsafe void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Span<float> y, int tokens, int dim, float eps,
+        DType rounding = DType.F32, bool parallel = false)
     {
-        for (int t = 0; t < tokens; t++)
+        if (x.Length < (long)tokens * dim || y.Length < (long)tokens * dim)
+            throw new ArgumentException($"x and y must hold {tokens}×{dim} values");
+        const int tokensPerTask = 16;
+        if (!parallel || tokens < 2 * tokensPerTask)
+        {
+            RmsNormRows(x, weight, y, 0, tokens, dim, eps, rounding);
+            return;
+        }
+        fixed (float* xp = x)
+        fixed (float* wp = weight)
+        fixed (float* yp = y)
+        {
+            float* xq = xp, wq = wp, yq = yp;
+            int xl = x.Length, wl = weight.Length, yl = y.Length;
+            Parallel.For(0, (tokens + tokensPerTask - 1) / tokensPerTask, c =>
+                RmsNormRows(new ReadOnlySpan<float>(xq, xl), new ReadOnlySpan<float>(wq, wl), new Span<float>(yq, yl),
+                    c * tokensPerTask, Math.Min(tokens, (c + 1) * tokensPerTask), dim, eps, rounding));
+        }
+    }
+
+    private static void RmsNormRows(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Span<float> y, int t0, int t1, int dim,
+        float eps, DType rounding)
+    {
+        for (int t = t0; t < t1; t++)
         {
             var row = x.Slice(t * dim, dim);
             var outRow = y.Slice(t * dim, dim);
@@ -176,16 +199,39 @@ public static class CpuMath
             float inv = 1f / MathF.Sqrt(meanSquare + eps);
             TensorPrimitives.Multiply(row, inv, outRow);
             // HF casts the normalized row back to the model dtype before the weight multiplies it.
-            FloatConversion.RoundInPlace(rounding, outRow);
+            FloatRounding.RoundInPlace(rounding, outRow);
             TensorPrimitives.Multiply(outRow, weight, outRow);
-            FloatConversion.RoundInPlace(rounding, outRow);
+            FloatRounding.RoundInPlace(rounding, outRow);
         }
     }
 
     /// <summary>SwiGLU: gate ← silu(gate) ⊙ up, silu(g) = g / (1 + e^−g); with a 16-bit
     /// <paramref name="rounding"/> as HF computes it in that dtype:
-    /// gate ← round(round(silu(round(gate))) · round(up)).</summary>
-    public static void SiluMultiply(Span<float> gate, ReadOnlySpan<float> up, DType rounding = DType.F32)
+    /// gate ← round(round(silu(round(gate))) · round(up)). <paramref name="parallel"/> spreads the
+    /// elements over the cores (elementwise: the same values).</summary>
+    public static unsafe void SiluMultiply(Span<float> gate, ReadOnlySpan<float> up, DType rounding = DType.F32, bool parallel = false)
+    {
+        if (up.Length != gate.Length) throw new ArgumentException($"up has {up.Length} values, gate {gate.Length}", nameof(up));
+        const int chunk = 1 << 14;
+        if (!parallel || gate.Length < 2 * chunk)
+        {
+            SiluMultiplySerial(gate, up, rounding);
+            return;
+        }
+        int n = gate.Length;
+        fixed (float* g = gate)
+        fixed (float* u = up)
+        {
+            float* gp = g, upp = u;
+            Parallel.For(0, (n + chunk - 1) / chunk, c =>
+            {
+                int start = c * chunk, count = Math.Min(chunk, n - start);
+                SiluMultiplySerial(new Span<float>(gp + start, count), new ReadOnlySpan<float>(upp + start, count), rounding);
+            });
+        }
+    }
+
+    private static void SiluMultiplySerial(Span<float> gate, ReadOnlySpan<float> up, DType rounding)
     {
         if (rounding == DType.F32)
         {
@@ -196,11 +242,29 @@ public static class CpuMath
             }
             return;
         }
-        for (int i = 0; i < gate.Length; i++)
+        int j = 0;
+        if (Vector256.IsHardwareAccelerated)
         {
-            float g = FloatConversion.Round(rounding, gate[i]);
-            float a = FloatConversion.Round(rounding, g / (1f + MathF.Exp(-g)));
-            gate[i] = FloatConversion.Round(rounding, a * FloatConversion.Round(rounding, up[i]));
+            // Only e^−g stays scalar (MathF.Exp's values); every rounding runs eight lanes at a time.
+            Span<float> lanes = stackalloc float[Vector256<float>.Count];
+            for (; j <= gate.Length - lanes.Length; j += lanes.Length)
+            {
+                FloatRounding.Round(rounding, Vector256.Create<float>(gate[j..])).CopyTo(lanes);
+                for (int l = 0; l < lanes.Length; l++)
+                {
+                    float g = lanes[l];
+                    lanes[l] = g / (1f + MathF.Exp(-g));
+                }
+                var a = FloatRounding.Round(rounding, Vector256.Create<float>(lanes));
+                var u = FloatRounding.Round(rounding, Vector256.Create<float>(up[j..]));
+                FloatRounding.Round(rounding, a * u).CopyTo(gate[j..]);
+            }
+        }
+        for (; j < gate.Length; j++)
+        {
+            float g = FloatRounding.Round(rounding, gate[j]);
+            float a = FloatRounding.Round(rounding, g / (1f + MathF.Exp(-g)));
+            gate[j] = FloatRounding.Round(rounding, a * FloatRounding.Round(rounding, up[j]));
         }
     }
 }

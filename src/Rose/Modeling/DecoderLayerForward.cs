@@ -45,27 +45,27 @@ public sealed class DecoderLayerForward
         var up = _up.AsSpan(0, tokens * s.Intermediate);
 
         var r = Rounding;
-        CpuMath.RmsNorm(hidden, layer.InputNorm, normed, tokens, s.Hidden, s.RmsNormEps, r);
+        CpuMath.RmsNorm(hidden, layer.InputNorm, normed, tokens, s.Hidden, s.RmsNormEps, r, ParallelInside);
         observer?.Observe(LinearInputGroup.AttentionInput, normed, tokens, s.Hidden);
         layer[LinearKind.Q].Apply(normed, q, tokens, ParallelInside);
         layer[LinearKind.K].Apply(normed, k, tokens, ParallelInside);
         layer[LinearKind.V].Apply(normed, v, tokens, ParallelInside);
-        FloatConversion.RoundInPlace(r, q);
-        FloatConversion.RoundInPlace(r, k);
-        FloatConversion.RoundInPlace(r, v);
-        _rope.Apply(q, tokens, s.Heads, r);
-        _rope.Apply(k, tokens, s.KvHeads, r);
+        FloatRounding.RoundInPlace(r, q);
+        FloatRounding.RoundInPlace(r, k);
+        FloatRounding.RoundInPlace(r, v);
+        _rope.Apply(q, tokens, s.Heads, r, ParallelInside);
+        _rope.Apply(k, tokens, s.KvHeads, r, ParallelInside);
         CausalAttention.Forward(q, k, v, attn, tokens, s.Heads, s.KvHeads, s.HeadDim, ParallelInside, layer.AttentionWindow);
-        FloatConversion.RoundInPlace(r, attn);
+        FloatRounding.RoundInPlace(r, attn);
         observer?.Observe(LinearInputGroup.AttentionOutput, attn, tokens, s.QDim);
         layer[LinearKind.O].Apply(attn, proj, tokens, ParallelInside);
         AddResidual(hidden, proj, r);
 
-        CpuMath.RmsNorm(hidden, layer.PostAttentionNorm, normed, tokens, s.Hidden, s.RmsNormEps, r);
+        CpuMath.RmsNorm(hidden, layer.PostAttentionNorm, normed, tokens, s.Hidden, s.RmsNormEps, r, ParallelInside);
         observer?.Observe(LinearInputGroup.MlpInput, normed, tokens, s.Hidden);
         layer[LinearKind.Gate].Apply(normed, gate, tokens, ParallelInside);
         layer[LinearKind.Up].Apply(normed, up, tokens, ParallelInside);
-        CpuMath.SiluMultiply(gate, up, r);
+        CpuMath.SiluMultiply(gate, up, r, ParallelInside);
         observer?.Observe(LinearInputGroup.MlpHidden, gate, tokens, s.Intermediate);
         layer[LinearKind.Down].Apply(gate, proj, tokens, ParallelInside);
         AddResidual(hidden, proj, r);
@@ -74,9 +74,9 @@ public sealed class DecoderLayerForward
     /// <summary>x = round(x + round(delta)): the projection is a tensor of the model's dtype before the add.</summary>
     private static void AddResidual(Span<float> x, Span<float> delta, DType rounding)
     {
-        FloatConversion.RoundInPlace(rounding, delta);
+        FloatRounding.RoundInPlace(rounding, delta);
         System.Numerics.Tensors.TensorPrimitives.Add(x, delta, x);
-        FloatConversion.RoundInPlace(rounding, x);
+        FloatRounding.RoundInPlace(rounding, x);
     }
 
     private void Reserve(int tokens)

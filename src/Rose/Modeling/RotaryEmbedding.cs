@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using Rose.SafeTensors;
 
 namespace Rose.Modeling;
@@ -22,52 +23,86 @@ public sealed class RotaryEmbedding
     public int HeadDim { get; }
 
     /// <summary>Rotates every head of a tokens × (heads·HeadDim) projection, positions 0..tokens−1;
-    /// with a 16-bit <paramref name="rounding"/>, x holds values of that dtype and every step rounds to it.</summary>
-    public void Apply(Span<float> x, int tokens, int heads, DType rounding)
+    /// with a 16-bit <paramref name="rounding"/>, x holds values of that dtype and every step rounds to it.
+    /// <paramref name="parallel"/> spreads the tokens over the cores (elementwise: the same values).</summary>
+    public void Apply(Span<float> x, int tokens, int heads, DType rounding, bool parallel = false)
     {
-        if (rounding == DType.F32)
-        {
-            Apply(x, tokens, heads);
-            return;
-        }
         var (cosTable, sinTable) = Tables(tokens);
         int half = HeadDim / 2;
-        for (int t = 0; t < tokens; t++)
+        if (x.Length != tokens * heads * HeadDim)
+            throw new ArgumentException($"x has {x.Length} values, expected {tokens}×{heads}×{HeadDim}", nameof(x));
+        if (!parallel || tokens < 2 * TokensPerTask)
         {
-            for (int i = 0; i < half; i++)
+            RotateTokens(x, 0, tokens, heads, half, cosTable, sinTable, rounding);
+            return;
+        }
+        unsafe
+        {
+            fixed (float* p = x)
             {
-                float c = FloatConversion.Round(rounding, cosTable[t * half + i]);
-                float s = FloatConversion.Round(rounding, sinTable[t * half + i]);
-                for (int h = 0; h < heads; h++)
+                float* q = p;
+                int length = x.Length;
+                Parallel.For(0, (tokens + TokensPerTask - 1) / TokensPerTask, c =>
                 {
-                    int at = (t * heads + h) * HeadDim + i;
-                    float a = x[at], b = x[at + half];
-                    x[at] = FloatConversion.Round(rounding, FloatConversion.Round(rounding, a * c) + FloatConversion.Round(rounding, -b * s));
-                    x[at + half] = FloatConversion.Round(rounding, FloatConversion.Round(rounding, b * c) + FloatConversion.Round(rounding, a * s));
-                }
+                    int t0 = c * TokensPerTask;
+                    RotateTokens(new Span<float>(q, length), t0, Math.Min(tokens, t0 + TokensPerTask), heads, half, cosTable, sinTable, rounding);
+                });
             }
         }
     }
 
     /// <summary>Rotates every head of a tokens × (heads·HeadDim) projection, positions 0..tokens−1.</summary>
-    public void Apply(Span<float> x, int tokens, int heads)
+    public void Apply(Span<float> x, int tokens, int heads) => Apply(x, tokens, heads, DType.F32);
+
+    private const int TokensPerTask = 32;
+
+    private static void RotateTokens(Span<float> x, int t0, int t1, int heads, int half, float[] cosTable, float[] sinTable,
+        DType rounding)
     {
-        var (cosTable, sinTable) = Tables(tokens);
-        int half = HeadDim / 2;
-        for (int t = 0; t < tokens; t++)
+        int dim = 2 * half;
+        Span<float> cos = half <= 256 ? stackalloc float[half] : new float[half];
+        Span<float> sin = half <= 256 ? stackalloc float[half] : new float[half];
+        for (int t = t0; t < t1; t++)
         {
-            var cos = cosTable.AsSpan(t * half, half);
-            var sin = sinTable.AsSpan(t * half, half);
+            // HF casts the cos and sin tables to the model's dtype before they multiply.
+            cosTable.AsSpan(t * half, half).CopyTo(cos);
+            sinTable.AsSpan(t * half, half).CopyTo(sin);
+            FloatRounding.RoundInPlace(rounding, cos);
+            FloatRounding.RoundInPlace(rounding, sin);
             for (int h = 0; h < heads; h++)
+                Rotate(x.Slice((t * heads + h) * dim, dim), cos, sin, rounding);
+        }
+    }
+
+    /// <summary>One head: x'[i] = r(r(a·c) + r(−b·s)), x'[i+d/2] = r(r(b·c) + r(a·s)) with a = x[i],
+    /// b = x[i+d/2] and r the rounding to the dtype (the identity for F32, which leaves a·c − b·s).
+    /// −b·s is the exact negation of b·s (round to nearest is symmetric), so F32 keeps its values too.</summary>
+    private static void Rotate(Span<float> head, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin, DType r)
+    {
+        int half = cos.Length;
+        var first = head[..half];
+        var second = head[half..];
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var negate = Vector256.Create(-0f);
+            for (; i <= half - Vector256<float>.Count; i += Vector256<float>.Count)
             {
-                var v = x.Slice((t * heads + h) * HeadDim, HeadDim);
-                for (int i = 0; i < half; i++)
-                {
-                    float a = v[i], b = v[i + half];
-                    v[i] = a * cos[i] - b * sin[i];
-                    v[i + half] = b * cos[i] + a * sin[i];
-                }
+                var a = Vector256.Create<float>(first[i..]);
+                var b = Vector256.Create<float>(second[i..]);
+                var c = Vector256.Create<float>(cos[i..]);
+                var s = Vector256.Create<float>(sin[i..]);
+                var x1 = FloatRounding.Round(r, FloatRounding.Round(r, a * c) + FloatRounding.Round(r, (b * s) ^ negate));
+                var x2 = FloatRounding.Round(r, FloatRounding.Round(r, b * c) + FloatRounding.Round(r, a * s));
+                x1.CopyTo(first[i..]);
+                x2.CopyTo(second[i..]);
             }
+        }
+        for (; i < half; i++)
+        {
+            float a = first[i], b = second[i], c = cos[i], s = sin[i];
+            first[i] = FloatRounding.Round(r, FloatRounding.Round(r, a * c) + FloatRounding.Round(r, -b * s));
+            second[i] = FloatRounding.Round(r, FloatRounding.Round(r, b * c) + FloatRounding.Round(r, a * s));
         }
     }
 

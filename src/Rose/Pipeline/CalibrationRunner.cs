@@ -107,7 +107,7 @@ public sealed class CalibrationRunner : ICalibrationRunner
         if (dtype is not (DType.BF16 or DType.F16)) return;
         const int chunk = 1 << 20;
         Parallel.For(0, (weight.Length + chunk - 1) / chunk, c =>
-            FloatConversion.RoundInPlace(dtype, weight.AsSpan(c * chunk, Math.Min(chunk, weight.Length - c * chunk))));
+            FloatRounding.RoundInPlace(dtype, weight.AsSpan(c * chunk, Math.Min(chunk, weight.Length - c * chunk))));
     }
 
     /// <summary>Writes the states as kept, in the activation dtype.</summary>

@@ -70,50 +70,6 @@ public static class FloatConversion
         return Vector256.ConditionalSelect(isNumber, rounded, Vector256.Create(0x7FC0u));
     }
 
-    /// <summary>Rounds float32 values in place to the nearest value of <paramref name="dtype"/> (F32: unchanged;
-    /// BF16: round-to-nearest-even, NaN stays NaN; F16: as a float32 → float16 cast), so fp32 buffers can
-    /// hold tensors the reference keeps in a 16-bit dtype.</summary>
-    public static void RoundInPlace(DType dtype, Span<float> values)
-    {
-        switch (dtype)
-        {
-            case DType.F32: return;
-            case DType.BF16: RoundToBFloat16InPlace(values); return;
-            case DType.F16:
-                Span<Half> halves = stackalloc Half[256];
-                for (int i = 0; i < values.Length; i += halves.Length)
-                {
-                    var chunk = values.Slice(i, Math.Min(halves.Length, values.Length - i));
-                    TensorPrimitives.ConvertToHalf(chunk, halves[..chunk.Length]);
-                    TensorPrimitives.ConvertToSingle(halves[..chunk.Length], chunk);
-                }
-                return;
-            default: throw new ArgumentException($"values are not rounded to {dtype.ToSafeTensorsString()}", nameof(dtype));
-        }
-    }
-
-    /// <summary>One value rounded as <see cref="RoundInPlace"/> rounds.</summary>
-    public static float Round(DType dtype, float value) => dtype switch
-    {
-        DType.F32 => value,
-        DType.BF16 => BFloat16ToSingle(SingleToBFloat16(value)),
-        DType.F16 => (float)(Half)value,
-        _ => throw new ArgumentException($"values are not rounded to {dtype.ToSafeTensorsString()}", nameof(dtype)),
-    };
-
-    private static void RoundToBFloat16InPlace(Span<float> values)
-    {
-        int i = 0;
-        if (Vector256.IsHardwareAccelerated)
-        {
-            ref float v = ref MemoryMarshal.GetReference(values);
-            for (; i <= values.Length - Vector256<float>.Count; i += Vector256<float>.Count)
-                Vector256.ShiftLeft(RoundToBFloat16(Vector256.LoadUnsafe(ref v, (nuint)i)), 16).AsSingle().StoreUnsafe(ref v, (nuint)i);
-        }
-        for (; i < values.Length; i++)
-            values[i] = BFloat16ToSingle(SingleToBFloat16(values[i]));
-    }
-
     public static void HalfToSingle(ReadOnlySpan<Half> source, Span<float> destination)
     {
         CheckLengths(source.Length, destination.Length);

@@ -106,7 +106,7 @@ public sealed class ResidentWeightTests
                         var lb = b[kind];
                         var rb = MatrixPruner.Prune(gpu, lb.Weight, lb.OutFeatures, lb.InFeatures, sb[kind.InputGroup()], options);
                         // The host route's fp32 result as a checkpoint of the model's dtype stores it.
-                        FloatConversion.RoundInPlace(dtype, lb.Weight);
+                        FloatRounding.RoundInPlace(dtype, lb.Weight);
                         AssertSameValues(la.Weight, lb.Weight, $"layer {l} {kind}");
                         Assert.That(ra.Loss, Is.EqualTo(rb.Loss), $"layer {l} {kind} loss");
                         Assert.That(ra.Sparsity, Is.GreaterThan(0.45), $"layer {l} {kind} pruned");
@@ -164,7 +164,7 @@ public sealed class ResidentWeightTests
                     MatrixPruner.Prune(gpu, la.Weight, la.OutFeatures, la.InFeatures, sa[kind.InputGroup()], options, weight);
                     var lb = b[kind];
                     MatrixPruner.Prune(gpu, lb.Weight, lb.OutFeatures, lb.InFeatures, sb[kind.InputGroup()], options);
-                    if (kind != LinearKind.Q) FloatConversion.RoundInPlace(DType.BF16, lb.Weight);
+                    if (kind != LinearKind.Q) FloatRounding.RoundInPlace(DType.BF16, lb.Weight);
                     AssertSameValues(la.Weight, lb.Weight, kind.ToString());
                 }
             }
@@ -172,7 +172,7 @@ public sealed class ResidentWeightTests
             {
                 foreach (var s in sa.Values.Concat(sb.Values)) s.Dispose();
             }
-            Assert.That(a[LinearKind.Q].Weight.Any(v => FloatConversion.Round(DType.BF16, v) != v), Is.True,
+            Assert.That(a[LinearKind.Q].Weight.Any(v => FloatRounding.Round(DType.BF16, v) != v), Is.True,
                 "q_proj's pruned values reach the host unrounded");
             held.Advance(a);
             host.Advance(b);

@@ -120,7 +120,7 @@ public sealed class ForwardKernelTests
         int rows = seqLen * batch, width = heads * headDim;
         // 16-bit entries take projections that hold values of their dtype, as the forward gives them.
         var x = Random(rows * width, 3);
-        FloatConversion.RoundInPlace(dtype, x);
+        FloatRounding.RoundInPlace(dtype, x);
         var expected = (float[])x.Clone();
         var rope = new RotaryEmbedding(invFreq);
         for (int b = 0; b < batch; b++) rope.Apply(expected.AsSpan(b * seqLen * width, seqLen * width), seqLen, heads, dtype);
@@ -142,7 +142,7 @@ public sealed class ForwardKernelTests
         var x = Random(100_003, 15, 50f);
         x[0] = float.NaN; x[1] = 1e-40f; x[2] = -0f; x[3] = 70000f;
         var expected = (float[])x.Clone();
-        FloatConversion.RoundInPlace(dtype, expected);
+        FloatRounding.RoundInPlace(dtype, expected);
         using var dx = DeviceBuffer<float>.FromHost(context, x);
         k.Round(dtype, dx.Pointer, x.Length);
         var actual = dx.ToArray();

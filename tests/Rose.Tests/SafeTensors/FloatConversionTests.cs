@@ -103,37 +103,4 @@ public class FloatConversionTests
         for (int i = 0; i < values.Length; i++)
             Assert.That(back[i], Is.EqualTo((float)(Half)values[i]));
     }
-    /// <summary>In-place rounding equals a store to the dtype and a load back, for every length's vector
-    /// body and tail, on ties, NaN, infinities, subnormals and values past the 16-bit range.</summary>
-    [TestCase(DType.BF16)]
-    [TestCase(DType.F16)]
-    [TestCase(DType.F32)]
-    public void RoundInPlaceEqualsAStoreAndLoad(DType dtype)
-    {
-        var rng = new Random(17);
-        var specials = new[]
-        {
-            0f, -0f, 1f, float.NaN, float.PositiveInfinity, float.NegativeInfinity, 1e-40f, -3e-39f, 70000f, 1e30f,
-            BitConverter.UInt32BitsToSingle(0x3F808000), BitConverter.UInt32BitsToSingle(0x3F818000), 1.00048828125f, 65520f,
-        };
-        foreach (int length in new[] { 0, 1, 7, 8, 15, 16, 33, 300 })
-        {
-            var values = new float[length];
-            for (int i = 0; i < length; i++)
-                values[i] = i < specials.Length ? specials[(i * 5 + length) % specials.Length] : (float)((rng.NextDouble() - 0.5) * Math.Pow(10, rng.Next(-6, 6)));
-            var bytes = new byte[length * dtype.ElementSize()];
-            FloatConversion.FromSingle(dtype, values, bytes);
-            var expected = new float[length];
-            FloatConversion.ToSingle(dtype, bytes, expected);
-            var actual = (float[])values.Clone();
-            FloatConversion.RoundInPlace(dtype, actual);
-            for (int i = 0; i < length; i++)
-                Assert.That(BitConverter.SingleToUInt32Bits(actual[i]), Is.EqualTo(BitConverter.SingleToUInt32Bits(expected[i])),
-                    $"{dtype} length {length} element {i}: {values[i]:R}");
-        }
-    }
-
-    [Test]
-    public void RoundInPlaceRefusesDTypesItCannotHold() =>
-        Assert.Throws<ArgumentException>(() => FloatConversion.RoundInPlace(DType.I32, new float[4]));
 }

@@ -118,7 +118,7 @@ public sealed class ForwardKernels : IDisposable
             float[] Values(int n, float scale)
             {
                 var a = new float[n];
-                for (int i = 0; i < n; i++) a[i] = FloatConversion.Round(dtype, (float)((rng.NextDouble() * 2 - 1) * scale));
+                for (int i = 0; i < n; i++) a[i] = FloatRounding.Round(dtype, (float)((rng.NextDouble() * 2 - 1) * scale));
                 return a;
             }
             var q = Values(tokens * heads * headDim, 2f);
