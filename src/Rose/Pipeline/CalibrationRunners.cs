@@ -32,8 +32,8 @@ public static class CalibrationRunners
         }
         var activations = model.ActivationDType;
         long states = CalibrationRunner.StateBytes(model.Shape, windows.Length, seqLen, activations);
-        long capture = CalibrationRunner.CaptureBytes(model.Shape, seqLen) * Math.Min(windows.Length, Environment.ProcessorCount);
         long available = hostLimit ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        long capture = CalibrationRunner.CaptureBytes(model.Shape, seqLen) * CalibrationRunner.ParallelWindows(model.Shape, seqLen, windows.Length, available);
         log.WriteLine($"calibration activations: {windows.Length} × {seqLen} tokens × {model.Shape.Hidden} {activations.ToSafeTensorsString()} = {ByteSize.Format(states)} (+ up to {ByteSize.Format(capture)} of captured layer inputs); available {ByteSize.Format(available)}");
         if (states + capture > available * 0.9)
             throw new RoseException($"the calibration activations need {ByteSize.Format(states + capture)} but only {ByteSize.Format(available)} is available; lower --nsamples or --seqlen");
