@@ -173,17 +173,30 @@ internal static class DenseKernels
         }
     }
 
-    /// <summary>Transpose of a rows×cols row-major matrix into cols×rows.</summary>
-    public static void Transpose(ReadOnlySpan<float> source, int rows, int cols, float[] destination)
+    /// <summary>Transpose of a rows×cols row-major matrix into cols×rows, in 32 × 32 tiles; bands of
+    /// source columns (destination rows) go to different cores.</summary>
+    public static unsafe void Transpose(ReadOnlySpan<float> source, int rows, int cols, float[] destination)
     {
         const int T = 32;
-        for (int r0 = 0; r0 < rows; r0 += T)
-            for (int c0 = 0; c0 < cols; c0 += T)
+        if ((long)rows * cols > source.Length || (long)rows * cols > destination.Length)
+            throw new ArgumentException($"a {rows}×{cols} transpose needs {(long)rows * cols} values");
+        fixed (float* src = source)
+        {
+            float* s = src;
+            void Band(int band)
             {
-                int r1 = Math.Min(rows, r0 + T), c1 = Math.Min(cols, c0 + T);
-                for (int r = r0; r < r1; r++)
-                    for (int c = c0; c < c1; c++)
-                        destination[c * rows + r] = source[r * cols + c];
+                int c0 = band * T, c1 = Math.Min(cols, c0 + T);
+                for (int r0 = 0; r0 < rows; r0 += T)
+                {
+                    int r1 = Math.Min(rows, r0 + T);
+                    for (int r = r0; r < r1; r++)
+                        for (int c = c0; c < c1; c++)
+                            destination[c * rows + r] = s[r * cols + c];
+                }
             }
+            int bands = (cols + T - 1) / T;
+            if ((long)rows * cols < 1 << 16) for (int b = 0; b < bands; b++) Band(b);
+            else Parallel.For(0, bands, Band);
+        }
     }
 }
