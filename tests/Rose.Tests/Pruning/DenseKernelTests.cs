@@ -4,7 +4,7 @@ using Rose.Pruning.Cpu;
 namespace Rose.Tests.Pruning;
 
 /// <summary>The CPU backend's blocked GEMM (Hessian folds, OBS trailing updates) computes every element
-/// exactly as the plain loop c += (alpha·a)·b over k in order does, whatever the blocking.</summary>
+/// exactly as the plain loop c ← fma(alpha·a, b, c) over k in order does, whatever the blocking.</summary>
 [TestFixture]
 public class DenseKernelTests
 {
@@ -44,8 +44,7 @@ public class DenseKernelTests
                 float sum = expected[cOff + r * ldc + j];
                 for (int kk = 0; kk < k; kk++)
                 {
-                    float product = alpha * a[aOff + r * lda + kk] * b[bOff + kk * ldb + j];
-                    sum += product;
+                    sum = MathF.FusedMultiplyAdd(alpha * a[aOff + r * lda + kk], b[bOff + kk * ldb + j], sum);
                 }
                 expected[cOff + r * ldc + j] = sum;
             }
