@@ -60,8 +60,9 @@ public static class FloatConversion
             destination[i] = SingleToBFloat16(source[i]);
     }
 
+    /// <summary>Eight values rounded to bfloat16 as <see cref="SingleToBFloat16(float)"/> rounds each: the bits in the low half of each lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<uint> RoundToBFloat16(Vector256<float> value)
+    internal static Vector256<uint> RoundToBFloat16(Vector256<float> value)
     {
         var bits = value.AsUInt32();
         var bias = Vector256.Create(0x7FFFu) + (Vector256.ShiftRightLogical(bits, 16) & Vector256<uint>.One);

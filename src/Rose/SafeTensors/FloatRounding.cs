@@ -55,7 +55,7 @@ public static class FloatRounding
     public static Vector256<float> Round(DType dtype, Vector256<float> value) => dtype switch
     {
         DType.F32 => value,
-        DType.BF16 => RoundToBFloat16(value),
+        DType.BF16 => Vector256.ShiftLeft(FloatConversion.RoundToBFloat16(value), 16).AsSingle(),
         _ => RoundToHalf(value),
     };
 
@@ -94,16 +94,6 @@ public static class FloatRounding
         var rounded = (sign | magnitude).AsSingle();
         // NaN keeps its own bits (a NaN either way).
         return Vector256.ConditionalSelect(Vector256.Equals(value, value), rounded, value);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> RoundToBFloat16(Vector256<float> value)
-    {
-        var bits = value.AsUInt32();
-        var bias = Vector256.Create(0x7FFFu) + (Vector256.ShiftRightLogical(bits, 16) & Vector256<uint>.One);
-        var rounded = Vector256.ShiftRightLogical(bits + bias, 16);
-        var isNumber = Vector256.Equals(value, value).AsUInt32();
-        return Vector256.ShiftLeft(Vector256.ConditionalSelect(isNumber, rounded, Vector256.Create(0x7FC0u)), 16).AsSingle();
     }
 
     private static ArgumentException Unsupported(DType dtype) =>

@@ -258,6 +258,16 @@ public class TextCorpusTests
         Assert.That(TextCorpus.LoadWholeText(path), Is.EqualTo(string.Join("\n\n", ThreeDocs)));
     }
 
+    /// <summary>WikiText-2 as the papers evaluate it: "\n\n".join(test["text"]) over the raw split, whose empty rows
+    /// are part of the join (they make its runs of blank lines).</summary>
+    [Test]
+    public void Parquet_WholeTextIsThePapersJoinEmptyRowsIncluded()
+    {
+        string[] rows = ["", " = Robert Boulter = \n", "", " Robert Boulter is an English actor .\n", ""];
+        var path = WriteParquet("wikitext.parquet", [(new DataField<string>("text"), rows)]);
+        Assert.That(TextCorpus.LoadWholeText(path), Is.EqualTo("\n\n = Robert Boulter = \n\n\n\n\n Robert Boulter is an English actor .\n\n\n"));
+    }
+
     [Test]
     public void Parquet_NoTextColumn_ListsColumnsFound()
     {
