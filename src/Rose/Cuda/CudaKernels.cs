@@ -15,16 +15,8 @@ internal sealed class CudaKernels : IDisposable
 
     public CudaKernels(CudaContext context, KernelCompiler compiler)
     {
-        try
-        {
-            foreach (var file in Files)
-                _modules[file] = compiler.LoadModule(context, file);
-        }
-        catch
-        {
-            Dispose();
-            throw;
-        }
+        var modules = compiler.LoadModules(context, Files);
+        for (int i = 0; i < Files.Count; i++) _modules[Files[i]] = modules[i];
     }
 
     public CudaKernel Get(string file, string name) =>

@@ -100,6 +100,47 @@ public sealed class KernelCompiler
     /// <summary>Compiles the embedded file for the context's device and loads it there.</summary>
     public CudaModule LoadModule(CudaContext context, string fileName) => context.LoadModule(Compile(fileName, context).Image);
 
+    /// <summary>Compiles the embedded files side by side: NVRTC compiles separate programs concurrently, so a
+    /// cold cache costs about the slowest file rather than the sum. Images come back in the files' order; the
+    /// first failing file's error is thrown.</summary>
+    public CompiledKernel[] CompileAll(IReadOnlyList<string> fileNames, string architecture)
+    {
+        var images = new CompiledKernel[fileNames.Count];
+        var errors = new Exception?[fileNames.Count];
+        Parallel.For(0, fileNames.Count, i =>
+        {
+            try
+            {
+                images[i] = Compile(fileNames[i], architecture);
+            }
+            catch (Exception e)
+            {
+                errors[i] = e;
+            }
+        });
+        if (errors.FirstOrDefault(e => e is not null) is { } error)
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(error).Throw();
+        return images;
+    }
+
+    /// <summary>Compiles the embedded files for the context's device (<see cref="CompileAll"/>), then loads them
+    /// on this thread, in order; on failure the modules already loaded are disposed.</summary>
+    public CudaModule[] LoadModules(CudaContext context, IReadOnlyList<string> fileNames)
+    {
+        var images = CompileAll(fileNames, ArchitectureFor(context));
+        var modules = new List<CudaModule>(fileNames.Count);
+        try
+        {
+            foreach (var image in images) modules.Add(context.LoadModule(image.Image));
+        }
+        catch
+        {
+            foreach (var module in modules) module.Dispose();
+            throw;
+        }
+        return [.. modules];
+    }
+
     /// <summary>
     /// Compiles <paramref name="source"/>; throws <see cref="CudaException"/> carrying the whole
     /// compile log when NVRTC rejects it.

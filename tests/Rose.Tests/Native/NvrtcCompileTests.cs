@@ -46,6 +46,28 @@ public sealed class NvrtcCompileTests
         Assert.That(CudaLibraries.LoadedFrom("nvrtc"), Does.StartWith("/").And.Contain("libnvrtc.so"));
     }
 
+    /// <summary>The backend and the forward compile their files side by side: the same images, in the files' order,
+    /// each cached as one compile would cache it; the first failing file's own error comes out.</summary>
+    [Test]
+    public void CompileAllGivesEachFilesImageInOrder()
+    {
+        GpuTestEnvironment.RequireNvrtc();
+        string[] files = ["smoke.cu", "round.cu", "convert.cu", "residual.cu"];
+        var parallel = new KernelCompiler(new KernelCache(_cacheDir));
+        var images = parallel.CompileAll(files, "sm_90");
+
+        Assert.That(images.Select(i => i.ProgramName), Is.EqualTo(files));
+        Assert.That(parallel.NvrtcCompilations, Is.EqualTo(files.Length));
+        var one = new KernelCompiler(cache: null);
+        for (int i = 0; i < files.Length; i++)
+            Assert.That(images[i].Image, Is.EqualTo(one.Compile(files[i], "sm_90").Image), files[i]);
+        var again = new KernelCompiler(new KernelCache(_cacheDir)).CompileAll(files, "sm_90");
+        Assert.That(again.All(i => i.FromCache), "every file was cached");
+
+        var missing = Assert.Throws<RoseException>(() => parallel.CompileAll(["smoke.cu", "no_such_kernel.cu"], "sm_90"));
+        Assert.That(missing!.Message, Does.Contain("no_such_kernel"));
+    }
+
     [Test]
     public void CompileErrorCarriesTheFullLog()
     {

@@ -18,16 +18,7 @@ public sealed class ForwardKernels : IDisposable
         Context = context;
         compiler ??= new KernelCompiler();
         string[] files = ["embedding.cu", "rmsnorm.cu", "rope.cu", "attention.cu", "attention_mma.cu", "swiglu.cu", "residual.cu", "lm_head_loss.cu", "round.cu"];
-        _modules = new CudaModule[files.Length];
-        try
-        {
-            for (int i = 0; i < files.Length; i++) _modules[i] = compiler.LoadModule(context, files[i]);
-        }
-        catch
-        {
-            Dispose();
-            throw;
-        }
+        _modules = compiler.LoadModules(context, files);
     }
 
     public CudaContext Context { get; }
