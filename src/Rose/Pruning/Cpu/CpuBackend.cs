@@ -318,7 +318,7 @@ public sealed class CpuBackend : IPruningBackend
                         m[r * width + i] = x * x / (d * d);
                     }
                 });
-                threshold = Selection.KthSmallest(m, (int)k);
+                threshold = RadixSelect.KthSmallest(m, k);
             }
         }
 
@@ -402,7 +402,7 @@ public sealed class CpuBackend : IPruningBackend
         }
         var abs = new float[numel];
         TensorPrimitives.Abs(w.Data, abs);
-        float t = Selection.KthSmallest(abs, (int)k);
+        float t = RadixSelect.KthSmallest(abs, k);
         Parallel.For(0, w.Rows, r =>
         {
             var row = w.Row(r);
