@@ -308,17 +308,25 @@ public sealed class CpuBackend : IPruningBackend
             long k = MaskRule.ThresholdIndex(rule.Sparsity, numel);
             if (k < numel)
             {
-                var m = new float[numel];
-                Parallel.For(0, rows, r =>
+                // Pooled: one block's metrics are 5.6 MB for a 7B MLP matrix, 32 to 86 blocks per matrix.
+                var m = ArrayPool<float>.Shared.Rent((int)numel);
+                try
                 {
-                    for (int i = 0; i < width; i++)
+                    Parallel.For(0, rows, r =>
                     {
-                        float d = ud[(i1 + i) * cols + i1 + i];
-                        float x = wd[r * cols + i1 + i];
-                        m[r * width + i] = x * x / (d * d);
-                    }
-                });
-                threshold = RadixSelect.KthSmallest(m, k);
+                        for (int i = 0; i < width; i++)
+                        {
+                            float d = ud[(i1 + i) * cols + i1 + i];
+                            float x = wd[r * cols + i1 + i];
+                            m[r * width + i] = x * x / (d * d);
+                        }
+                    });
+                    threshold = RadixSelect.KthSmallest(m.AsSpan(0, (int)numel), k);
+                }
+                finally
+                {
+                    ArrayPool<float>.Shared.Return(m);
+                }
             }
         }
 
