@@ -18,6 +18,12 @@ public interface IPruningBackend : IDisposable
 
     BackendMatrix Upload(ReadOnlySpan<float> data, int rows, int cols);
 
+    /// <summary>A matrix the backend works on in place of <paramref name="data"/> while the caller leaves it
+    /// alone: the host backend uses the array itself (no copy of a 180 MB 7B matrix each way; changes show in
+    /// it at once, and <see cref="Download(BackendMatrix, Span{float})"/> into it is then nothing to do); others
+    /// upload a copy.</summary>
+    BackendMatrix UploadInPlace(float[] data, int rows, int cols) => Upload(data, rows, cols);
+
     /// <summary>A zero-filled vector.</summary>
     BackendVector AllocateVector(int length);
 

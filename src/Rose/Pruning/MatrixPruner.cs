@@ -13,8 +13,9 @@ public static class MatrixPruner
     /// Never modified.</param>
     /// <param name="resident">Where the backend already holds this weight (in the model's dtype): the prune
     /// starts from that copy and stores its result there, and <paramref name="weight"/> receives the pruned
-    /// values as stored (its values on entry are not read). Null: <paramref name="weight"/> is uploaded and
-    /// the fp32 result downloaded into it.</param>
+    /// values as stored (its values on entry are not read). Null: the backend prunes <paramref name="weight"/>
+    /// (the host backend in the array itself, a device one on an uploaded copy whose fp32 result comes back
+    /// into it); if the prune fails, its values are undefined.</param>
     public static MatrixPruneResult Prune(IPruningBackend backend, float[] weight, int rows, int cols,
         LayerInputStatistics? stats, PruneOptions options, IResidentWeight? resident = null)
     {
@@ -42,7 +43,7 @@ public static class MatrixPruner
         bool identity = false;
 
         var transfer = Stopwatch.StartNew();
-        using (var w = resident?.Checkout() ?? backend.Upload(weight, rows, cols))
+        using (var w = resident?.Checkout() ?? backend.UploadInPlace(weight, rows, cols))
         {
             SparseGpt.Add(phases, "transfer", transfer);
             if (w.Rows != rows || w.Cols != cols)

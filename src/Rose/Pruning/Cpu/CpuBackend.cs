@@ -1,5 +1,7 @@
 using System.Buffers;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace Rose.Pruning.Cpu;
@@ -28,10 +30,18 @@ public sealed class CpuBackend : IPruningBackend
 
     public BackendVector UploadVector(ReadOnlySpan<float> data) => new CpuVector(data.ToArray());
 
+    public BackendMatrix UploadInPlace(float[] data, int rows, int cols)
+    {
+        BackendContracts.Upload(data.Length, rows, cols);
+        return new CpuMatrix(data, rows, cols);
+    }
+
     public void Download(BackendMatrix source, Span<float> destination)
     {
         var m = M(source);
         BackendContracts.MatrixDownload(destination.Length, m.Data.Length);
+        // A matrix over the destination itself (UploadInPlace) already holds it.
+        if (m.Data.Length > 0 && Unsafe.AreSame(ref m.Data[0], ref MemoryMarshal.GetReference(destination))) return;
         m.Data.CopyTo(destination);
     }
 
