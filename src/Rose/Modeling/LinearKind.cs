@@ -19,6 +19,10 @@ public static class LinearKinds
         _ => LinearInputGroup.MlpHidden,
     };
 
+    /// <summary>Whether no linear after this one in <see cref="All"/> reads its input group (v, o, up, down).</summary>
+    public static bool IsLastReaderOfItsInput(this LinearKind kind) =>
+        Array.FindLastIndex(All, k => k.InputGroup() == kind.InputGroup()) == Array.IndexOf(All, kind);
+
     /// <summary>The HF module path inside a layer, e.g. "self_attn.q_proj".</summary>
     public static string ModulePath(this LinearKind kind) => kind switch
     {

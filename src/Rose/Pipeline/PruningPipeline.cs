@@ -201,9 +201,8 @@ public sealed class PruningPipeline
                                 // In place: the layer's dense weights are not needed once its statistics are folded. A device
                                 // runner still holds the layer in the model's dtype: pruned there, it needs no upload.
                                 // The last linear reading an input group's statistics may damp its Hessian in place.
-                                bool lastReader = Array.FindLastIndex(LinearKinds.All, k => k.InputGroup() == kind.InputGroup()) == Array.IndexOf(LinearKinds.All, kind);
                                 var result = MatrixPruner.Prune(_backend, linear.Weight, linear.OutFeatures, linear.InFeatures,
-                                    stats?[kind.InputGroup()], options.Prune, runner?.ResidentWeight(layer, kind), lastReader);
+                                    stats?[kind.InputGroup()], options.Prune, runner?.ResidentWeight(layer, kind), kind.IsLastReaderOfItsInput());
                                 matrices.Add(new MatrixReport(name, l, kind.ModulePath(), [linear.OutFeatures, linear.InFeatures],
                                     result.Sparsity, result.Loss, result.RelativeRange, result.Reordered, result.DampUsed,
                                     result.NonPdEvents, result.IdentityFallback, result.DeadColumns, result.PhaseSeconds));

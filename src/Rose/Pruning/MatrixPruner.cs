@@ -69,11 +69,7 @@ public static class MatrixPruner
                 }
                 case PruneMethod.SparseGpt:
                 {
-                    var clock = Stopwatch.StartNew();
-                    using var copy = lastUseOfStatistics ? null : backend.Clone(stats!.Hessian);
-                    SparseGpt.Add(phases, "prepare", clock);
-                    var o = SparseGpt.Run(backend, w, copy ?? stats!.Hessian, SparseGpt.StandardBlocks(cols, options.BlockSize, options.Pattern),
-                        rule, options.Damp, phases);
+                    var o = RunStandardBlocks(backend, w, stats!, options, phases, lastUseOfStatistics);
                     (loss, damp, nonPd, identity, dead) = (o.Loss, o.DampUsed, o.NonPdEvents, o.IdentityFallback, o.DeadColumns);
                     break;
                 }
@@ -99,6 +95,17 @@ public static class MatrixPruner
         return new MatrixPruneResult(rows, cols, sparsity, loss, relativeRange, reordered, damp, nonPd, identity, dead, phases);
     }
 
+    /// <summary>SparseGPT over the standard blocks, on a copy of the statistics' Hessian unless this is its last use.</summary>
+    private static SparseGptOutcome RunStandardBlocks(IPruningBackend backend, BackendMatrix w, LayerInputStatistics stats,
+        PruneOptions options, Dictionary<string, double> phases, bool lastUseOfStatistics)
+    {
+        var clock = Stopwatch.StartNew();
+        using var copy = lastUseOfStatistics ? null : backend.Clone(stats.Hessian);
+        SparseGpt.Add(phases, "prepare", clock);
+        return SparseGpt.Run(backend, w, copy ?? stats.Hessian, SparseGpt.StandardBlocks(w.Cols, options.BlockSize, options.Pattern),
+            options.Rule, options.Damp, phases);
+    }
+
     /// <summary>ROSE: order, permute W and H, SparseGPT over the permuted blocks, un-permute W.</summary>
     private static SparseGptOutcome RunRose(IPruningBackend backend, BackendMatrix w, LayerInputStatistics stats,
         PruneOptions options, Dictionary<string, double> phases, bool lastUseOfStatistics, out RoseOrder order)
@@ -112,11 +119,7 @@ public static class MatrixPruner
         if (order.Permutation is not { } perm)
         {
             // Identity: exactly the SparseGPT pass, standard blocks.
-            clock.Restart();
-            using var copy = lastUseOfStatistics ? null : backend.Clone(stats.Hessian);
-            SparseGpt.Add(phases, "prepare", clock);
-            return SparseGpt.Run(backend, w, copy ?? stats.Hessian, SparseGpt.StandardBlocks(cols, options.BlockSize, options.Pattern),
-                rule, options.Damp, phases);
+            return RunStandardBlocks(backend, w, stats, options, phases, lastUseOfStatistics);
         }
 
         clock.Restart();

@@ -1,5 +1,6 @@
 using NUnit.Framework;
 using Rose.Pruning;
+using Rose.Modeling;
 using Rose.Pruning.Cpu;
 
 namespace Rose.Tests.Pruning;
@@ -9,6 +10,11 @@ namespace Rose.Tests.Pruning;
 [TestFixture]
 public class LastUseOfStatisticsTests
 {
+    [Test]
+    public void TheLastReadersAreVOUpAndDown() =>
+        Assert.That(LinearKinds.All.Where(k => k.IsLastReaderOfItsInput()),
+            Is.EqualTo(new[] { LinearKind.V, LinearKind.O, LinearKind.Up, LinearKind.Down }));
+
     [TestCase(PruneMethod.SparseGpt, 1.0f)]
     [TestCase(PruneMethod.Rose, 1.0f)] // uniform blocks: ROSE keeps the identity order and runs SparseGPT's pass
     [TestCase(PruneMethod.Rose, 8.0f)] // every third block scaled up: ROSE reorders

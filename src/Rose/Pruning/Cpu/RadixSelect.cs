@@ -13,15 +13,13 @@ internal static class RadixSelect
     private const int Chunk = 1 << 16;
     private static readonly (int Shift, int Bits)[] Digits = [(21, 11), (10, 11), (0, 10)];
 
-    public static float KthSmallest(ReadOnlySpan<float> values, long k)
+    /// <param name="scratch">The values; every caller passes a copy of its own, which a select below
+    /// <see cref="ParallelFrom"/> values reorders in place rather than copying it again.</param>
+    public static float KthSmallest(Span<float> scratch, long k)
     {
-        if ((ulong)k >= (ulong)values.Length) throw new ArgumentOutOfRangeException(nameof(k));
-        if (values.Length < ParallelFrom)
-        {
-            var scratch = values.ToArray();
-            return Selection.KthSmallest(scratch, (int)k);
-        }
-        return FromKey(SelectKey(values, k));
+        if ((ulong)k >= (ulong)scratch.Length) throw new ArgumentOutOfRangeException(nameof(k));
+        if (scratch.Length < ParallelFrom) return Selection.KthSmallest(scratch, (int)k);
+        return FromKey(SelectKey(scratch, k));
     }
 
     /// <summary>The unsigned order of the key is the float order (−0 folded onto +0). Every NaN, whatever its sign
