@@ -16,7 +16,7 @@ public class DenseKernelTests
         return v;
     }
 
-    // Shapes around the register block (4 rows × 16 or 32 columns), the row tile (16) and the depth tile (256).
+    // Shapes around the register block (4 rows × 16 or 32 columns), the row tile and the depth tile (256).
     [TestCase(1, 1, 1, false)]
     [TestCase(5, 17, 3, false)]
     [TestCase(19, 33, 300, false)]
@@ -29,6 +29,16 @@ public class DenseKernelTests
     [TestCase(8, 13, 5, true)]
     [TestCase(12, 29, 7, false)]
     public void BlockedMultiplyAddEqualsThePlainLoop(int m, int n, int k, bool upper)
+    {
+        // The chosen tiling; tiles of 8-row blocks, a 4-row block and single rows (15), of a 4-row block and
+        // single rows (6) or single rows only (1), panels ending in every narrow strip, depth tiles shorter
+        // than most k, B packed and in place; one panel across the whole width.
+        foreach (GemmTiling? tiling in new GemmTiling?[]
+                 { null, new(15, 64, 7), new(6, 32, 5), new(6, 32, 5, PackB: false), new(1, 32, 1), new(16, int.MaxValue, 256) })
+            AssertPlainLoop(m, n, k, upper, tiling);
+    }
+
+    private static void AssertPlainLoop(int m, int n, int k, bool upper, GemmTiling? tiling)
     {
         // Offsets and leading dimensions wider than the operands, as the OBS trailing update passes them.
         int lda = k + 3, ldb = n + 5, ldc = n + 7, aOff = 2, bOff = 11, cOff = 4;
@@ -48,10 +58,10 @@ public class DenseKernelTests
                 }
                 expected[cOff + r * ldc + j] = sum;
             }
-        DenseKernels.MultiplyAdd(m, n, k, alpha, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, upperTilesOnly: upper);
+        DenseKernels.MultiplyAdd(m, n, k, alpha, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, upperTilesOnly: upper, tiling: tiling);
         for (int r = 0; r < m; r++)
             for (int j = upper ? r : 0; j < n; j++)
-                Assert.That(c[cOff + r * ldc + j], Is.EqualTo(expected[cOff + r * ldc + j]), $"C[{r}, {j}]");
+                Assert.That(c[cOff + r * ldc + j], Is.EqualTo(expected[cOff + r * ldc + j]), $"C[{r}, {j}] with {tiling}");
         // Outside the m × n window nothing is touched.
         for (int r = 0; r < m; r++)
             for (int j = n; j < ldc && cOff + r * ldc + j < c.Length; j++)
