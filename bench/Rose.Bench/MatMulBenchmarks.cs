@@ -3,22 +3,27 @@ using Rose.Modeling;
 
 namespace Rose.Bench;
 
-/// <summary>The CPU forward's GEMM y = x·Wᵀ in its versions, side by side: the 4-token × 4-output register
-/// block it uses and the 2 × 4 block alone, which it replaced for all but edge pairs (both give the same bits),
-/// single-threaded on a 256-token × 1024 → 1024 projection.</summary>
+/// <summary>The CPU forward's GEMM y = x·Wᵀ in its versions, side by side, single-threaded: the 2 × 4 register
+/// block alone (the baseline), the 4-token × 4-output 256-bit block and, where AVX-512 runs, the 8-token blocks
+/// with two tokens per 512-bit register and the depth in passes, which the forward uses (all give the same bits),
+/// on a 256-token × 1024 → 1024 projection and LLaMA-2-7B's gate/up projection of 512 tokens.</summary>
 [BenchmarkCategory("quick"), ProcessCount(1), WarmupCount(1), IterationCount(5)]
 public class MatMulBenchmark
 {
-    private const int Tokens = 256, In = 1024, Out = 1024;
+    private int _tokens, _in, _out;
     private float[] _x = [], _w = [], _y = [];
+
+    [Params("256x1024->1024", "512x4096->11008")]
+    public string Shape { get; set; } = "";
 
     [GlobalSetup]
     public void Setup()
     {
+        (_tokens, _in, _out) = Shape == "256x1024->1024" ? (256, 1024, 1024) : (512, 4096, 11008);
         var rng = new Random(1);
-        _x = Enumerable.Range(0, Tokens * In).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
-        _w = Enumerable.Range(0, Out * In).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
-        _y = new float[Tokens * Out];
+        _x = Enumerable.Range(0, _tokens * _in).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
+        _w = Enumerable.Range(0, _out * _in).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
+        _y = new float[_tokens * _out];
     }
 
     [Benchmark(Baseline = true)]
@@ -27,16 +32,20 @@ public class MatMulBenchmark
         // The same tiles as CpuMath.MatMulTransposed (32 outputs × 64 tokens), 2-token blocks inside.
         fixed (float* x = _x, w = _w, y = _y)
         {
-            for (int tt = 0; tt < Tokens; tt += 64)
-                for (int o0 = 0; o0 < Out; o0 += 32)
-                    for (int t = tt; t + 2 <= Math.Min(Tokens, tt + 64); t += 2)
-                        for (int o = o0; o + 4 <= Math.Min(Out, o0 + 32); o += 4)
-                            CpuMath.Block2x4(x, w, y, t, o, In, In, Out);
+            for (int tt = 0; tt < _tokens; tt += 64)
+                for (int o0 = 0; o0 < _out; o0 += 32)
+                    for (int t = tt; t + 2 <= Math.Min(_tokens, tt + 64); t += 2)
+                        for (int o = o0; o + 4 <= Math.Min(_out, o0 + 32); o += 4)
+                            CpuMath.Block2x4(x, w, y, t, o, _in, _in, _out);
         }
     }
 
     [Benchmark]
-    public void Blocks4x4() => CpuMath.MatMulTransposed(_x, _w, _y, Tokens, In, Out, parallel: false);
+    public void Blocks4x4() =>
+        CpuMath.MatMulTransposed(_x, _w, _y, _tokens, _in, _out, default, parallel: false, lowerOnly: false, causalDepth: false, wide: false);
+
+    [Benchmark]
+    public void Wide8x4() => CpuMath.MatMulTransposed(_x, _w, _y, _tokens, _in, _out, parallel: false);
 }
 
 /// <summary>The CPU attention's score GEMM Q·Kᵀ for one head of a 2048-token window (head_dim 128), side by side:

@@ -4,14 +4,16 @@ using Rose.Modeling;
 namespace Rose.Tests.Modeling;
 
 /// <summary>The forward's GEMM gives every element the same bits whichever register block computes it:
-/// a call over many tokens (4-token blocks) equals calls over two tokens at a time (2-token blocks) and
-/// a lone token (a plain dot product for an odd last token), edges of inF and outF included.</summary>
+/// a call over many tokens (8-token blocks in 512-bit registers where AVX-512 runs, 4-token blocks) equals
+/// calls over two tokens at a time (2-token blocks) and a lone token (a plain dot product for an odd last
+/// token), edges of inF and outF included.</summary>
 [TestFixture]
 public class MatMulTests
 {
     [TestCase(13, 37, 43)]
     [TestCase(8, 64, 32)]
     [TestCase(70, 19, 5)]
+    [TestCase(150, 133, 37)]
     public void BlockShapeDoesNotChangeTheBits(int tokens, int inF, int outF)
     {
         var rng = new Random(tokens);
@@ -89,5 +91,30 @@ public class MatMulTests
         for (int i = 0; i < full.Length; i++)
             Assert.That(BitConverter.SingleToUInt32Bits(causal[i]), Is.EqualTo(BitConverter.SingleToUInt32Bits(full[i])), $"y[{i / outF}, {i % outF}]");
         if (tokens > 9 && inF > 9) Assert.That(full[9 * outF], Is.EqualTo(0f), "the cancelling row");
+    }
+
+    /// <summary>The 8-token blocks in 512-bit registers (forced here, so they run on any CPU) give every element
+    /// the bits of the 256-bit blocks alone: plain, lower-only (scores) and causal-depth (P·V) calls, with
+    /// token counts that leave 4-, 2- and 1-token remainders and widths with a scalar tail.</summary>
+    [TestCase(150, 133, 37, false, false)]
+    [TestCase(71, 8, 9, false, false)]
+    [TestCase(97, 16, 130, true, false)]
+    [TestCase(150, 150, 24, false, true)]
+    [TestCase(13, 13, 4, false, true)]
+    public void WideBlocksKeepTheNarrowBlocksBits(int tokens, int inF, int outF, bool lowerOnly, bool causalDepth)
+    {
+        var rng = new Random(tokens + inF);
+        var x = new float[tokens * inF];
+        for (int t = 0; t < tokens; t++)
+            for (int i = 0; i < inF; i++)
+                x[t * inF + i] = !causalDepth || i <= t ? (float)rng.NextDouble() - 0.5f : (rng.Next(2) == 0 ? 0f : -0f);
+        var w = Enumerable.Range(0, outF * inF).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
+        var bias = lowerOnly || causalDepth ? [] : Enumerable.Range(0, outF).Select(_ => (float)rng.NextDouble()).ToArray();
+        var wide = new float[tokens * outF];
+        var narrow = new float[tokens * outF];
+        CpuMath.MatMulTransposed(x, w, wide, tokens, inF, outF, bias, parallel: true, lowerOnly, causalDepth, wide: true);
+        CpuMath.MatMulTransposed(x, w, narrow, tokens, inF, outF, bias, parallel: true, lowerOnly, causalDepth, wide: false);
+        for (int i = 0; i < wide.Length; i++)
+            Assert.That(BitConverter.SingleToUInt32Bits(wide[i]), Is.EqualTo(BitConverter.SingleToUInt32Bits(narrow[i])), $"y[{i / outF}, {i % outF}]");
     }
 }
