@@ -7,8 +7,11 @@ namespace Rose.Bench.Pruning;
 
 /// <summary>The CPU backend's fold of one 2048-token sequence side by side with the steps it had before
 /// (kept here as the baseline): H scaled and Xᵀ formed on one core, the lower triangle mirrored one row of
-/// H at a time (a column of the upper side per row: one cache line per value). Both give the same bits
-/// (checked in the setup). At 688 columns the GEMM dominates; at 4096 the steps around it show.</summary>
+/// H at a time (a column of the upper side per row: one cache line per value) after every sequence. The fold
+/// now scales H inside the GEMM's first pass over each upper tile and leaves the lower triangle to be mirrored
+/// once, when H is first read after its last sequence (not timed here: once per layer instead of once per
+/// window). Both give the same bits (checked in the setup). At 688 columns the GEMM dominates; at 4096 the
+/// steps around it show.</summary>
 [BenchmarkCategory("quick"), ProcessCount(1), WarmupCount(1), IterationCount(3)]
 public class CpuFoldStepsBenchmark
 {

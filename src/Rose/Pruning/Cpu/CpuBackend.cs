@@ -63,7 +63,10 @@ public sealed class CpuBackend : IPruningBackend
     public void FoldSequence(BackendMatrix hessian, BackendVector sOfficial, BackendVector sMean,
         ReadOnlySpan<float> x, int tokens, int sequenceIndex)
     {
-        var h = M(hessian);
+        // Not M(): the fold reads and writes only H's upper triangle, so the lower one is completed once,
+        // when H is next read for anything else, instead of after every window (a 7B down_proj's mirror cost
+        // as much as its fold's GEMM).
+        var h = BackendContracts.OwnMatrix<CpuMatrix>(hessian, "CPU");
         var so = V(sOfficial);
         var sm = V(sMean);
         int cols = h.Cols;
@@ -71,7 +74,6 @@ public sealed class CpuBackend : IPruningBackend
 
         double k = sequenceIndex;
         double keep = (k - 1) / k;
-        Scale(h.Data, (float)keep);
 
         // Pooled: a window's inputs are hundreds of KB even for the sample, and a fresh pair of
         // large-object arrays per fold (thousands per prune) keeps the collector busy.
@@ -81,9 +83,11 @@ public sealed class CpuBackend : IPruningBackend
         {
             x.CopyTo(xs);
             DenseKernels.Transpose(xs.AsSpan(0, x.Length), tokens, cols, xt);
+            // H·keep rounded first, then the products: the old samples' weight applied in the GEMM's first pass
+            // over each tile of the upper triangle, as a separate pass over all of H did.
             DenseKernels.MultiplyAdd(cols, cols, tokens, (float)(2.0 / k), xt, 0, tokens, xs, 0, cols, h.Data, 0, cols,
-                upperTilesOnly: true);
-            MirrorUpperToLower(h.Data, cols);
+                upperTilesOnly: true, beta: (float)keep);
+            h.LowerTrianglePending = true;
 
             // Column squared norms: each ‖X[:, j]‖² is a contiguous row of Xᵀ.
             Parallel.For(0, cols, j =>
@@ -101,42 +105,6 @@ public sealed class CpuBackend : IPruningBackend
             ArrayPool<float>.Shared.Return(xs);
             ArrayPool<float>.Shared.Return(xt);
         }
-    }
-
-    /// <summary>The old samples' weight on H, over all cores: a 7B MLP Hessian is 121M values per window.</summary>
-    private static void Scale(float[] a, float factor)
-    {
-        const int chunk = 1 << 18;
-        if (a.Length <= chunk)
-        {
-            TensorPrimitives.Multiply(a, factor, a);
-            return;
-        }
-        Parallel.For(0, (a.Length + chunk - 1) / chunk, c =>
-        {
-            var part = a.AsSpan(c * chunk, Math.Min(chunk, a.Length - c * chunk));
-            TensorPrimitives.Multiply(part, factor, part);
-        });
-    }
-
-    /// <summary>Copies the upper triangle onto the lower one in square tiles, so the column-wise reads of
-    /// the upper side stay within a few cache lines per tile instead of one line per value.</summary>
-    private static void MirrorUpperToLower(float[] a, int n)
-    {
-        const int T = 32;
-        int tiles = (n + T - 1) / T;
-        Parallel.For(0, tiles, ti =>
-        {
-            int i0 = ti * T, i1 = Math.Min(n, i0 + T);
-            for (int j0 = 0; j0 <= i0; j0 += T)
-            {
-                for (int i = i0; i < i1; i++)
-                {
-                    int j1 = Math.Min(i, j0 + T);
-                    for (int j = j0; j < j1; j++) a[i * n + j] = a[j * n + i];
-                }
-            }
-        });
     }
 
     // ---- Hessian preparation and factorization -------------------------------------------
@@ -502,7 +470,13 @@ public sealed class CpuBackend : IPruningBackend
         });
     }
 
-    private static CpuMatrix M(BackendMatrix m) => BackendContracts.OwnMatrix<CpuMatrix>(m, "CPU");
+    /// <summary>The matrix behind a handle, whole: a Hessian the fold left upper-only is completed first.</summary>
+    private static CpuMatrix M(BackendMatrix m)
+    {
+        var matrix = BackendContracts.OwnMatrix<CpuMatrix>(m, "CPU");
+        matrix.CompleteLowerTriangle();
+        return matrix;
+    }
 
     private static CpuVector V(BackendVector v) => BackendContracts.OwnVector<CpuVector>(v, "CPU");
 }

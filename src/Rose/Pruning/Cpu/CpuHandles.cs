@@ -16,6 +16,39 @@ internal sealed class CpuMatrix : BackendMatrix
 
     public Span<float> Row(int r) => Data.AsSpan(r * Cols, Cols);
 
+    /// <summary>Only the upper triangle is current (a symmetric matrix the Hessian fold updated); the lower one
+    /// is stale until <see cref="CompleteLowerTriangle"/>.</summary>
+    public bool LowerTrianglePending { get; set; }
+
+    private readonly Lock _completion = new();
+
+    /// <summary>Copies the upper triangle onto the lower one if it is pending, in square tiles so the column-wise
+    /// reads of the upper side stay within a few cache lines per tile instead of one line per value.</summary>
+    public void CompleteLowerTriangle()
+    {
+        if (!LowerTrianglePending) return;
+        lock (_completion)
+        {
+            if (!LowerTrianglePending) return;
+            const int T = 32;
+            int n = Cols;
+            var a = Data;
+            Parallel.For(0, (n + T - 1) / T, ti =>
+            {
+                int i0 = ti * T, i1 = Math.Min(n, i0 + T);
+                for (int j0 = 0; j0 <= i0; j0 += T)
+                {
+                    for (int i = i0; i < i1; i++)
+                    {
+                        int j1 = Math.Min(i, j0 + T);
+                        for (int j = j0; j < j1; j++) a[i * n + j] = a[j * n + i];
+                    }
+                }
+            });
+            LowerTrianglePending = false;
+        }
+    }
+
     protected override void Dispose(bool disposing) => Data = [];
 }
 

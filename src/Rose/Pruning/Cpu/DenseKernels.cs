@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -19,12 +20,23 @@ internal static class DenseKernels
     /// read from memory once per tile and from L2 by every 8 rows, whatever B's leading dimension (a power
     /// of two such as 4096 put a strided panel's rows in the same few cache sets).
     /// With <paramref name="upperTilesOnly"/> (m = n) blocks entirely below the diagonal are skipped;
-    /// the caller then mirrors the upper triangle.</summary>
+    /// the caller then mirrors the upper triangle. With <paramref name="beta"/> ≠ 1 every element the product
+    /// computes starts from c ← beta·c (rounded), as a separate scaling of C would give it.</summary>
     public static void MultiplyAdd(int m, int n, int k, float alpha,
         float[] a, int aOffset, int lda, float[] b, int bOffset, int ldb, float[] c, int cOffset, int ldc,
-        bool upperTilesOnly = false, GemmTiling? tiling = null)
+        bool upperTilesOnly = false, GemmTiling? tiling = null, float beta = 1f)
     {
-        if (m == 0 || n == 0 || k == 0) return;
+        if (m == 0 || n == 0) return;
+        if (k == 0)
+        {
+            if (beta != 1f)
+                for (int r = 0; r < m; r++)
+                {
+                    int start = upperTilesOnly ? Math.Min(n, r / Block * Block) : 0;
+                    ScaleRow(c, cOffset + r * ldc + start, n - start, beta);
+                }
+            return;
+        }
         var t = tiling ?? GemmTiling.For(m, n);
         if (t.Rows <= 0 || t.Columns <= 0 || t.Depth <= 0 || t.Columns % Block != 0 && t.Columns < n)
             throw new ArgumentException($"tiling {t}: positive sizes, and columns a multiple of {Block} unless they cover the width");
@@ -55,6 +67,8 @@ internal static class DenseKernels
                     {
                         rows = GroupRows(blockedRows - r);
                         int rowStart = First(r), ap = (r - r0) * kl, bp = 0;
+                        if (k0 == 0 && beta != 1f)
+                            for (int i = 0; i < rows; i++) ScaleRow(c, cOffset + (r + i) * ldc + rowStart, j1 - rowStart, beta);
                         for (int j = jp, width; j < j1; j += width, bp += width * kl)
                         {
                             width = StripWidth(j1 - j);
@@ -64,7 +78,10 @@ internal static class DenseKernels
                         }
                     }
                     for (int r = blockedRows; r < r1; r++)
+                    {
+                        if (k0 == 0 && beta != 1f) ScaleRow(c, cOffset + r * ldc + First(r), j1 - First(r), beta);
                         Row(r, First(r), j1, k0, k1, alpha, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc);
+                    }
                 }
             }
             finally
@@ -75,6 +92,13 @@ internal static class DenseKernels
 
             int First(int r) => upperTilesOnly ? Math.Max(j0, r / Block * Block) : j0;
         });
+    }
+
+    private static void ScaleRow(float[] c, int at, int length, float beta)
+    {
+        if (length <= 0) return;
+        var row = c.AsSpan(at, length);
+        TensorPrimitives.Multiply(row, beta, row);
     }
 
     /// <summary>Columns of C a full register block covers: two vectors of the widest accelerated width.</summary>
