@@ -25,7 +25,11 @@ public static class CpuMath
     public static void MatMulTransposed(ReadOnlySpan<float> x, ReadOnlySpan<float> w, Span<float> y,
         int tokens, int inF, int outF, ReadOnlySpan<float> bias = default, bool parallel = true, bool lowerOnly = false,
         bool causalDepth = false) =>
-        MatMulTransposed(x, w, y, tokens, inF, outF, bias, parallel, lowerOnly, causalDepth, Vector512.IsHardwareAccelerated);
+        MatMulTransposed(x, w, y, tokens, inF, outF, bias, parallel, lowerOnly, causalDepth, WideBlocksPay(inF, outF));
+
+    /// <summary>Where the 512-bit blocks are faster: pairing the tokens copies x once per call, and a short depth
+    /// or few outputs do not repay it (the sample's 64- and 172-wide projections and 8-wide heads ran slower).</summary>
+    private static bool WideBlocksPay(int inF, int outF) => Vector512.IsHardwareAccelerated && inF >= 256 && outF >= 64;
 
     /// <param name="wide">Run 8 tokens at a time in 512-bit registers (same bits; false: the 256-bit blocks alone,
     /// the benchmark's baseline).</param>
