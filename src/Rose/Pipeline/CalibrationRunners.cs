@@ -34,10 +34,26 @@ public static class CalibrationRunners
         long states = CalibrationRunner.StateBytes(model.Shape, windows.Length, seqLen, activations);
         long available = hostLimit ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
         long capture = CalibrationRunner.CaptureBytes(model.Shape, seqLen) * CalibrationRunner.ParallelWindows(model.Shape, seqLen, windows.Length, available);
-        log.WriteLine($"calibration activations: {windows.Length} × {seqLen} tokens × {model.Shape.Hidden} {activations.ToSafeTensorsString()} = {ByteSize.Format(states)} (+ up to {ByteSize.Format(capture)} of captured layer inputs); available {ByteSize.Format(available)}");
-        if (states + capture > available * 0.9)
-            throw new RoseException($"the calibration activations need {ByteSize.Format(states + capture)} but only {ByteSize.Format(available)} is available; lower --nsamples or --seqlen");
+        long layer = CalibrationRunner.LayerWorkingBytes(model.Shape);
+        log.WriteLine($"calibration activations: {windows.Length} × {seqLen} tokens × {model.Shape.Hidden} {activations.ToSafeTensorsString()} = {ByteSize.Format(states)} (+ up to {ByteSize.Format(capture)} of captured layer inputs); one layer's weights, statistics and pruning: up to {ByteSize.Format(layer)}; available {ByteSize.Format(available)}");
+        if (HostMemoryShortfall(states + capture, layer, available) is { } shortfall)
+            throw new RoseException(shortfall);
         return new CalibrationRunner(model, windows);
+    }
+
+    /// <summary>Why a host prune whose calibration needs <paramref name="calibration"/> bytes and whose layers need
+    /// <paramref name="layer"/> does not fit <paramref name="available"/> (nine tenths of it, for everything else the
+    /// process holds), naming what can help, or null when it fits.</summary>
+    internal static string? HostMemoryShortfall(long calibration, long layer, long available)
+    {
+        long budget = (long)(available * 0.9);
+        if (calibration > budget)
+            return $"the calibration activations need {ByteSize.Format(calibration)} but only {ByteSize.Format(available)} is available; lower --nsamples or --seqlen";
+        if (layer > budget)
+            return $"pruning one decoder layer needs up to {ByteSize.Format(layer)} of memory (its fp32 weights, statistics and the widest matrix's pruning) but only {ByteSize.Format(available)} is available; prune on a machine with more memory or with --device cuda";
+        if (calibration + layer > budget)
+            return $"the calibration activations ({ByteSize.Format(calibration)}) and one decoder layer's pruning (up to {ByteSize.Format(layer)}) need more than the {ByteSize.Format(available)} available; lower --nsamples or --seqlen";
+        return null;
     }
 
     /// <summary>Why a device prune of this size does not fit <paramref name="free"/> bytes of GPU memory

@@ -4,11 +4,13 @@ using Rose.Pipeline;
 
 namespace Rose.Tests.Pipeline;
 
-/// <summary>How many calibration windows the CPU statistics pass runs side by side.</summary>
+/// <summary>How many calibration windows the CPU statistics pass runs side by side, and the host memory a CPU
+/// prune is checked against before it starts.</summary>
 [TestFixture]
 public class HostRunnerSizingTests
 {
     private static readonly ModelShape Llama2_7B = new(4096, 11008, 32, 32, 128, 1e-5f);
+    private static readonly ModelShape Llama2_70B = new(8192, 28672, 64, 8, 128, 1e-5f);
     private const long GiB = 1L << 30;
 
     [Test]
@@ -36,5 +38,42 @@ public class HostRunnerSizingTests
         Assert.That(CalibrationRunner.ParallelWindows(Llama2_7B, 2048, 0, 128 * GiB), Is.EqualTo(1));
         // One window's capture larger than the budget still runs, alone.
         Assert.That(CalibrationRunner.ParallelWindows(Llama2_7B, 1 << 20, 128, 4 * GiB), Is.EqualTo(1));
+    }
+
+    /// <summary>A 7B layer: 202M fp32 weights (0.75 GiB), four Hessians (0.64 GiB) and down_proj's prune, whose
+    /// 11008² Hessian is held three times over (1.35 GiB) beside two copies of an 11008 × 4096 matrix (0.34 GiB).</summary>
+    [Test]
+    public void ASevenBillionLayerNeedsAboutThreeGibibytes()
+    {
+        long layer = CalibrationRunner.LayerWorkingBytes(Llama2_7B);
+        long weights = (4L * 4096 * 4096 + 3L * 4096 * 11008) * 4;
+        long hessians = (3L * 4096 * 4096 + 11008L * 11008) * 4;
+        Assert.That(layer, Is.GreaterThan(weights + hessians + 3L * 11008 * 11008 * 4));
+        Assert.That(layer, Is.InRange(3.0 * GiB, 3.2 * GiB));
+    }
+
+    [Test]
+    public void ARunThatFitsIsNotRefused() =>
+        Assert.That(CalibrationRunners.HostMemoryShortfall(2 * GiB, CalibrationRunner.LayerWorkingBytes(Llama2_7B), 32 * GiB), Is.Null);
+
+    [Test]
+    public void ALayerTooLargeForTheMachineSaysSoInsteadOfBlamingTheCalibration()
+    {
+        long layer = CalibrationRunner.LayerWorkingBytes(Llama2_70B);
+        var why = CalibrationRunners.HostMemoryShortfall(4 * GiB, layer, 16 * GiB);
+        Assert.That(why, Does.Contain("one decoder layer"));
+        Assert.That(why, Does.Contain("--device cuda"));
+        Assert.That(why, Does.Not.Contain("--nsamples"));
+    }
+
+    [Test]
+    public void CalibrationCrowdingOutTheLayerAsksForFewerTokens()
+    {
+        long layer = CalibrationRunner.LayerWorkingBytes(Llama2_7B);
+        // Each fits alone; together they do not.
+        long available = (long)((layer + 3 * GiB) / 0.9);
+        var why = CalibrationRunners.HostMemoryShortfall(4 * GiB, layer, available);
+        Assert.That(why, Does.Contain("lower --nsamples or --seqlen"));
+        Assert.That(CalibrationRunners.HostMemoryShortfall(20 * GiB, layer, 16 * GiB), Does.Contain("the calibration activations need"));
     }
 }

@@ -160,15 +160,9 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
     /// twice (the layer and the next one uploading), the four input groups' fp32 statistics, and the
     /// pruning of the widest matrix (W, its permuted copy and its scores; the permuted H, the factor, its
     /// scratch; keys and errors of one OBS block).</summary>
-    public static long LayerWorkingBytes(ModelShape s, DType dtype)
-    {
-        long weights = ((long)s.Hidden * (2L * s.QDim + 2L * s.KvDim) + 3L * s.Hidden * s.Intermediate) * dtype.ElementSize();
-        long statistics = ((long)s.Hidden * s.Hidden * 2 + (long)s.QDim * s.QDim + (long)s.Intermediate * s.Intermediate) * sizeof(float);
-        long matrix = Math.Max((long)s.Hidden * s.Intermediate, (long)s.Hidden * s.QDim);
-        long rows = Math.Max(s.Intermediate, Math.Max(s.Hidden, s.QDim)), cols = rows;
-        long pruning = (3 * matrix + 3 * cols * cols + 2 * rows * 128) * sizeof(float);
-        return 2 * weights + statistics + pruning;
-    }
+    public static long LayerWorkingBytes(ModelShape s, DType dtype) =>
+        2 * LayerWorkingSet.WeightElements(s) * dtype.ElementSize() + LayerWorkingSet.StatisticsBytes(s)
+        + LayerWorkingSet.PruningBytes(s, matrixCopies: 3, hessianCopies: 3);
 
     /// <summary>Bytes of the states themselves, in the model dtype (pinned host memory when offloaded).</summary>
     public static long HostBytes(ModelShape shape, DType dtype, int windows, int seqLen) =>
