@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using Rose.Pruning.Cpu;
 
 namespace Rose.Bench.Pruning;
 
@@ -150,20 +151,8 @@ internal static class UnpackedGemm
             Row(r + i, j, n, k0, k1, alpha, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc);
     }
 
-    /// <summary>Columns [jStart, n) of one row of C, in the same order of operations.</summary>
+    // One row of C as the backend still computes its leftover rows (the same function).
     private static void Row(int r, int jStart, int n, int k0, int k1, float alpha,
-        float[] a, int aOffset, int lda, float[] b, int bOffset, int ldb, float[] c, int cOffset, int ldc)
-    {
-        if (jStart >= n) return;
-        var cRow = c.AsSpan(cOffset + r * ldc + jStart, n - jStart);
-        int aRow = aOffset + r * lda;
-        for (int kk = k0; kk < k1; kk++)
-        {
-            float aik = alpha * a[aRow + kk];
-            var bRow = b.AsSpan(bOffset + kk * ldb + jStart, cRow.Length);
-            for (int j = 0; j < cRow.Length; j++)
-                cRow[j] = MathF.FusedMultiplyAdd(aik, bRow[j], cRow[j]);
-        }
-    }
-
+        float[] a, int aOffset, int lda, float[] b, int bOffset, int ldb, float[] c, int cOffset, int ldc) =>
+        DenseKernels.Row(r, jStart, n, k0, k1, alpha, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc);
 }

@@ -312,7 +312,7 @@ internal static class DenseKernels
     }
 
     /// <summary>Columns [jStart, n) of one row of C, in the same order of operations.</summary>
-    private static void Row(int r, int jStart, int n, int k0, int k1, float alpha,
+    internal static void Row(int r, int jStart, int n, int k0, int k1, float alpha,
         float[] a, int aOffset, int lda, float[] b, int bOffset, int ldb, float[] c, int cOffset, int ldc)
     {
         if (jStart >= n) return;
