@@ -17,8 +17,15 @@ internal sealed class CpuMatrix : BackendMatrix
     public Span<float> Row(int r) => Data.AsSpan(r * Cols, Cols);
 
     /// <summary>Only the upper triangle is current (a symmetric matrix the Hessian fold updated); the lower one
-    /// is stale until <see cref="CompleteLowerTriangle"/>.</summary>
-    public bool LowerTrianglePending { get; set; }
+    /// is stale until <see cref="CompleteLowerTriangle"/>. Volatile: a reader that sees it cleared outside the
+    /// lock must also see the mirrored values.</summary>
+    public bool LowerTrianglePending
+    {
+        get => _lowerTrianglePending;
+        set => _lowerTrianglePending = value;
+    }
+
+    private volatile bool _lowerTrianglePending;
 
     private readonly Lock _completion = new();
 
