@@ -1,8 +1,8 @@
 using NUnit.Framework;
 using Rose.Cuda.Forward;
-using Rose.Modeling;
 using Rose.Pipeline;
 using Rose.SafeTensors;
+using static Rose.Tests.Pipeline.PublishedShapes;
 
 namespace Rose.Tests.Pipeline;
 
@@ -11,10 +11,6 @@ namespace Rose.Tests.Pipeline;
 [TestFixture]
 public class DeviceRunnerSizingTests
 {
-    private static readonly ModelShape Llama2_7B = new(4096, 11008, 32, 32, 128, 1e-5f);
-    private static readonly ModelShape Llama2_13B = new(5120, 13824, 40, 40, 128, 1e-5f);
-    private static readonly ModelShape Llama2_70B = new(8192, 28672, 64, 8, 128, 1e-5f);
-    private static readonly ModelShape Llama3_8B = new(4096, 14336, 32, 8, 128, 1e-5f);
     private const long GiB = 1L << 30;
 
     [Test]

@@ -1,6 +1,6 @@
 using NUnit.Framework;
-using Rose.Modeling;
 using Rose.Pipeline;
+using static Rose.Tests.Pipeline.PublishedShapes;
 
 namespace Rose.Tests.Pipeline;
 
@@ -9,8 +9,6 @@ namespace Rose.Tests.Pipeline;
 [TestFixture]
 public class HostRunnerSizingTests
 {
-    private static readonly ModelShape Llama2_7B = new(4096, 11008, 32, 32, 128, 1e-5f);
-    private static readonly ModelShape Llama2_70B = new(8192, 28672, 64, 8, 128, 1e-5f);
     private const long GiB = 1L << 30;
 
     [Test]

@@ -10,7 +10,7 @@ public class PhaseThroughputTests
     [Test]
     public void LlamaTwoSevenBCountsAsByHand()
     {
-        var shape = new ModelShape(4096, 11008, 32, 32, 128, 1e-5f);
+        var shape = PublishedShapes.Llama2_7B;
         // Linear parameters per layer: q, k, v, o 4·4096² + gate, up, down 3·4096·11008.
         double linear = 4.0 * 4096 * 4096 + 3.0 * 4096 * 11008;
         Assert.That(PhaseThroughput.ForwardFlopPerToken(shape, 2048), Is.EqualTo(2 * linear + 2.0 * 2048 * 4096));
@@ -28,7 +28,7 @@ public class PhaseThroughputTests
     [Test]
     public void PruningPhasesCountTheirMatrices()
     {
-        var shape = new ModelShape(4096, 11008, 32, 32, 128, 1e-5f);
+        var shape = PublishedShapes.Llama2_7B;
         var seconds = new Dictionary<string, double> { ["prune_cholesky"] = 2, ["prune_obs"] = 4, ["prune_ordering"] = 0.5 };
         MatrixReport Matrix(int rows, int cols, bool reordered) => new("w", 0, "mlp.down_proj", [rows, cols], 0.7, 1.0, 0.9, reordered,
             0.01, 0, false, 0, new Dictionary<string, double> { ["cholesky"] = 1, ["obs"] = 1 });
