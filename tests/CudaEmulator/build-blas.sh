@@ -15,8 +15,8 @@ cxx="${CXX:-g++}"
 # the GEMM equals a naive fp32 loop. Only the extern "C" API is exported (hidden visibility, inline std templates too).
 flags=(-std=c++17 -O2 -fPIC -ffp-contract=off -fvisibility=hidden -fvisibility-inlines-hidden -pthread -Wall -Wextra)
 
-"$cxx" "${flags[@]}" -shared -Wl,-soname,libcublas.so.13 -o "$out/libcublas.so.13" "$here/fake_cublas.cpp"
-"$cxx" "${flags[@]}" -shared -Wl,-soname,libcusolver.so.12 -o "$out/libcusolver.so.12" "$here/fake_cusolver.cpp"
+"$cxx" "${flags[@]}" -shared -Wl,-soname,libcublas.so.13 -o "$out/libcublas.so.13" "$here/fake_cublas.cpp" -ldl
+"$cxx" "${flags[@]}" -shared -Wl,-soname,libcusolver.so.12 -o "$out/libcusolver.so.12" "$here/fake_cusolver.cpp" -ldl
 # Rose binds these by their C names; a missing or C++-mangled export would only show up as an
 # EntryPointNotFoundException deep inside a test, so check the dynamic symbol tables here.
 if command -v nm >/dev/null; then

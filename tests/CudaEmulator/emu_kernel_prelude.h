@@ -306,6 +306,18 @@ inline void call(void (*kernel)(P...), void** a)
     call(kernel, a, std::index_sequence_for<P...>{});
 }
 
+// The byte size of each of a kernel's parameters, as the driver must know them to copy a launch's
+// arguments when it queues the launch (a real driver reads them from the cubin): writes at most
+// `capacity` of them and returns how many parameters there are.
+template <class... P>
+inline int argument_sizes(void (*)(P...), unsigned* sizes, int capacity)
+{
+    const unsigned all[] = {0u, (unsigned)sizeof(std::remove_cv_t<std::remove_reference_t<P>>)...};
+    const int count = (int)sizeof...(P);
+    for (int i = 0; i < count && i < capacity; i++) sizes[i] = all[i + 1];
+    return count;
+}
+
 // ---- the emulated instructions ---------------------------------------------------------------
 
 inline float bf16_to_float(unsigned short v)
@@ -588,4 +600,6 @@ inline void rose_emu_poison_shared(void* p, size_t bytes)
 #define warpSize 32
 
 #define ROSE_EMU_ENTRY(name) \
-    extern "C" __attribute__((visibility("default"))) void rose_emu_entry_##name(void** a) { ::rose_emu::call(name, a); }
+    extern "C" __attribute__((visibility("default"))) void rose_emu_entry_##name(void** a) { ::rose_emu::call(name, a); } \
+    extern "C" __attribute__((visibility("default"))) int rose_emu_argument_sizes_##name(unsigned* sizes, int capacity) \
+    { return ::rose_emu::argument_sizes(name, sizes, capacity); }

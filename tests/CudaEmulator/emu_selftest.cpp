@@ -1,7 +1,8 @@
 // Self-test of the emulator's own machinery, through the same entry points Rose uses (NVRTC, then
 // the driver): block barriers and shuffles, dynamic shared memory, static shared memory poisoned in
 // every block, __activemask with a partial warp, a divergent warp collective reported as a failed
-// launch, and an access past an allocation stopping the process. Exits nonzero on any failure. Run by
+// launch, an access past an allocation stopping the process, and streams as queues that run only when
+// the host must see their work (unless ROSE_EMU_STREAMS=eager). Exits nonzero on any failure. Run by
 // build.sh after building the libraries.
 #include <signal.h>
 #include <stdint.h>
@@ -29,6 +30,21 @@ int cuMemAlloc_v2(uint64_t*, size_t);
 int cuMemFree_v2(uint64_t);
 int cuMemcpyHtoD_v2(uint64_t, const void*, size_t);
 int cuMemcpyDtoH_v2(void*, uint64_t, size_t);
+int cuMemcpyHtoDAsync_v2(uint64_t, const void*, size_t, void*);
+int cuMemcpyDtoHAsync_v2(void*, uint64_t, size_t, void*);
+int cuMemsetD32_v2(uint64_t, unsigned, size_t);
+int cuMemsetD32Async(uint64_t, unsigned, size_t, void*);
+int cuMemAllocHost_v2(void**, size_t);
+int cuMemFreeHost(void*);
+int cuStreamCreate(void**, unsigned);
+int cuStreamDestroy_v2(void*);
+int cuStreamSynchronize(void*);
+int cuCtxSynchronize();
+int cuEventCreate(void**, unsigned);
+int cuEventRecord(void*, void*);
+int cuEventSynchronize(void*);
+int cuEventElapsedTime(float*, void*, void*);
+int cuEventDestroy_v2(void*);
 }
 
 namespace
@@ -148,6 +164,62 @@ template <class T> uint64_t Upload(const std::vector<T>& host)
     return d;
 }
 
+// Streams are queues: the host sees a copy's bytes only after a synchronization that covers it, an
+// async copy from pinned memory reads it when it runs, a non-blocking stream does not wait for the
+// legacy default stream, and a blocking one (and the legacy stream itself) does.
+void StreamChecks(void* module)
+{
+    (void)module;
+    const size_t n = 64;
+    const unsigned seven = 7;
+    std::vector<unsigned> ones(n, 1u);
+    uint64_t d = 0;
+    cuMemAlloc_v2(&d, n * sizeof(unsigned));
+    cuMemcpyHtoD_v2(d, ones.data(), n * sizeof(unsigned));
+    void* pinnedBytes = nullptr;
+    cuMemAllocHost_v2(&pinnedBytes, n * sizeof(unsigned));
+    auto* pinned = static_cast<unsigned*>(pinnedBytes);
+    void *blocking = nullptr, *nonBlocking = nullptr, *event = nullptr;
+    cuStreamCreate(&blocking, 0);
+    cuStreamCreate(&nonBlocking, 1);
+    cuEventCreate(&event, 0);
+
+    memset(pinned, 0, n * sizeof(unsigned));
+    cuMemcpyDtoHAsync_v2(pinned, d, n * sizeof(unsigned), blocking);
+    Check(pinned[0] == 0, "an async copy to pinned memory has not landed before a synchronization");
+    cuEventRecord(event, blocking);
+    float ms = 0;
+    Check(cuEventElapsedTime(&ms, event, event) == 600, "an event not yet reached is not ready");
+    Check(cuEventSynchronize(event) == 0 && pinned[0] == 1 && pinned[n - 1] == 1, "the event's synchronization lands it");
+
+    for (size_t i = 0; i < n; i++) pinned[i] = 2;
+    cuMemcpyHtoDAsync_v2(d, pinned, n * sizeof(unsigned), blocking);
+    for (size_t i = 0; i < n; i++) pinned[i] = 3;   // refilled before the copy ran: the copy takes 3s
+    cuStreamSynchronize(blocking);
+    std::vector<unsigned> back(n);
+    cuMemcpyDtoH_v2(back.data(), d, n * sizeof(unsigned));
+    Check(back[0] == 3, "an async copy from pinned memory reads it when it runs");
+
+    cuMemsetD32_v2(d, seven, n);   // queued on the legacy stream
+    memset(pinned, 0, n * sizeof(unsigned));
+    cuMemcpyDtoHAsync_v2(pinned, d, n * sizeof(unsigned), nonBlocking);
+    cuStreamSynchronize(nonBlocking);
+    Check(pinned[0] == 3, "a non-blocking stream does not wait for the legacy stream");
+    cuMemcpyDtoHAsync_v2(pinned, d, n * sizeof(unsigned), blocking);
+    cuStreamSynchronize(blocking);
+    Check(pinned[0] == seven, "a blocking stream waits for the legacy stream");
+
+    cuMemsetD32Async(d, 9u, n, blocking);
+    cuMemcpyDtoH_v2(back.data(), d, n * sizeof(unsigned));
+    Check(back[0] == 9u, "the legacy stream waits for a blocking stream");
+
+    cuEventDestroy_v2(event);
+    cuStreamDestroy_v2(blocking);
+    cuStreamDestroy_v2(nonBlocking);
+    cuMemFreeHost(pinned);
+    cuMemFree_v2(d);
+}
+
 template <class T> std::vector<T> Download(uint64_t d, size_t n)
 {
     std::vector<T> host(n);
@@ -222,8 +294,11 @@ int main()
         cuMemAlloc_v2(&dout, 64 * sizeof(float));
         void* args[] = {&dout};
         fprintf(stderr, "(an expected launch error follows)\n");
-        const int status = cuLaunchKernel(Kernel(module, "divergent"), 1, 1, 1, 32, 1, 1, 0, nullptr, args, nullptr);
+        // Queued, the launch fails when it runs: the next synchronization reports it, as on a GPU.
+        int status = cuLaunchKernel(Kernel(module, "divergent"), 1, 1, 1, 32, 1, 1, 0, nullptr, args, nullptr);
+        if (status == 0) status = cuCtxSynchronize();
         Check(status == 719, "a divergent shuffle gives CUDA_ERROR_LAUNCH_FAILED, got " + std::to_string(status));
+        Check(cuCtxSynchronize() == 0, "a failure is reported once");
     }
 
     {   // Reading past an allocation stops the process (in a child, so this one goes on).
@@ -238,6 +313,7 @@ int main()
             int n = 128;   // x[192]: inside the inaccessible page after x's 512 bytes
             void* args[] = {&dx, &dout, &n};
             cuLaunchKernel(Kernel(module, "past_the_end"), 1, 1, 1, 1, 1, 1, 0, nullptr, args, nullptr);
+            cuCtxSynchronize();
             _exit(0);
         }
         int status = 0;
@@ -245,6 +321,9 @@ int main()
         Check(WIFSIGNALED(status) && (WTERMSIG(status) == SIGSEGV || WTERMSIG(status) == SIGBUS),
               "a read past the end of an allocation faults");
     }
+
+    const char* mode = getenv("ROSE_EMU_STREAMS");
+    if (!(mode && strcmp(mode, "eager") == 0)) StreamChecks(module);
 
     if (failures == 0) printf("emu_selftest: all checks passed\n");
     return failures == 0 ? 0 : 1;

@@ -2,7 +2,7 @@
 // Rose P/Invokes (handle management, cublasSgemm_v2, cublasGemmEx, cublasGemmStridedBatchedEx).
 // It exists so the Gpu test category can run on a machine without a GPU: the companion fake
 // libcuda hands out host addresses as "device pointers", so every pointer here is dereferenced
-// directly, streams are ignored and every call has finished when it returns.
+// directly; each call is checked at once and its work queued on the handle's stream (emu_streams.h).
 //
 // Semantics follow NVIDIA's documentation: column-major storage, C = alpha·op(A)·op(B) + beta·C,
 // products accumulated in fp32 (the 32F compute types), beta == 0 never reads C, 16-bit outputs
@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "emu_census.h"
+#include "emu_streams.h"
 #include "emu_threads.h"
 
 #define EMU_EXPORT extern "C" __attribute__((visibility("default")))
@@ -447,7 +448,6 @@ EMU_EXPORT int cublasDestroy_v2(void* handle)
 EMU_EXPORT int cublasSetStream_v2(void* handle, void* stream)
 {
     if (handle == nullptr) return fail(kNotInitialized, "cublasSetStream_v2", "null handle");
-    // Kept only for completeness: every emulated call is synchronous.
     static_cast<Handle*>(handle)->stream = stream;
     return kSuccess;
 }
@@ -479,15 +479,18 @@ EMU_EXPORT int cublasSgemm_v2(void* handle, int transA, int transB, int m, int n
     if (status != kSuccess) return status;
     if (alpha == nullptr || beta == nullptr) return fail(kInvalidValue, "cublasSgemm_v2", "null alpha or beta");
     Count("cublasSgemm_v2", m, n, k, 1);
-    try
-    {
-        gemm(shape, *alpha, a, b, *beta, c, ldc);
-    }
-    catch (const std::bad_alloc&)
-    {
-        return fail(kAllocFailed, "cublasSgemm_v2", "out of host memory for a %dx%d accumulator", m, n);
-    }
-    return kSuccess;
+    const float alphaValue = *alpha, betaValue = *beta;
+    return rose_emu::OnStream(static_cast<Handle*>(handle)->stream, [=] {
+        try
+        {
+            gemm(shape, alphaValue, a, b, betaValue, c, ldc);
+        }
+        catch (const std::bad_alloc&)
+        {
+            return fail(kAllocFailed, "cublasSgemm_v2", "out of host memory for a %dx%d accumulator", m, n);
+        }
+        return kSuccess;
+    }, kSuccess);
 }
 
 EMU_EXPORT int cublasGemmEx(void* handle, int transA, int transB, int m, int n, int k, const void* alpha,
@@ -502,15 +505,18 @@ EMU_EXPORT int cublasGemmEx(void* handle, int transA, int transB, int m, int n, 
     if (status != kSuccess) return status;
     if (alpha == nullptr || beta == nullptr) return fail(kInvalidValue, fn, "null alpha or beta");
     Count(fn, m, n, k, 1);
-    try
-    {
-        gemmTyped(shape, *static_cast<const float*>(alpha), a, aType, b, *static_cast<const float*>(beta), c, cType, ldc);
-    }
-    catch (const std::bad_alloc&)
-    {
-        return fail(kAllocFailed, fn, "out of host memory for a %dx%d accumulator", m, n);
-    }
-    return kSuccess;
+    const float alphaValue = *static_cast<const float*>(alpha), betaValue = *static_cast<const float*>(beta);
+    return rose_emu::OnStream(static_cast<Handle*>(handle)->stream, [=] {
+        try
+        {
+            gemmTyped(shape, alphaValue, a, aType, b, betaValue, c, cType, ldc);
+        }
+        catch (const std::bad_alloc&)
+        {
+            return fail(kAllocFailed, fn, "out of host memory for a %dx%d accumulator", m, n);
+        }
+        return kSuccess;
+    }, kSuccess);
 }
 
 EMU_EXPORT int cublasGemmStridedBatchedEx(void* handle, int transA, int transB, int m, int n, int k, const void* alpha,
@@ -531,19 +537,21 @@ EMU_EXPORT int cublasGemmStridedBatchedEx(void* handle, int transA, int transB, 
     float alphaValue = *static_cast<const float*>(alpha), betaValue = *static_cast<const float*>(beta);
     // Strides count elements of each operand's own type.
     int abSize = elementSize(aType), cSize = elementSize(cType);
-    try
-    {
-        for (int batch = 0; batch < batchCount; batch++)
+    return rose_emu::OnStream(static_cast<Handle*>(handle)->stream, [=] {
+        try
         {
-            auto aBatch = static_cast<const char*>(a) + batch * strideA * abSize;
-            auto bBatch = static_cast<const char*>(b) + batch * strideB * abSize;
-            auto cBatch = static_cast<char*>(c) + batch * strideC * cSize;
-            gemmTyped(shape, alphaValue, aBatch, aType, bBatch, betaValue, cBatch, cType, ldc);
+            for (int batch = 0; batch < batchCount; batch++)
+            {
+                auto aBatch = static_cast<const char*>(a) + batch * strideA * abSize;
+                auto bBatch = static_cast<const char*>(b) + batch * strideB * abSize;
+                auto cBatch = static_cast<char*>(c) + batch * strideC * cSize;
+                gemmTyped(shape, alphaValue, aBatch, aType, bBatch, betaValue, cBatch, cType, ldc);
+            }
         }
-    }
-    catch (const std::bad_alloc&)
-    {
-        return fail(kAllocFailed, fn, "out of host memory for a %dx%d accumulator", m, n);
-    }
-    return kSuccess;
+        catch (const std::bad_alloc&)
+        {
+            return fail(kAllocFailed, fn, "out of host memory for a %dx%d accumulator", m, n);
+        }
+        return kSuccess;
+    }, kSuccess);
 }

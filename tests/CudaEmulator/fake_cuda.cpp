@@ -1,8 +1,13 @@
 // libcuda.so.1 for the CPU emulator: the driver API functions Rose binds (native/Rose.Native/
 // Interop/CuDriver.cs), with one emulated device whose "device memory" is host memory. A device
-// pointer is a host address, every stream operation completes before it returns, and a kernel
-// launch runs the kernel file's g++ build (see fake_nvrtc.cpp) through its rose_emu_launch.
-// Launches are serialized: an emulated block keeps its state in the module's statics.
+// pointer is a host address, and a kernel launch runs the kernel file's g++ build (see
+// fake_nvrtc.cpp) through its rose_emu_launch. Launches run one at a time: an emulated block keeps
+// its state in the module's statics.
+// Streams are queues (see Stream): work queued on one runs, in order, only when the host must see it
+// done (a synchronization, a synchronous copy, a free) or when queued work elsewhere waits for it, so
+// a host that reads or refills a pinned buffer before its copy completed, or that forgets a
+// synchronization between streams, gets the wrong bytes here as it could on a GPU.
+// ROSE_EMU_STREAMS=eager runs every operation as it is queued instead.
 // Fresh allocations are filled with 0xff bytes (NaN as floats) so a kernel or host path that reads
 // memory it never wrote fails here as it might on a GPU, instead of seeing friendly zeros, and each
 // ends (after rounding up to 256 bytes, as the driver's granularity does) at an inaccessible page, so
@@ -16,11 +21,18 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
+#include <deque>
+#include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "emu_census.h"
 #include "emu_image.h"
@@ -32,7 +44,7 @@ namespace
 enum : int
 {
     Success = 0, InvalidValue = 1, OutOfMemory = 2, InvalidImage = 200, InvalidHandle = 400, NotFound = 500,
-    LaunchFailed = 719,
+    NotReady = 600, LaunchFailed = 719,
 };
 
 using LaunchFn = int (*)(void (*)(void**), const unsigned*, const unsigned*, unsigned, void**, char*, int);
@@ -48,11 +60,59 @@ struct Function
     Module* module;
     void (*entry)(void**);
     std::string name;
+    std::vector<unsigned> argumentSizes;
+};
+
+// A launch's arguments, copied when it is queued: the caller may reuse its own as soon as
+// cuLaunchKernel returns.
+struct Arguments
+{
+    std::vector<uint64_t> storage;
+    std::vector<void*> pointers;
+
+    Arguments(const std::vector<unsigned>& sizes, void** params)
+    {
+        std::vector<size_t> offsets;
+        size_t words = 0;
+        for (unsigned size : sizes)
+        {
+            offsets.push_back(words);
+            words += (size + 15) / 16 * 2;   // 16-byte slots: no argument type needs more alignment
+        }
+        storage.resize(words + 2);
+        auto* base = reinterpret_cast<unsigned char*>((reinterpret_cast<uintptr_t>(storage.data()) + 15) & ~(uintptr_t)15);
+        for (size_t i = 0; i < sizes.size(); i++)
+        {
+            void* slot = base + offsets[i] * 8;
+            memcpy(slot, params[i], sizes[i]);
+            pointers.push_back(slot);
+        }
+    }
+};
+
+// An operation queued on a stream, with the work of other streams it must follow (the legacy
+// default stream's implicit ordering against blocking streams).
+struct Op
+{
+    uint64_t serial;
+    std::vector<std::pair<struct Stream*, uint64_t>> after;
+    std::function<int()> run;
+};
+
+struct Stream
+{
+    bool nonBlocking;
+    std::deque<Op> pending;
+    uint64_t lastQueued = 0;
 };
 
 struct Event
 {
     std::chrono::steady_clock::time_point at;
+    Stream* stream = nullptr;   // where it was last recorded
+    uint64_t serial = 0;        // that record's operation
+    uint64_t generation = 0;
+    bool done = true;
 };
 
 struct Allocation
@@ -64,11 +124,10 @@ struct Allocation
 
 std::atomic<long long> allocationsLeft{-1};   // device allocations that may still succeed; -1: no limit
 
-std::mutex launchLock;
 std::mutex allocationLock;
 std::map<uintptr_t, Allocation> allocations;   // device and pinned host memory alike
 size_t allocated = 0;
-int contextToken, streamToken;
+int contextToken;
 
 size_t DeviceMemory()
 {
@@ -135,26 +194,136 @@ bool Pinned(const void* p, size_t bytes)
     return (uintptr_t)p + bytes <= it->first + it->second.bytes;
 }
 
-const char* HostKind(const void* p, size_t bytes) { return Pinned(p, bytes) ? "pinned" : "pageable"; }
 
-int CopyHtoD(uint64_t destination, const void* source, size_t bytes, const char* call)
+// ---- streams ----------------------------------------------------------------------------------
+// The host thread that must see queued work done runs it: every queue and every run is under
+// streamLock (recursive: a run may need another stream's work first). The legacy default stream
+// (handle 0) follows CUDA's rules: its work waits for all earlier work in blocking streams, and work
+// in a blocking stream waits for earlier work in it; non-blocking streams wait for nothing implicit.
+
+std::recursive_mutex streamLock;
+Stream legacy{false, {}, 0};
+std::set<Stream*> streams;      // created and not destroyed; destroyed ones are kept (queued work may name them)
+uint64_t nextSerial = 1;
+int deferredError = Success;    // the first failure of queued work, reported by the next synchronization
+
+bool Eager()
 {
-    census.Add(std::string(call) + " from " + HostKind(source, bytes), (long long)bytes);
-    memmove((void*)(uintptr_t)destination, source, bytes);
+    static const bool eager = [] {
+        const char* mode = getenv("ROSE_EMU_STREAMS");
+        return mode && strcmp(mode, "eager") == 0;
+    }();
+    return eager;
+}
+
+Stream* StreamOf(void* handle) { return handle ? static_cast<Stream*>(handle) : &legacy; }
+
+// Caller holds streamLock. Runs the work queued on `s`, in order, through the operation numbered `through`.
+void RunThrough(Stream* s, uint64_t through)
+{
+    while (!s->pending.empty() && s->pending.front().serial <= through)
+    {
+        Op op = std::move(s->pending.front());
+        s->pending.pop_front();
+        for (auto& [other, serial] : op.after) RunThrough(other, serial);
+        const int status = op.run();
+        if (status != Success && deferredError == Success) deferredError = status;
+    }
+}
+
+// Caller holds streamLock. Every stream's work, as a device-wide synchronization waits for.
+void RunAll()
+{
+    for (Stream* s : streams) RunThrough(s, UINT64_MAX);
+    RunThrough(&legacy, UINT64_MAX);
+}
+
+// Caller holds streamLock. What cuStreamSynchronize(0) waits for: the legacy stream and, to be
+// safe, every blocking stream's work (never less than a GPU waits for).
+void RunLegacy()
+{
+    for (Stream* s : streams)
+        if (!s->nonBlocking) RunThrough(s, UINT64_MAX);
+    RunThrough(&legacy, UINT64_MAX);
+}
+
+int TakeDeferredError()
+{
+    const int error = deferredError;
+    deferredError = Success;
+    return error;
+}
+
+// Caller holds streamLock. Queues `run` on `s` and returns its number; eager mode runs it at once.
+uint64_t Queue(Stream* s, std::function<int()> run)
+{
+    Op op{nextSerial++, {}, std::move(run)};
+    if (s == &legacy)
+    {
+        for (Stream* b : streams)
+            if (!b->nonBlocking && !b->pending.empty()) op.after.emplace_back(b, b->lastQueued);
+    }
+    else if (!s->nonBlocking && !legacy.pending.empty())
+        op.after.emplace_back(&legacy, legacy.lastQueued);
+    const uint64_t serial = op.serial;
+    s->lastQueued = serial;
+    s->pending.push_back(std::move(op));
+    if (Eager()) RunThrough(s, serial);
+    return serial;
+}
+
+// Caller holds streamLock. Queues `run` on `s` and returns once it has run (a call the host waits for).
+int QueueAndWait(Stream* s, std::function<int()> run)
+{
+    RunThrough(s, Queue(s, std::move(run)));
+    return TakeDeferredError();
+}
+
+// Host to device: a pinned source is read when the copy runs, so the host must not refill it before
+// then; a pageable one is staged (copied) at once, as the driver does before it returns.
+int CopyHtoD(Stream* s, uint64_t destination, const void* source, size_t bytes, const char* call, bool wait)
+{
+    std::lock_guard<std::recursive_mutex> guard(streamLock);
+    const bool pinned = Pinned(source, bytes);
+    census.Add(std::string(call) + " from " + (pinned ? "pinned" : "pageable"), (long long)bytes);
+    std::function<int()> copy;
+    if (pinned)
+        copy = [=] { memmove((void*)(uintptr_t)destination, source, bytes); return (int)Success; };
+    else
+    {
+        auto staged = std::make_shared<std::vector<unsigned char>>((const unsigned char*)source, (const unsigned char*)source + bytes);
+        copy = [=] { memmove((void*)(uintptr_t)destination, staged->data(), bytes); return (int)Success; };
+    }
+    if (wait) return QueueAndWait(s, std::move(copy));
+    Queue(s, std::move(copy));
     return Success;
 }
 
-int CopyDtoH(void* destination, uint64_t source, size_t bytes, const char* call)
+// Device to host: the host sees the bytes once the copy has run; a copy into pageable memory (and
+// every synchronous one) returns only then.
+int CopyDtoH(Stream* s, void* destination, uint64_t source, size_t bytes, const char* call, bool wait)
 {
-    census.Add(std::string(call) + " to " + HostKind(destination, bytes), (long long)bytes);
-    memmove(destination, (const void*)(uintptr_t)source, bytes);
+    std::lock_guard<std::recursive_mutex> guard(streamLock);
+    const bool pinned = Pinned(destination, bytes);
+    census.Add(std::string(call) + " to " + (pinned ? "pinned" : "pageable"), (long long)bytes);
+    auto copy = [=] { memmove(destination, (const void*)(uintptr_t)source, bytes); return (int)Success; };
+    if (wait || !pinned) return QueueAndWait(s, copy);
+    Queue(s, copy);
     return Success;
 }
 
-int CopyDtoD(uint64_t destination, uint64_t source, size_t bytes, const char* call)
+int CopyDtoD(Stream* s, uint64_t destination, uint64_t source, size_t bytes, const char* call)
 {
+    std::lock_guard<std::recursive_mutex> guard(streamLock);
     census.Add(call, (long long)bytes);
-    memmove((void*)(uintptr_t)destination, (const void*)(uintptr_t)source, bytes);
+    Queue(s, [=] { memmove((void*)(uintptr_t)destination, (const void*)(uintptr_t)source, bytes); return (int)Success; });
+    return Success;
+}
+
+int Memset(Stream* s, std::function<int()> fill)
+{
+    std::lock_guard<std::recursive_mutex> guard(streamLock);
+    Queue(s, std::move(fill));
     return Success;
 }
 } // namespace
@@ -224,12 +393,21 @@ int cuDevicePrimaryCtxRetain(void** context, int device)
     return Success;
 }
 
-int cuDevicePrimaryCtxRelease_v2(int device) { return device == 0 ? Success : InvalidValue; }
+int cuDevicePrimaryCtxRelease_v2(int device)
+{
+    if (device != 0) return InvalidValue;
+    std::lock_guard<std::recursive_mutex> guard(streamLock);
+    RunAll();
+    return Success;
+}
+
 int cuCtxSetCurrent(void*) { return Success; }
 int cuCtxSynchronize()
 {
+    std::lock_guard<std::recursive_mutex> guard(streamLock);
     census.Add("sync context");
-    return Success;
+    RunAll();
+    return TakeDeferredError();
 }
 
 int cuMemGetInfo_v2(size_t* free, size_t* total)
@@ -281,7 +459,9 @@ int cuModuleUnload(void* module)
 {
     if (!module) return InvalidHandle;
     auto* m = static_cast<Module*>(module);
-    std::lock_guard<std::mutex> guard(launchLock);
+    // Its queued launches run first: they need its code.
+    std::lock_guard<std::recursive_mutex> guard(streamLock);
+    RunAll();
     dlclose(m->library);
     delete m;
     return Success;
@@ -292,13 +472,16 @@ int cuModuleGetFunction(void** function, void* module, const char* name)
     if (!module || !name) return InvalidHandle;
     auto* m = static_cast<Module*>(module);
     auto entry = reinterpret_cast<void (*)(void**)>(dlsym(m->library, ("rose_emu_entry_" + std::string(name)).c_str()));
-    if (!entry) return NotFound;
-    *function = new Function{m, entry, name};
+    auto sizes = reinterpret_cast<int (*)(unsigned*, int)>(dlsym(m->library, ("rose_emu_argument_sizes_" + std::string(name)).c_str()));
+    if (!entry || !sizes) return NotFound;
+    std::vector<unsigned> argumentSizes((size_t)sizes(nullptr, 0));
+    sizes(argumentSizes.data(), (int)argumentSizes.size());
+    *function = new Function{m, entry, name, std::move(argumentSizes)};
     return Success;
 }
 
 int cuLaunchKernel(void* function, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
-    unsigned sharedBytes, void*, void** params, void** extra)
+    unsigned sharedBytes, void* stream, void** params, void** extra)
 {
     if (!function) return InvalidHandle;
     auto* f = static_cast<Function*>(function);
@@ -310,16 +493,21 @@ int cuLaunchKernel(void* function, unsigned gx, unsigned gy, unsigned gz, unsign
             gz, bx, by, bz, sharedBytes);
         return InvalidValue;
     }
-    const unsigned grid[3] = {gx, gy, gz}, block[3] = {bx, by, bz};
-    char error[512] = "";
+    const std::array<unsigned, 3> grid{gx, gy, gz}, block{bx, by, bz};
     census.Add("launch " + f->name, (long long)gx * gy * gz);
-    std::lock_guard<std::mutex> guard(launchLock);
-    if (f->module->launch(f->entry, grid, block, sharedBytes, params, error, sizeof error) != 0)
-    {
-        fprintf(stderr, "rose emulator: kernel %s grid (%u,%u,%u) block (%u,%u,%u): %s\n", f->name.c_str(), gx, gy, gz, bx, by, bz, error);
-        return LaunchFailed;
-    }
-    return Success;
+    if (!f->argumentSizes.empty() && !params) return InvalidValue;
+    auto arguments = std::make_shared<Arguments>(f->argumentSizes, params);
+    std::lock_guard<std::recursive_mutex> guard(streamLock);
+    Queue(StreamOf(stream), [=] {
+        char error[512] = "";
+        if (f->module->launch(f->entry, grid.data(), block.data(), sharedBytes, arguments->pointers.data(), error, sizeof error) == 0)
+            return (int)Success;
+        fprintf(stderr, "rose emulator: kernel %s grid (%u,%u,%u) block (%u,%u,%u): %s\n", f->name.c_str(), grid[0], grid[1], grid[2],
+            block[0], block[1], block[2], error);
+        return (int)LaunchFailed;
+    });
+    // Run at once, a failure is the launch's own; queued, the next synchronization reports it.
+    return Eager() ? TakeDeferredError() : Success;
 }
 
 // Fault injection for tests (not a CUDA function): after `count` more device allocations, every one
@@ -337,6 +525,15 @@ __attribute__((visibility("default"))) long long rose_emu_census(char* buffer, l
 }
 
 __attribute__((visibility("default"))) void rose_emu_census_reset() { census.Reset(); }
+
+// For the emulated cuBLAS and cuSOLVER (not a CUDA function): queues `run(context)` on `stream` like
+// any other work there; a nonzero return counts as a failed launch.
+__attribute__((visibility("default"))) int rose_emu_enqueue(void* stream, int (*run)(void*), void* context)
+{
+    std::lock_guard<std::recursive_mutex> guard(streamLock);
+    Queue(StreamOf(stream), [=] { return run(context) == 0 ? (int)Success : (int)LaunchFailed; });
+    return Success;
+}
 
 int cuMemAlloc_v2(uint64_t* pointer, size_t bytes)
 {
@@ -356,6 +553,9 @@ int cuMemAlloc_v2(uint64_t* pointer, size_t bytes)
 int cuMemFree_v2(uint64_t pointer)
 {
     if (pointer == 0) return Success;
+    // A free synchronizes the device: queued work that uses the memory runs first.
+    std::lock_guard<std::recursive_mutex> streamGuard(streamLock);
+    RunAll();
     std::lock_guard<std::mutex> guard(allocationLock);
     size_t bytes;
     if (!Release((void*)(uintptr_t)pointer, &bytes)) return InvalidValue;
@@ -376,45 +576,72 @@ int cuMemAllocHost_v2(void** pointer, size_t bytes)
 
 int cuMemFreeHost(void* pointer)
 {
+    std::lock_guard<std::recursive_mutex> streamGuard(streamLock);
+    RunAll();
     std::lock_guard<std::mutex> guard(allocationLock);
     size_t bytes;
     return pointer == nullptr || Release(pointer, &bytes) ? Success : InvalidValue;
 }
 
-int cuMemsetD8_v2(uint64_t destination, unsigned char value, size_t count)
+// Memsets and device-to-device copies are asynchronous even without "Async": they queue on the legacy stream.
+int cuMemsetD8Async(uint64_t destination, unsigned char value, size_t count, void* stream)
 {
-    memset((void*)(uintptr_t)destination, value, count);
+    return Memset(StreamOf(stream), [=] { memset((void*)(uintptr_t)destination, value, count); return (int)Success; });
+}
+
+int cuMemsetD32Async(uint64_t destination, unsigned value, size_t count, void* stream)
+{
+    return Memset(StreamOf(stream), [=] {
+        auto* p = (unsigned*)(uintptr_t)destination;
+        for (size_t i = 0; i < count; i++) p[i] = value;
+        return (int)Success;
+    });
+}
+
+int cuMemsetD8_v2(uint64_t destination, unsigned char value, size_t count) { return cuMemsetD8Async(destination, value, count, nullptr); }
+int cuMemsetD32_v2(uint64_t destination, unsigned value, size_t count) { return cuMemsetD32Async(destination, value, count, nullptr); }
+
+int cuMemcpyHtoD_v2(uint64_t d, const void* s, size_t n) { return CopyHtoD(&legacy, d, s, n, "copy HtoD (blocks)", true); }
+int cuMemcpyDtoH_v2(void* d, uint64_t s, size_t n) { return CopyDtoH(&legacy, d, s, n, "copy DtoH (blocks)", true); }
+int cuMemcpyDtoD_v2(uint64_t d, uint64_t s, size_t n) { return CopyDtoD(&legacy, d, s, n, "copy DtoD"); }
+int cuMemcpyHtoDAsync_v2(uint64_t d, const void* s, size_t n, void* stream)
+{
+    return CopyHtoD(StreamOf(stream), d, s, n, "copy HtoD async", false);
+}
+int cuMemcpyDtoHAsync_v2(void* d, uint64_t s, size_t n, void* stream)
+{
+    return CopyDtoH(StreamOf(stream), d, s, n, "copy DtoH async", false);
+}
+int cuMemcpyDtoDAsync_v2(uint64_t d, uint64_t s, size_t n, void* stream) { return CopyDtoD(StreamOf(stream), d, s, n, "copy DtoD async"); }
+
+int cuStreamCreate(void** stream, unsigned flags)
+{
+    std::lock_guard<std::recursive_mutex> guard(streamLock);
+    auto* s = new Stream{(flags & 1) != 0, {}, 0};   // CU_STREAM_NON_BLOCKING
+    streams.insert(s);
+    *stream = s;
     return Success;
 }
 
-int cuMemsetD32_v2(uint64_t destination, unsigned value, size_t count)
+// A stream's work still completes after it is destroyed; here it runs now. The Stream itself is kept:
+// work queued elsewhere may still name it as one to wait for.
+int cuStreamDestroy_v2(void* stream)
 {
-    auto* p = (unsigned*)(uintptr_t)destination;
-    for (size_t i = 0; i < count; i++) p[i] = value;
+    if (!stream) return InvalidHandle;
+    std::lock_guard<std::recursive_mutex> guard(streamLock);
+    auto* s = static_cast<Stream*>(stream);
+    RunThrough(s, UINT64_MAX);
+    streams.erase(s);
     return Success;
 }
 
-int cuMemsetD8Async(uint64_t destination, unsigned char value, size_t count, void*) { return cuMemsetD8_v2(destination, value, count); }
-int cuMemsetD32Async(uint64_t destination, unsigned value, size_t count, void*) { return cuMemsetD32_v2(destination, value, count); }
-
-int cuMemcpyHtoD_v2(uint64_t d, const void* s, size_t n) { return CopyHtoD(d, s, n, "copy HtoD (blocks)"); }
-int cuMemcpyDtoH_v2(void* d, uint64_t s, size_t n) { return CopyDtoH(d, s, n, "copy DtoH (blocks)"); }
-int cuMemcpyDtoD_v2(uint64_t d, uint64_t s, size_t n) { return CopyDtoD(d, s, n, "copy DtoD"); }
-int cuMemcpyHtoDAsync_v2(uint64_t d, const void* s, size_t n, void*) { return CopyHtoD(d, s, n, "copy HtoD async"); }
-int cuMemcpyDtoHAsync_v2(void* d, uint64_t s, size_t n, void*) { return CopyDtoH(d, s, n, "copy DtoH async"); }
-int cuMemcpyDtoDAsync_v2(uint64_t d, uint64_t s, size_t n, void*) { return CopyDtoD(d, s, n, "copy DtoD async"); }
-
-int cuStreamCreate(void** stream, unsigned)
+int cuStreamSynchronize(void* stream)
 {
-    *stream = &streamToken;
-    return Success;
-}
-
-int cuStreamDestroy_v2(void*) { return Success; }
-int cuStreamSynchronize(void*)
-{
+    std::lock_guard<std::recursive_mutex> guard(streamLock);
     census.Add("sync stream");
-    return Success;
+    if (stream) RunThrough(static_cast<Stream*>(stream), UINT64_MAX);
+    else RunLegacy();
+    return TakeDeferredError();
 }
 
 int cuEventCreate(void** event, unsigned)
@@ -423,29 +650,54 @@ int cuEventCreate(void** event, unsigned)
     return Success;
 }
 
-int cuEventRecord(void* event, void*)
+// The event completes when the work queued before it on the stream has run.
+int cuEventRecord(void* event, void* stream)
 {
     if (!event) return InvalidHandle;
-    static_cast<Event*>(event)->at = std::chrono::steady_clock::now();
+    std::lock_guard<std::recursive_mutex> guard(streamLock);
+    auto* e = static_cast<Event*>(event);
+    const uint64_t generation = ++e->generation;
+    e->done = false;
+    e->stream = StreamOf(stream);
+    e->serial = Queue(e->stream, [=] {
+        if (e->generation == generation)
+        {
+            e->at = std::chrono::steady_clock::now();
+            e->done = true;
+        }
+        return (int)Success;
+    });
     return Success;
 }
 
 int cuEventSynchronize(void* event)
 {
+    if (!event) return InvalidHandle;
+    std::lock_guard<std::recursive_mutex> guard(streamLock);
     census.Add("sync event");
-    return event ? Success : InvalidHandle;
+    auto* e = static_cast<Event*>(event);
+    if (e->stream) RunThrough(e->stream, e->serial);
+    return TakeDeferredError();
 }
 
 int cuEventElapsedTime(float* milliseconds, void* start, void* end)
 {
     if (!start || !end) return InvalidHandle;
-    *milliseconds = std::chrono::duration<float, std::milli>(static_cast<Event*>(end)->at - static_cast<Event*>(start)->at).count();
+    std::lock_guard<std::recursive_mutex> guard(streamLock);
+    auto *a = static_cast<Event*>(start), *b = static_cast<Event*>(end);
+    if (!a->done || !b->done) return NotReady;
+    *milliseconds = std::chrono::duration<float, std::milli>(b->at - a->at).count();
     return Success;
 }
 
 int cuEventDestroy_v2(void* event)
 {
-    delete static_cast<Event*>(event);
+    if (!event) return InvalidHandle;
+    std::lock_guard<std::recursive_mutex> guard(streamLock);
+    auto* e = static_cast<Event*>(event);
+    // Its queued record refers to it.
+    if (e->stream) RunThrough(e->stream, e->serial);
+    delete e;
     return Success;
 }
 
@@ -459,6 +711,7 @@ int cuGetErrorName(int error, const char** name)
     case InvalidImage: *name = "CUDA_ERROR_INVALID_IMAGE"; break;
     case InvalidHandle: *name = "CUDA_ERROR_INVALID_HANDLE"; break;
     case NotFound: *name = "CUDA_ERROR_NOT_FOUND"; break;
+    case NotReady: *name = "CUDA_ERROR_NOT_READY"; break;
     case LaunchFailed: *name = "CUDA_ERROR_LAUNCH_FAILED"; break;
     default: *name = nullptr; return InvalidValue;
     }
@@ -475,6 +728,7 @@ int cuGetErrorString(int error, const char** description)
     case InvalidImage: *description = "device kernel image is invalid (not built by the emulator's NVRTC)"; break;
     case InvalidHandle: *description = "invalid resource handle"; break;
     case NotFound: *description = "named symbol not found"; break;
+    case NotReady: *description = "device not ready"; break;
     case LaunchFailed: *description = "unspecified launch failure (the emulator printed why)"; break;
     default: *description = nullptr; return InvalidValue;
     }

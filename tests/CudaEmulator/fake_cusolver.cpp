@@ -1,8 +1,8 @@
 // fake_cusolver.cpp — a CPU stand-in for libcusolver.so.12, exporting only the dense cuSOLVER
 // entry points Rose P/Invokes (version queries, handles, Spotrf, Spotri, Spotrs, Xtrtri). It lets
 // the Gpu test category run without a GPU: the companion fake libcuda hands out host addresses as
-// "device pointers", so matrices, workspaces and devInfo are read and written in place, streams
-// are ignored and every call has finished when it returns.
+// "device pointers", so matrices, workspaces and devInfo are read and written in place; each call is
+// checked at once and its work queued on the handle's stream (emu_streams.h).
 //
 // Semantics follow LAPACK as cuSOLVER documents them: column-major fp32 storage, only the uplo
 // triangle of A is read or written (Rose keeps data in the other one), devInfo = i > 0 for the
@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "emu_streams.h"
 #include "emu_threads.h"
 
 #define EMU_EXPORT extern "C" __attribute__((visibility("default")))
@@ -291,15 +292,17 @@ EMU_EXPORT int cusolverDnSpotrf(void* handle, int uplo, int n, float* a, int lda
     int status = checkSquare(fn, handle, uplo, n, lda, &bad);
     if (status != kSuccess) return rejectWithInfo(status, bad, devInfo);
     if (devInfo == nullptr) return fail(kInvalidValue, fn, "null devInfo");
-    try
-    {
-        *devInfo = static_cast<int>(choleskyInPlace(Matrix{a, lda}, n, uplo == kLower));
-    }
-    catch (const std::bad_alloc&)
-    {
-        return fail(kAllocFailed, fn, "out of host memory for n=%d", n);
-    }
-    return kSuccess;
+    return rose_emu::OnStream(static_cast<Handle*>(handle)->stream, [=] {
+        try
+        {
+            *devInfo = static_cast<int>(choleskyInPlace(Matrix{a, lda}, n, uplo == kLower));
+        }
+        catch (const std::bad_alloc&)
+        {
+            return fail(kAllocFailed, fn, "out of host memory for n=%d", n);
+        }
+        return kSuccess;
+    }, kSuccess);
 }
 
 EMU_EXPORT int cusolverDnSpotri_bufferSize(void* handle, int uplo, int n, float* a, int lda, int* lwork)
@@ -325,60 +328,62 @@ EMU_EXPORT int cusolverDnSpotri(void* handle, int uplo, int n, float* a, int lda
     int status = checkSquare(fn, handle, uplo, n, lda, &bad);
     if (status != kSuccess) return rejectWithInfo(status, bad, devInfo);
     if (devInfo == nullptr) return fail(kInvalidValue, fn, "null devInfo");
-    Matrix m{a, lda};
-    bool lower = uplo == kLower;
-    int64_t info = firstZeroDiagonal(m, n, false);
-    if (info != 0)
-    {
-        *devInfo = static_cast<int>(info);
-        return kSuccess;
-    }
-    try
-    {
-        std::vector<double> inv = triangularInverse(m, n, lower, false);
-        const int64_t N = n;
-        if (!lower)
+    return rose_emu::OnStream(static_cast<Handle*>(handle)->stream, [=]() -> int {
+        Matrix m{a, lda};
+        bool lower = uplo == kLower;
+        int64_t info = firstZeroDiagonal(m, n, false);
+        if (info != 0)
         {
-            // The upper product sums along rows of U⁻¹; transposing once makes them contiguous.
-            std::vector<double> transposed(inv.size());
-            for (int64_t j = 0; j < N; j++)
-                for (int64_t i = 0; i < N; i++) transposed[j + i * N] = inv[i + j * N];
-            inv.swap(transposed);
+            *devInfo = static_cast<int>(info);
+            return kSuccess;
         }
-        parallelFor(N, static_cast<double>(N) * N / 3, [&](int64_t j) {
-            if (lower)
+        try
+        {
+            std::vector<double> inv = triangularInverse(m, n, lower, false);
+            const int64_t N = n;
+            if (!lower)
             {
-                // (L⁻ᵀ·L⁻¹)(i,j) for i ≥ j = Σ_{p ≥ i} M(p,i)·M(p,j), M = L⁻¹ lower.
-                const double* mj = inv.data() + j * N;
-                for (int64_t i = j; i < N; i++)
-                {
-                    const double* mi = inv.data() + i * N;
-                    double s = 0.0;
-                    for (int64_t p = i; p < N; p++) s += mi[p] * mj[p];
-                    m(i, j) = static_cast<float>(s);
-                }
+                // The upper product sums along rows of U⁻¹; transposing once makes them contiguous.
+                std::vector<double> transposed(inv.size());
+                for (int64_t j = 0; j < N; j++)
+                    for (int64_t i = 0; i < N; i++) transposed[j + i * N] = inv[i + j * N];
+                inv.swap(transposed);
             }
-            else
-            {
-                // (N·Nᵀ)(i,j) for i ≤ j = Σ_{p ≥ j} N(i,p)·N(j,p), N = U⁻¹ upper; inv now holds
-                // Nᵀ, so row i of N is the contiguous inv[i·N ...].
-                const double* nj = inv.data() + j * N;
-                for (int64_t i = 0; i <= j; i++)
+            parallelFor(N, static_cast<double>(N) * N / 3, [&](int64_t j) {
+                if (lower)
                 {
-                    const double* ni = inv.data() + i * N;
-                    double s = 0.0;
-                    for (int64_t p = j; p < N; p++) s += ni[p] * nj[p];
-                    m(i, j) = static_cast<float>(s);
+                    // (L⁻ᵀ·L⁻¹)(i,j) for i ≥ j = Σ_{p ≥ i} M(p,i)·M(p,j), M = L⁻¹ lower.
+                    const double* mj = inv.data() + j * N;
+                    for (int64_t i = j; i < N; i++)
+                    {
+                        const double* mi = inv.data() + i * N;
+                        double s = 0.0;
+                        for (int64_t p = i; p < N; p++) s += mi[p] * mj[p];
+                        m(i, j) = static_cast<float>(s);
+                    }
                 }
-            }
-        });
-    }
-    catch (const std::bad_alloc&)
-    {
-        return fail(kAllocFailed, fn, "out of host memory for n=%d", n);
-    }
-    *devInfo = 0;
-    return kSuccess;
+                else
+                {
+                    // (N·Nᵀ)(i,j) for i ≤ j = Σ_{p ≥ j} N(i,p)·N(j,p), N = U⁻¹ upper; inv now holds
+                    // Nᵀ, so row i of N is the contiguous inv[i·N ...].
+                    const double* nj = inv.data() + j * N;
+                    for (int64_t i = 0; i <= j; i++)
+                    {
+                        const double* ni = inv.data() + i * N;
+                        double s = 0.0;
+                        for (int64_t p = j; p < N; p++) s += ni[p] * nj[p];
+                        m(i, j) = static_cast<float>(s);
+                    }
+                }
+            });
+        }
+        catch (const std::bad_alloc&)
+        {
+            return fail(kAllocFailed, fn, "out of host memory for n=%d", n);
+        }
+        *devInfo = 0;
+        return kSuccess;
+    }, kSuccess);
 }
 
 // Solves A·X = B from A's Cholesky factor (LAPACK spotrs): two triangular solves per column of B,
@@ -398,58 +403,60 @@ EMU_EXPORT int cusolverDnSpotrs(void* handle, int uplo, int n, int nrhs, const f
         return rejectWithInfo(fail(kInvalidValue, fn, "invalid argument %d (uplo=%d n=%d nrhs=%d lda=%d ldb=%d)",
                                    bad, uplo, n, nrhs, lda, ldb), bad, devInfo);
     if (devInfo == nullptr) return fail(kInvalidValue, fn, "null devInfo");
-    try
-    {
-        const int64_t N = n;
-        // Double copy of the factor's triangle, read once per right-hand side.
-        std::vector<double> t(static_cast<size_t>(N * N), 0.0);
-        for (int64_t j = 0; j < N; j++)
+    return rose_emu::OnStream(static_cast<Handle*>(handle)->stream, [=]() -> int {
+        try
         {
-            int64_t lo = uplo == kLower ? j : 0, hi = uplo == kLower ? N : j + 1;
-            for (int64_t i = lo; i < hi; i++) t[i + j * N] = a[i + j * static_cast<int64_t>(lda)];
+            const int64_t N = n;
+            // Double copy of the factor's triangle, read once per right-hand side.
+            std::vector<double> t(static_cast<size_t>(N * N), 0.0);
+            for (int64_t j = 0; j < N; j++)
+            {
+                int64_t lo = uplo == kLower ? j : 0, hi = uplo == kLower ? N : j + 1;
+                for (int64_t i = lo; i < hi; i++) t[i + j * N] = a[i + j * static_cast<int64_t>(lda)];
+            }
+            parallelFor(nrhs, static_cast<double>(N) * N * 2, [&](int64_t r) {
+                float* column = b + r * static_cast<int64_t>(ldb);
+                std::vector<double> x(column, column + N);
+                if (uplo == kLower)
+                {
+                    // L·y = b by columns of L, then Lᵀ·x = y by dot products with the same columns.
+                    for (int64_t p = 0; p < N; p++)
+                    {
+                        x[p] /= t[p + p * N];
+                        for (int64_t i = p + 1; i < N; i++) x[i] -= t[i + p * N] * x[p];
+                    }
+                    for (int64_t p = N - 1; p >= 0; p--)
+                    {
+                        double s = x[p];
+                        for (int64_t i = p + 1; i < N; i++) s -= t[i + p * N] * x[i];
+                        x[p] = s / t[p + p * N];
+                    }
+                }
+                else
+                {
+                    // Uᵀ·y = b by dot products with U's columns, then U·x = y by its columns.
+                    for (int64_t p = 0; p < N; p++)
+                    {
+                        double s = x[p];
+                        for (int64_t i = 0; i < p; i++) s -= t[i + p * N] * x[i];
+                        x[p] = s / t[p + p * N];
+                    }
+                    for (int64_t p = N - 1; p >= 0; p--)
+                    {
+                        x[p] /= t[p + p * N];
+                        for (int64_t i = 0; i < p; i++) x[i] -= t[i + p * N] * x[p];
+                    }
+                }
+                for (int64_t i = 0; i < N; i++) column[i] = static_cast<float>(x[i]);
+            });
         }
-        parallelFor(nrhs, static_cast<double>(N) * N * 2, [&](int64_t r) {
-            float* column = b + r * static_cast<int64_t>(ldb);
-            std::vector<double> x(column, column + N);
-            if (uplo == kLower)
-            {
-                // L·y = b by columns of L, then Lᵀ·x = y by dot products with the same columns.
-                for (int64_t p = 0; p < N; p++)
-                {
-                    x[p] /= t[p + p * N];
-                    for (int64_t i = p + 1; i < N; i++) x[i] -= t[i + p * N] * x[p];
-                }
-                for (int64_t p = N - 1; p >= 0; p--)
-                {
-                    double s = x[p];
-                    for (int64_t i = p + 1; i < N; i++) s -= t[i + p * N] * x[i];
-                    x[p] = s / t[p + p * N];
-                }
-            }
-            else
-            {
-                // Uᵀ·y = b by dot products with U's columns, then U·x = y by its columns.
-                for (int64_t p = 0; p < N; p++)
-                {
-                    double s = x[p];
-                    for (int64_t i = 0; i < p; i++) s -= t[i + p * N] * x[i];
-                    x[p] = s / t[p + p * N];
-                }
-                for (int64_t p = N - 1; p >= 0; p--)
-                {
-                    x[p] /= t[p + p * N];
-                    for (int64_t i = 0; i < p; i++) x[i] -= t[i + p * N] * x[p];
-                }
-            }
-            for (int64_t i = 0; i < N; i++) column[i] = static_cast<float>(x[i]);
-        });
-    }
-    catch (const std::bad_alloc&)
-    {
-        return fail(kAllocFailed, fn, "out of host memory for n=%d nrhs=%d", n, nrhs);
-    }
-    *devInfo = 0;
-    return kSuccess;
+        catch (const std::bad_alloc&)
+        {
+            return fail(kAllocFailed, fn, "out of host memory for n=%d nrhs=%d", n, nrhs);
+        }
+        *devInfo = 0;
+        return kSuccess;
+    }, kSuccess);
 }
 
 namespace {
@@ -505,29 +512,31 @@ EMU_EXPORT int cusolverDnXtrtri(void* handle, int uplo, int diag, int64_t n, int
     int status = checkTrtri(fn, handle, uplo, diag, n, dataTypeA, lda, &bad);
     if (status != kSuccess) return rejectWithInfo(status, bad, devInfo);
     if (devInfo == nullptr) return fail(kInvalidValue, fn, "null devInfo");
-    Matrix m{static_cast<float*>(a), lda};
-    bool lower = uplo == kLower, unit = diag == kUnit;
-    int64_t info = firstZeroDiagonal(m, n, unit);
-    if (info != 0)
-    {
-        *devInfo = static_cast<int>(info);
-        return kSuccess;
-    }
-    try
-    {
-        std::vector<double> inv = triangularInverse(m, n, lower, unit);
-        for (int64_t j = 0; j < n; j++)
+    return rose_emu::OnStream(static_cast<Handle*>(handle)->stream, [=]() -> int {
+        Matrix m{static_cast<float*>(a), lda};
+        bool lower = uplo == kLower, unit = diag == kUnit;
+        int64_t info = firstZeroDiagonal(m, n, unit);
+        if (info != 0)
         {
-            int64_t lo = lower ? j : 0, hi = lower ? n : j + 1;
-            for (int64_t i = lo; i < hi; i++)
-                // A unit-diagonal triangle's diagonal is not referenced, so it is not written either.
-                if (!(unit && i == j)) m(i, j) = static_cast<float>(inv[i + j * n]);
+            *devInfo = static_cast<int>(info);
+            return kSuccess;
         }
-    }
-    catch (const std::bad_alloc&)
-    {
-        return fail(kAllocFailed, fn, "out of host memory for n=%lld", static_cast<long long>(n));
-    }
-    *devInfo = 0;
-    return kSuccess;
+        try
+        {
+            std::vector<double> inv = triangularInverse(m, n, lower, unit);
+            for (int64_t j = 0; j < n; j++)
+            {
+                int64_t lo = lower ? j : 0, hi = lower ? n : j + 1;
+                for (int64_t i = lo; i < hi; i++)
+                    // A unit-diagonal triangle's diagonal is not referenced, so it is not written either.
+                    if (!(unit && i == j)) m(i, j) = static_cast<float>(inv[i + j * n]);
+            }
+        }
+        catch (const std::bad_alloc&)
+        {
+            return fail(kAllocFailed, fn, "out of host memory for n=%lld", static_cast<long long>(n));
+        }
+        *devInfo = 0;
+        return kSuccess;
+    }, kSuccess);
 }
