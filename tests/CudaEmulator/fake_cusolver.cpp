@@ -266,7 +266,6 @@ EMU_EXPORT int cusolverDnDestroy(void* handle)
 EMU_EXPORT int cusolverDnSetStream(void* handle, void* stream)
 {
     if (handle == nullptr) return fail(kNotInitialized, "cusolverDnSetStream", "null handle");
-    // Recorded only: every emulated call is synchronous.
     static_cast<Handle*>(handle)->stream = stream;
     return kSuccess;
 }
