@@ -186,7 +186,7 @@ void StreamChecks(void* module)
 
     memset(pinned, 0, n * sizeof(unsigned));
     cuMemcpyDtoHAsync_v2(pinned, d, n * sizeof(unsigned), blocking);
-    Check(pinned[0] == 0, "an async copy to pinned memory has not landed before a synchronization");
+    Check(pinned[0] == 0xffffffffu, "an async copy to pinned memory has not landed before a synchronization (NaN bytes until then)");
     cuEventRecord(event, blocking);
     float ms = 0;
     Check(cuEventElapsedTime(&ms, event, event) == 600, "an event not yet reached is not ready");

@@ -300,7 +300,7 @@ int CopyHtoD(Stream* s, uint64_t destination, const void* source, size_t bytes, 
 }
 
 // Device to host: the host sees the bytes once the copy has run; a copy into pageable memory (and
-// every synchronous one) returns only then.
+// every synchronous one) returns only then. (In eager mode the NaN fill is overwritten at once.)
 int CopyDtoH(Stream* s, void* destination, uint64_t source, size_t bytes, const char* call, bool wait)
 {
     std::lock_guard<std::recursive_mutex> guard(streamLock);
@@ -308,6 +308,9 @@ int CopyDtoH(Stream* s, void* destination, uint64_t source, size_t bytes, const 
     census.Add(std::string(call) + " to " + (pinned ? "pinned" : "pageable"), (long long)bytes);
     auto copy = [=] { memmove(destination, (const void*)(uintptr_t)source, bytes); return (int)Success; };
     if (wait || !pinned) return QueueAndWait(s, copy);
+    // Until the copy has run the host may not read these bytes at all: NaN bytes make a read that
+    // comes too soon fail even where the buffer already held the same values.
+    memset(destination, 0xff, bytes);
     Queue(s, copy);
     return Success;
 }
