@@ -3,7 +3,9 @@
 // what runs — not a port of it:
 //   * every CUDA thread of a block is a fiber on the launching OS thread; blocks run one
 //     after another, so `__shared__` can simply be a function-local static (refilled with garbage
-//     as each block starts: rose_emu_poison_shared);
+//     as each block starts: rose_emu_poison_shared), in a scrambled order (BlockOrder), since a
+//     GPU promises none and a kernel whose block reads what a lower-numbered block of the same
+//     launch wrote would otherwise pass here;
 //   * __syncthreads, warp shuffles/votes and mma.sync are rendezvous points: a fiber parks there
 //     and the block scheduler releases a barrier once every live thread it concerns has arrived,
 //     running the threads in alternating order between barriers. A barrier that can never
@@ -516,8 +518,30 @@ inline float max(float a, float b) { return fmaxf(a, b); }
 inline double min(double a, double b) { return fmin(a, b); }
 inline double max(double a, double b) { return fmax(a, b); }
 
-// Runs one launch: every block in order, each as described at the top. Returns 0, or 1 with the
-// reason in `error`.
+namespace rose_emu
+{
+// The order a launch's blocks run in: the i-th is i·stride + (total − 1) mod total, with a stride near
+// total·5/8 and coprime to total, so every block runs once, the last-numbered first, and
+// neighbours run far apart.
+struct BlockOrder
+{
+    uint64_t total, stride;
+
+    explicit BlockOrder(uint64_t count) : total(count), stride(count * 5 / 8 + 1)
+    {
+        auto gcd = [](uint64_t a, uint64_t b) { while (b) { uint64_t t = a % b; a = b; b = t; } return a; };
+        while (gcd(stride, total) != 1) stride++;
+    }
+
+    uint64_t operator[](uint64_t i) const
+    {
+        return (uint64_t)(((unsigned __int128)i * stride + total - 1) % total);
+    }
+};
+} // namespace rose_emu
+
+// Runs one launch: every block, in BlockOrder, each as described at the top. Returns 0, or 1 with
+// the reason in `error`.
 extern "C" __attribute__((visibility("default"))) int rose_emu_launch(void (*entry)(void**), const unsigned* grid,
     const unsigned* block, unsigned sharedBytes, void** params, char* error, int errorLength)
 {
@@ -551,13 +575,13 @@ extern "C" __attribute__((visibility("default"))) int rose_emu_launch(void (*ent
     }
     try
     {
-        for (unsigned z = 0; z < grid[2]; z++)
-            for (unsigned y = 0; y < grid[1]; y++)
-                for (unsigned x = 0; x < grid[0]; x++)
-                {
-                    s.blockIdx = {x, y, z};
-                    run_block(s);
-                }
+        const BlockOrder order((uint64_t)grid[0] * grid[1] * grid[2]);
+        for (uint64_t i = 0; i < order.total; i++)
+        {
+            const uint64_t b = order[i];
+            s.blockIdx = {(unsigned)(b % grid[0]), (unsigned)(b / grid[0] % grid[1]), (unsigned)(b / ((uint64_t)grid[0] * grid[1]))};
+            run_block(s);
+        }
     }
     catch (const std::exception& e)
     {

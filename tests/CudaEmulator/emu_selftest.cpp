@@ -65,6 +65,12 @@ extern "C" __global__ void block_sum(const float* x, float* out)
     }
 }
 
+extern "C" __global__ void run_order(unsigned* counter, unsigned* out)
+{
+    if (threadIdx.x == 0)
+        out[blockIdx.y * gridDim.x + blockIdx.x] = atomicAdd(counter, 1u);
+}
+
 extern "C" __global__ void reverse_in_shared(const int* x, int* out)
 {
     extern __shared__ int stage[];
@@ -247,6 +253,29 @@ int main()
             Check(out[b] == expected, "block_sum block " + std::to_string(b));
         }
         cuMemFree_v2(dx);
+        cuMemFree_v2(dout);
+    }
+
+    {   // Blocks run once each, not in index order (a GPU promises none).
+        const unsigned gx = 7, gy = 3, total = gx * gy;
+        std::vector<unsigned> zero(1, 0u);
+        uint64_t counter = Upload(zero), dout;
+        cuMemAlloc_v2(&dout, total * sizeof(unsigned));
+        void* args[] = {&counter, &dout};
+        Check(cuLaunchKernel(Kernel(module, "run_order"), gx, gy, 1, 32, 1, 1, 0, nullptr, args, nullptr) == 0, "run_order launch");
+        auto out = Download<unsigned>(dout, total);
+        std::vector<bool> seen(total, false);
+        bool inOrder = true;
+        for (unsigned b = 0; b < total; b++)
+        {
+            if (out[b] < total) seen[out[b]] = true;
+            inOrder = inOrder && out[b] == b;
+        }
+        bool permutation = true;
+        for (bool s : seen) permutation = permutation && s;
+        Check(permutation, "every block of a launch runs exactly once");
+        Check(!inOrder, "blocks do not run in index order");
+        cuMemFree_v2(counter);
         cuMemFree_v2(dout);
     }
 
