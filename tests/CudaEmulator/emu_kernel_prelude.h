@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 #include <cstddef>
 #include <map>
@@ -552,10 +553,24 @@ extern "C" __attribute__((visibility("default"))) int rose_emu_launch(void (*ent
     s.entry = entry;
     s.params = params;
     const int count = (int)(block[0] * block[1] * block[2]);
-    std::vector<unsigned char> dynamic(sharedBytes + 16);
+    // Dynamic shared memory ends (its size rounded up to 16 bytes, its alignment) at an inaccessible
+    // page, so a kernel that indexes past what its launch asked for stops at the faulting access, as a
+    // GPU reports an out-of-range shared address, instead of reading its neighbours' statics.
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    const size_t sharedRounded = ((size_t)sharedBytes + 15) / 16 * 16;
+    const size_t sharedMapped = (sharedRounded + page - 1) / page * page + page;
+    auto* sharedMapping = (unsigned char*)mmap(nullptr, sharedMapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (sharedMapping == MAP_FAILED) { snprintf(error, errorLength, "cannot map dynamic shared memory"); return 1; }
+    struct Unmap
+    {
+        void* p;
+        size_t n;
+        ~Unmap() { munmap(p, n); }
+    } unmapShared{sharedMapping, sharedMapped};
+    mprotect(sharedMapping + sharedMapped - page, page, PROT_NONE);
+    s.dynamicShared = sharedMapping + sharedMapped - page - sharedRounded;
     // Shared memory starts as garbage on a GPU: NaN bytes make a kernel that reads before writing fail.
-    memset(dynamic.data(), 0xff, dynamic.size());
-    s.dynamicShared = dynamic.data();
+    memset(s.dynamicShared, 0xff, sharedRounded);
     s.stackBytes = 256 * 1024;
     const size_t need = (size_t)count * s.stackBytes;
     if (s.stacksMapped < need)

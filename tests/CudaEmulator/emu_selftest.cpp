@@ -65,6 +65,15 @@ extern "C" __global__ void block_sum(const float* x, float* out)
     }
 }
 
+extern "C" __global__ void past_shared(float* out, int n)
+{
+    extern __shared__ float stage[];
+    stage[threadIdx.x] = 1.0f;
+    __syncthreads();
+    if (threadIdx.x == 0)
+        out[0] = stage[n + 16];
+}
+
 extern "C" __global__ void run_order(unsigned* counter, unsigned* out)
 {
     if (threadIdx.x == 0)
@@ -349,6 +358,26 @@ int main()
         waitpid(child, &status, 0);
         Check(WIFSIGNALED(status) && (WTERMSIG(status) == SIGSEGV || WTERMSIG(status) == SIGBUS),
               "a read past the end of an allocation faults");
+    }
+
+    {   // Indexing past the dynamic shared memory a launch asked for stops the process (in a child).
+        fflush(stdout);
+        fflush(stderr);
+        const pid_t child = fork();
+        if (child == 0)
+        {
+            uint64_t dout;
+            cuMemAlloc_v2(&dout, sizeof(float));
+            int n = 64;   // 64 floats asked for, element 64 + 16 read
+            void* args[] = {&dout, &n};
+            cuLaunchKernel(Kernel(module, "past_shared"), 1, 1, 1, 32, 1, 1, n * sizeof(float), nullptr, args, nullptr);
+            cuCtxSynchronize();
+            _exit(0);
+        }
+        int status = 0;
+        waitpid(child, &status, 0);
+        Check(WIFSIGNALED(status) && (WTERMSIG(status) == SIGSEGV || WTERMSIG(status) == SIGBUS),
+              "a read past the dynamic shared memory faults");
     }
 
     const char* mode = getenv("ROSE_EMU_STREAMS");
