@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -179,6 +180,24 @@ template <class T> uint64_t Upload(const std::vector<T>& host)
     return d;
 }
 
+// Runs `launch` and then a synchronization in a child process (so this one goes on); whether the
+// child died of a memory fault.
+bool FaultsInAChild(const std::function<void()>& launch)
+{
+    fflush(stdout);
+    fflush(stderr);
+    const pid_t child = fork();
+    if (child == 0)
+    {
+        launch();
+        cuCtxSynchronize();
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    return WIFSIGNALED(status) && (WTERMSIG(status) == SIGSEGV || WTERMSIG(status) == SIGBUS);
+}
+
 // Streams are queues: the host sees a copy's bytes only after a synchronization that covers it, an
 // async copy from pinned memory reads it when it runs, a non-blocking stream does not wait for the
 // legacy default stream, and a blocking one (and the legacy stream itself) does.
@@ -339,46 +358,26 @@ int main()
         Check(cuCtxSynchronize() == 0, "a failure is reported once");
     }
 
-    {   // Reading past an allocation stops the process (in a child, so this one goes on).
-        fflush(stdout);
-        fflush(stderr);
-        const pid_t child = fork();
-        if (child == 0)
-        {
-            std::vector<float> x(100, 1.0f);
-            uint64_t dx = Upload(x), dout;
-            cuMemAlloc_v2(&dout, sizeof(float));
-            int n = 128;   // x[192]: inside the inaccessible page after x's 512 bytes
-            void* args[] = {&dx, &dout, &n};
-            cuLaunchKernel(Kernel(module, "past_the_end"), 1, 1, 1, 1, 1, 1, 0, nullptr, args, nullptr);
-            cuCtxSynchronize();
-            _exit(0);
-        }
-        int status = 0;
-        waitpid(child, &status, 0);
-        Check(WIFSIGNALED(status) && (WTERMSIG(status) == SIGSEGV || WTERMSIG(status) == SIGBUS),
-              "a read past the end of an allocation faults");
-    }
+    // Reading past an allocation stops the process.
+    Check(FaultsInAChild([&] {
+              std::vector<float> x(100, 1.0f);
+              uint64_t dx = Upload(x), dout;
+              cuMemAlloc_v2(&dout, sizeof(float));
+              int n = 128;   // x[192]: inside the inaccessible page after x's 512 bytes
+              void* args[] = {&dx, &dout, &n};
+              cuLaunchKernel(Kernel(module, "past_the_end"), 1, 1, 1, 1, 1, 1, 0, nullptr, args, nullptr);
+          }),
+          "a read past the end of an allocation faults");
 
-    {   // Indexing past the dynamic shared memory a launch asked for stops the process (in a child).
-        fflush(stdout);
-        fflush(stderr);
-        const pid_t child = fork();
-        if (child == 0)
-        {
-            uint64_t dout;
-            cuMemAlloc_v2(&dout, sizeof(float));
-            int n = 64;   // 64 floats asked for, element 64 + 16 read
-            void* args[] = {&dout, &n};
-            cuLaunchKernel(Kernel(module, "past_shared"), 1, 1, 1, 32, 1, 1, n * sizeof(float), nullptr, args, nullptr);
-            cuCtxSynchronize();
-            _exit(0);
-        }
-        int status = 0;
-        waitpid(child, &status, 0);
-        Check(WIFSIGNALED(status) && (WTERMSIG(status) == SIGSEGV || WTERMSIG(status) == SIGBUS),
-              "a read past the dynamic shared memory faults");
-    }
+    // So does indexing past the dynamic shared memory a launch asked for.
+    Check(FaultsInAChild([&] {
+              uint64_t dout;
+              cuMemAlloc_v2(&dout, sizeof(float));
+              int n = 64;   // 64 floats asked for, element 64 + 16 read
+              void* args[] = {&dout, &n};
+              cuLaunchKernel(Kernel(module, "past_shared"), 1, 1, 1, 32, 1, 1, n * sizeof(float), nullptr, args, nullptr);
+          }),
+          "a read past the dynamic shared memory faults");
 
     const char* mode = getenv("ROSE_EMU_STREAMS");
     if (!(mode && strcmp(mode, "eager") == 0)) StreamChecks(module);
