@@ -8,4 +8,7 @@ cd "$(dirname "$0")/../.."
 rm -rf .gpu/*/{CodeCoverage,x86,arm64,alpine,macos,x64,ubuntu,amd64} .gpu/*/runtimes/win*
 tar -C .gpu -cJf .gpu/Rose.Bench.tar.xz Rose.Bench
 rm -rf .gpu/Rose.Bench
+# The publish built bin/ without apphosts (UseAppHost=false), which leaves `dotnet test --no-build` unable
+# to start the test program here; build it back.
+dotnet build tests/Rose.Tests -c Release --nologo -v quiet > /dev/null
 du -sh .gpu
