@@ -247,6 +247,9 @@ void StreamChecks(void* module)
     cuMemcpyDtoH_v2(back.data(), d, n * sizeof(unsigned));
     Check(back[0] == 9u, "the legacy stream waits for a blocking stream");
 
+    cuMemsetD32_v2((uint64_t)(uintptr_t)pinned, 11u, n);
+    Check(pinned[0] == 11u && pinned[n - 1] == 11u, "a memset of pinned host memory returns once it is done");
+
     cuEventDestroy_v2(event);
     cuStreamDestroy_v2(blocking);
     cuStreamDestroy_v2(nonBlocking);

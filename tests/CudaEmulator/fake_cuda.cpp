@@ -120,6 +120,7 @@ struct Allocation
     size_t bytes;
     char* mapping;
     size_t mapped;
+    bool host;   // pinned host memory (cuMemAllocHost), not device memory
 };
 
 std::atomic<long long> allocationsLeft{-1};   // device allocations that may still succeed; -1: no limit
@@ -158,7 +159,7 @@ struct DriverCensus : rose_emu::Census
 DriverCensus census;
 
 // Caller holds allocationLock.
-void* Allocate(size_t bytes)
+void* Allocate(size_t bytes, bool host)
 {
     const size_t page = (size_t)sysconf(_SC_PAGESIZE);
     const size_t rounded = (bytes + 255) / 256 * 256;
@@ -168,7 +169,7 @@ void* Allocate(size_t bytes)
     mprotect(mapping + mapped - page, page, PROT_NONE);
     char* p = mapping + mapped - page - rounded;
     memset(p, 0xff, bytes);
-    allocations[(uintptr_t)p] = Allocation{bytes, mapping, mapped};
+    allocations[(uintptr_t)p] = Allocation{bytes, mapping, mapped, host};
     return p;
 }
 
@@ -191,7 +192,7 @@ bool Pinned(const void* p, size_t bytes)
     auto it = allocations.upper_bound((uintptr_t)p);
     if (it == allocations.begin()) return false;
     --it;
-    return (uintptr_t)p + bytes <= it->first + it->second.bytes;
+    return it->second.host && (uintptr_t)p + bytes <= it->first + it->second.bytes;
 }
 
 
@@ -323,9 +324,11 @@ int CopyDtoD(Stream* s, uint64_t destination, uint64_t source, size_t bytes, con
     return Success;
 }
 
-int Memset(Stream* s, std::function<int()> fill)
+// A memset is asynchronous, except that cuMemsetD*_v2 on pinned host memory returns once it is done.
+int Memset(Stream* s, uint64_t destination, size_t bytes, bool blocking, std::function<int()> fill)
 {
     std::lock_guard<std::recursive_mutex> guard(streamLock);
+    if (blocking && Pinned((const void*)(uintptr_t)destination, bytes)) return QueueAndWait(s, std::move(fill));
     Queue(s, std::move(fill));
     return Success;
 }
@@ -545,7 +548,7 @@ int cuMemAlloc_v2(uint64_t* pointer, size_t bytes)
     if (allocationsLeft == 0) return OutOfMemory;
     if (allocationsLeft > 0) allocationsLeft--;
     if (allocated + bytes > DeviceMemory()) return OutOfMemory;
-    void* p = Allocate(bytes);
+    void* p = Allocate(bytes, false);
     if (!p) return OutOfMemory;
     census.Add("alloc device", (long long)bytes);
     allocated += bytes;
@@ -570,7 +573,7 @@ int cuMemFree_v2(uint64_t pointer)
 int cuMemAllocHost_v2(void** pointer, size_t bytes)
 {
     std::lock_guard<std::mutex> guard(allocationLock);
-    void* p = Allocate(bytes == 0 ? 1 : bytes);
+    void* p = Allocate(bytes == 0 ? 1 : bytes, true);
     if (!p) return OutOfMemory;
     census.Add("alloc pinned host", (long long)bytes);
     *pointer = p;
@@ -587,22 +590,27 @@ int cuMemFreeHost(void* pointer)
 }
 
 // Memsets and device-to-device copies are asynchronous even without "Async": they queue on the legacy stream.
-int cuMemsetD8Async(uint64_t destination, unsigned char value, size_t count, void* stream)
+int MemsetD8(uint64_t destination, unsigned char value, size_t count, void* stream, bool blocking)
 {
-    return Memset(StreamOf(stream), [=] { memset((void*)(uintptr_t)destination, value, count); return (int)Success; });
+    return Memset(StreamOf(stream), destination, count, blocking, [=] {
+        memset((void*)(uintptr_t)destination, value, count);
+        return (int)Success;
+    });
 }
 
-int cuMemsetD32Async(uint64_t destination, unsigned value, size_t count, void* stream)
+int MemsetD32(uint64_t destination, unsigned value, size_t count, void* stream, bool blocking)
 {
-    return Memset(StreamOf(stream), [=] {
+    return Memset(StreamOf(stream), destination, count * sizeof(unsigned), blocking, [=] {
         auto* p = (unsigned*)(uintptr_t)destination;
         for (size_t i = 0; i < count; i++) p[i] = value;
         return (int)Success;
     });
 }
 
-int cuMemsetD8_v2(uint64_t destination, unsigned char value, size_t count) { return cuMemsetD8Async(destination, value, count, nullptr); }
-int cuMemsetD32_v2(uint64_t destination, unsigned value, size_t count) { return cuMemsetD32Async(destination, value, count, nullptr); }
+int cuMemsetD8Async(uint64_t destination, unsigned char value, size_t count, void* stream) { return MemsetD8(destination, value, count, stream, false); }
+int cuMemsetD32Async(uint64_t destination, unsigned value, size_t count, void* stream) { return MemsetD32(destination, value, count, stream, false); }
+int cuMemsetD8_v2(uint64_t destination, unsigned char value, size_t count) { return MemsetD8(destination, value, count, nullptr, true); }
+int cuMemsetD32_v2(uint64_t destination, unsigned value, size_t count) { return MemsetD32(destination, value, count, nullptr, true); }
 
 int cuMemcpyHtoD_v2(uint64_t d, const void* s, size_t n) { return CopyHtoD(&legacy, d, s, n, "copy HtoD (blocks)", true); }
 int cuMemcpyDtoH_v2(void* d, uint64_t s, size_t n) { return CopyDtoH(&legacy, d, s, n, "copy DtoH (blocks)", true); }
