@@ -17,14 +17,14 @@ public static class CalibrationRunners
         if (backend is CudaBackend cuda)
         {
             var dtype = CudaPerplexityEvaluator.DTypeOf(model);
-            long need = CudaCalibrationRunner.DeviceBytes(model.Shape, dtype, windows.Length, seqLen, offload);
-            long hostStates = CudaCalibrationRunner.HostBytes(model.Shape, dtype, windows.Length, seqLen);
             var (free, total) = cuda.Context.MemoryInfo();
+            long need = CudaCalibrationRunner.DeviceBytes(model.Shape, dtype, windows.Length, seqLen, total, offload);
+            long hostStates = CudaCalibrationRunner.HostBytes(model.Shape, dtype, windows.Length, seqLen);
             string shape = $"{windows.Length} × {seqLen} tokens × {model.Shape.Hidden} {dtype.ToSafeTensorsString()}";
             log.WriteLine(offload
                 ? $"calibration activations in pinned host memory: {ByteSize.Format(hostStates)} ({shape}); GPU memory needed: {ByteSize.Format(need)} (one batch of activations, forward scratch, one layer's weights, statistics and pruning); free {ByteSize.Format((long)free)} of {ByteSize.Format((long)total)}"
                 : $"GPU memory needed: {ByteSize.Format(need)} (activations {ByteSize.Format(hostStates)} for {shape}, forward scratch, one layer's weights, statistics and pruning); free {ByteSize.Format((long)free)} of {ByteSize.Format((long)total)}");
-            if (DeviceMemoryShortfall(model.Shape, dtype, windows.Length, seqLen, offload, free) is { } why)
+            if (DeviceMemoryShortfall(model.Shape, dtype, windows.Length, seqLen, offload, free, total) is { } why)
                 throw new RoseException(why);
             if (offload && hostStates > (hostLimit ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes) * 0.9)
                 throw new RoseException($"the offloaded calibration activations need {ByteSize.Format(hostStates)} of host memory, more than is available; lower --nsamples or --seqlen");
@@ -56,19 +56,20 @@ public static class CalibrationRunners
         return null;
     }
 
-    /// <summary>Why a device prune of this size does not fit <paramref name="free"/> bytes of GPU memory
-    /// (with the advice that can help: offloading only when it makes the run fit, nothing about the
-    /// calibration size when one layer's working set alone is too large), or null when it fits.</summary>
-    internal static string? DeviceMemoryShortfall(ModelShape shape, DType dtype, int windows, int seqLen, bool offload, long free)
+    /// <summary>Why a device prune of this size does not fit <paramref name="free"/> bytes of the
+    /// <paramref name="total"/> of GPU memory (with the advice that can help: offloading only when it makes
+    /// the run fit, nothing about the calibration size when one layer's working set alone is too large), or
+    /// null when it fits.</summary>
+    internal static string? DeviceMemoryShortfall(ModelShape shape, DType dtype, int windows, int seqLen, bool offload, long free, long total)
     {
         long budget = (long)(free * 0.85);
-        long need = CudaCalibrationRunner.DeviceBytes(shape, dtype, windows, seqLen, offload);
+        long need = CudaCalibrationRunner.DeviceBytes(shape, dtype, windows, seqLen, total, offload);
         if (need <= budget) return null;
         string head = $"pruning on the GPU needs {ByteSize.Format(need)} of GPU memory but only {ByteSize.Format(free)} is free; ";
         long layer = CudaCalibrationRunner.LayerWorkingBytes(shape, dtype);
         if (layer > budget)
             return head + $"one decoder layer's weights, statistics and pruning alone need {ByteSize.Format(layer)}, so this model needs a larger GPU or --device cpu";
-        long offloaded = CudaCalibrationRunner.DeviceBytes(shape, dtype, windows, seqLen, offload: true);
+        long offloaded = CudaCalibrationRunner.DeviceBytes(shape, dtype, windows, seqLen, total, offload: true);
         if (!offload && offloaded <= budget)
             return head + $"pass --offload-activations (the GPU then needs {ByteSize.Format(offloaded)}), or lower --nsamples or --seqlen";
         return head + (offload ? "lower --seqlen or --nsamples" : "pass --offload-activations and lower --seqlen or --nsamples");

@@ -12,6 +12,7 @@ namespace Rose.Tests.Pipeline;
 public class DeviceRunnerSizingTests
 {
     private const long GiB = 1L << 30;
+    private const long H200 = 140 * GiB;
 
     [Test]
     public void StatesOfTheSevenBillionCalibrationAreExactlyTwoGibibytesWithoutOverflow()
@@ -19,7 +20,7 @@ public class DeviceRunnerSizingTests
         // 128 × 2048 × 4096 × 2 bytes = 2^31, one past int.MaxValue: every offset must be a long.
         Assert.That(CudaCalibrationRunner.HostBytes(Llama2_7B, DType.BF16, 128, 2048), Is.EqualTo(2 * GiB));
         Assert.That(CudaCalibrationRunner.HostBytes(Llama2_7B, DType.F32, 128, 2048), Is.EqualTo(4 * GiB));
-        Assert.That(CudaCalibrationRunner.DeviceBytes(Llama2_7B, DType.BF16, 128, 2048), Is.GreaterThan(2 * GiB));
+        Assert.That(CudaCalibrationRunner.DeviceBytes(Llama2_7B, DType.BF16, 128, 2048, H200), Is.GreaterThan(2 * GiB));
     }
 
     /// <summary>The offloaded path moves one batch of windows through a span (at most int.MaxValue bytes),
@@ -31,7 +32,7 @@ public class DeviceRunnerSizingTests
             foreach (var dtype in new[] { DType.F32, DType.BF16, DType.F16 })
                 foreach (int seqLen in new[] { 128, 2048, 4096, 8192 })
                 {
-                    int batch = CudaCalibrationRunner.BatchWindows(shape, dtype, 4096, seqLen);
+                    int batch = CudaCalibrationRunner.BatchWindows(shape, dtype, 4096, seqLen, H200, offload: true);
                     long bytes = batch * CudaCalibrationRunner.HostBytes(shape, dtype, 1, seqLen);
                     Assert.That(batch, Is.GreaterThanOrEqualTo(1));
                     Assert.That(bytes, Is.LessThanOrEqualTo(int.MaxValue), $"{shape.Hidden} {dtype} seqlen {seqLen}: batch {batch}");
@@ -50,26 +51,52 @@ public class DeviceRunnerSizingTests
     [Test]
     public void RunThatFitsGetsNoAdvice()
     {
-        Assert.That(CalibrationRunners.DeviceMemoryShortfall(Llama2_7B, DType.BF16, 128, 2048, offload: false, free: 140 * GiB), Is.Null);
+        Assert.That(CalibrationRunners.DeviceMemoryShortfall(Llama2_7B, DType.BF16, 128, 2048, offload: false, free: H200, total: H200), Is.Null);
+    }
+
+    /// <summary>The papers' 7B calibration (128 × 2048, bf16) on a 12 GiB GPU with 11.5 GiB free: the batch
+    /// that fills the H200's 8 GiB scratch budget would not fit, so the forward takes fewer windows at a time
+    /// and the run fits with the activations resident.</summary>
+    [Test]
+    public void ASmallerGpuRunsFewerWindowsAtATimeInsteadOfBeingRefused()
+    {
+        long small = 12 * GiB, free = 23 * GiB / 2;
+        Assert.That(CudaCalibrationRunner.DeviceBytes(Llama2_7B, DType.BF16, 128, 2048, H200), Is.GreaterThan(free * 0.85),
+            "the H200's batch on the smaller GPU");
+        int batch = CudaCalibrationRunner.BatchWindows(Llama2_7B, DType.BF16, 128, 2048, small, offload: false);
+        Assert.That(batch, Is.InRange(1, CudaCalibrationRunner.BatchWindows(Llama2_7B, DType.BF16, 128, 2048, H200, offload: false) - 1));
+        Assert.That(CalibrationRunners.DeviceMemoryShortfall(Llama2_7B, DType.BF16, 128, 2048, offload: false, free, small), Is.Null);
+        // Offloading frees the states' 2 GiB for larger batches.
+        Assert.That(CudaCalibrationRunner.BatchWindows(Llama2_7B, DType.BF16, 128, 2048, small, offload: true), Is.GreaterThan(batch));
+    }
+
+    /// <summary>A GPU with room to spare keeps the whole scratch budget per batch.</summary>
+    [Test]
+    public void ALargeGpuFillsTheScratchBudget()
+    {
+        long perWindow = CudaCalibrationRunner.DeviceBytes(Llama2_7B, DType.BF16, 1, 2048, H200, offload: true)
+            - CudaCalibrationRunner.LayerWorkingBytes(Llama2_7B, DType.BF16);
+        Assert.That(CudaCalibrationRunner.BatchWindows(Llama2_7B, DType.BF16, 128, 2048, H200, offload: false),
+            Is.EqualTo(CudaCalibrationRunner.ScratchBudgetBytes / perWindow));
     }
 
     [Test]
     public void OffloadingIsAdvisedOnlyWhenItMakesTheRunFit()
     {
-        long resident = CudaCalibrationRunner.DeviceBytes(Llama2_7B, DType.BF16, 1024, 2048);
-        long offloaded = CudaCalibrationRunner.DeviceBytes(Llama2_7B, DType.BF16, 1024, 2048, offload: true);
+        long resident = CudaCalibrationRunner.DeviceBytes(Llama2_7B, DType.BF16, 1024, 2048, H200);
+        long offloaded = CudaCalibrationRunner.DeviceBytes(Llama2_7B, DType.BF16, 1024, 2048, H200, offload: true);
         Assert.That(offloaded, Is.LessThan(resident - 10 * GiB));
         long free = (long)((offloaded + GiB) / 0.85);
-        var why = CalibrationRunners.DeviceMemoryShortfall(Llama2_7B, DType.BF16, 1024, 2048, offload: false, free);
+        var why = CalibrationRunners.DeviceMemoryShortfall(Llama2_7B, DType.BF16, 1024, 2048, offload: false, free, H200);
         Assert.That(why, Does.Contain("--offload-activations (the GPU then needs"));
-        Assert.That(CalibrationRunners.DeviceMemoryShortfall(Llama2_7B, DType.BF16, 1024, 2048, offload: true, free), Is.Null);
+        Assert.That(CalibrationRunners.DeviceMemoryShortfall(Llama2_7B, DType.BF16, 1024, 2048, offload: true, free, H200), Is.Null);
     }
 
     [Test]
     public void LayerTooLargeForTheGpuSaysSoInsteadOfBlamingTheCalibration()
     {
         long layer = CudaCalibrationRunner.LayerWorkingBytes(Llama2_70B, DType.BF16);
-        var why = CalibrationRunners.DeviceMemoryShortfall(Llama2_70B, DType.BF16, 128, 2048, offload: true, free: layer / 2);
+        var why = CalibrationRunners.DeviceMemoryShortfall(Llama2_70B, DType.BF16, 128, 2048, offload: true, free: layer / 2, total: layer / 2);
         Assert.That(why, Does.Contain("one decoder layer"));
         Assert.That(why, Does.Not.Contain("--nsamples"));
         Assert.That(why, Does.Not.Contain("\n"));
@@ -80,7 +107,7 @@ public class DeviceRunnerSizingTests
     {
         long layer = CudaCalibrationRunner.LayerWorkingBytes(Llama2_7B, DType.BF16);
         long free = (long)((layer + GiB) / 0.85);
-        var why = CalibrationRunners.DeviceMemoryShortfall(Llama2_7B, DType.BF16, 128, 2048, offload: true, free);
+        var why = CalibrationRunners.DeviceMemoryShortfall(Llama2_7B, DType.BF16, 128, 2048, offload: true, free, H200);
         Assert.That(why, Does.Contain("lower --seqlen or --nsamples"));
         Assert.That(why, Does.Not.Contain("pass --offload-activations"));
     }

@@ -34,6 +34,12 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
     /// <summary>Device bytes besides the hidden states that one batch of windows may use.</summary>
     public const long ScratchBudgetBytes = 8L << 30;
 
+    /// <summary>The share of the device's memory a run plans for (the rest for the CUDA context, cuBLAS, and
+    /// whatever else holds memory on it, a desktop's display say): below the 85% of free memory a run
+    /// must fit, so the batch, chosen from the device's total memory, stays the same from run to run and a
+    /// resumed run folds exactly as the one it continues.</summary>
+    private const double PlannedShare = 0.75;
+
     public CudaCalibrationRunner(LlamaModel model, int[][] windows, CudaBackend backend, bool offload = false)
     {
         _model = model;
@@ -43,7 +49,7 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
         var context = backend.Context;
         _dtype = CudaPerplexityEvaluator.DTypeOf(model);
         var shape = model.Shape;
-        _batch = BatchWindows(shape, _dtype, Windows, SeqLen);
+        _batch = BatchWindows(shape, _dtype, Windows, SeqLen, backend.Context.MemoryInfo().Total, offload);
         try
         {
             _kernels = new ForwardKernels(context);
@@ -123,11 +129,20 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
     /// <summary>Bytes of one window's hidden states in the model dtype.</summary>
     private long WindowBytes => (long)SeqLen * _model.Shape.Hidden * _dtype.ElementSize();
 
-    internal static int BatchWindows(ModelShape shape, DType dtype, int windows, int seqLen)
+    /// <summary>Windows per forward batch: as many as <see cref="ScratchBudgetBytes"/> holds, fewer on a GPU
+    /// whose <paramref name="deviceBytes"/> would not also hold the states (unless offloaded) and one layer's
+    /// work, and at least one. A smaller batch only means more GEMMs of fewer rows.</summary>
+    internal static int BatchWindows(ModelShape shape, DType dtype, int windows, int seqLen, long deviceBytes, bool offload)
     {
-        long perWindow = (CudaLayerForward.ScratchBytesPerToken(shape, dtype) + (long)shape.Hidden * dtype.ElementSize()) * seqLen;
-        return (int)Math.Clamp(ScratchBudgetBytes / Math.Max(1, perWindow), 1, Math.Max(1, windows));
+        long perWindow = Math.Max(1, BatchBytesPerWindow(shape, dtype, seqLen));
+        long fixedBytes = (offload ? 0 : HostBytes(shape, dtype, windows, seqLen)) + LayerWorkingBytes(shape, dtype);
+        long budget = Math.Min(ScratchBudgetBytes, (long)(deviceBytes * PlannedShare) - fixedBytes);
+        return (int)Math.Clamp(budget / perWindow, 1, Math.Max(1, windows));
     }
+
+    /// <summary>One window's share of a batch: its copy of the states and the forward's scratch.</summary>
+    private static long BatchBytesPerWindow(ModelShape shape, DType dtype, int seqLen) =>
+        (CudaLayerForward.ScratchBytesPerToken(shape, dtype) + (long)shape.Hidden * dtype.ElementSize()) * seqLen;
 
     /// <summary>Host view of windows [first, first + count) of the offloaded states.</summary>
     private Span<byte> HostWindows(int first, int count) =>
@@ -147,13 +162,14 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
     public int Windows { get; }
     public int SeqLen { get; }
 
-    /// <summary>Device bytes a device prune needs for a model and calibration size: the states, one
-    /// batch's copy of them and the forward's scratch, and <see cref="LayerWorkingBytes"/>.</summary>
-    public static long DeviceBytes(ModelShape shape, DType dtype, int windows, int seqLen, bool offload = false)
+    /// <summary>Device bytes a device prune needs for a model and calibration size on a GPU of
+    /// <paramref name="deviceBytes"/>: the states, one batch's copy of them and the forward's scratch, and
+    /// <see cref="LayerWorkingBytes"/>.</summary>
+    public static long DeviceBytes(ModelShape shape, DType dtype, int windows, int seqLen, long deviceBytes, bool offload = false)
     {
         long states = offload ? 0 : HostBytes(shape, dtype, windows, seqLen);
-        long perWindow = (CudaLayerForward.ScratchBytesPerToken(shape, dtype) + (long)shape.Hidden * dtype.ElementSize()) * seqLen;
-        return states + BatchWindows(shape, dtype, windows, seqLen) * perWindow + LayerWorkingBytes(shape, dtype);
+        return states + BatchWindows(shape, dtype, windows, seqLen, deviceBytes, offload) * BatchBytesPerWindow(shape, dtype, seqLen)
+            + LayerWorkingBytes(shape, dtype);
     }
 
     /// <summary>Device bytes of one layer's work besides the activations: its weights in the model dtype
