@@ -49,7 +49,7 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
         var context = backend.Context;
         _dtype = CudaPerplexityEvaluator.DTypeOf(model);
         var shape = model.Shape;
-        _batch = BatchWindows(shape, _dtype, Windows, SeqLen, backend.Context.MemoryInfo().Total, offload);
+        _batch = BatchWindows(shape, _dtype, Windows, SeqLen, backend.Context.MemoryInfo().Total);
         try
         {
             _kernels = new ForwardKernels(context);
@@ -130,12 +130,14 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
     private long WindowBytes => (long)SeqLen * _model.Shape.Hidden * _dtype.ElementSize();
 
     /// <summary>Windows per forward batch: as many as <see cref="ScratchBudgetBytes"/> holds, fewer on a GPU
-    /// whose <paramref name="deviceBytes"/> would not also hold the states (unless offloaded) and one layer's
-    /// work, and at least one. A smaller batch only means more GEMMs of fewer rows.</summary>
-    internal static int BatchWindows(ModelShape shape, DType dtype, int windows, int seqLen, long deviceBytes, bool offload)
+    /// whose <paramref name="deviceBytes"/> would not also hold the states and one layer's work, and at least
+    /// one. A smaller batch only means more GEMMs of fewer rows. The states count whether or not they are
+    /// offloaded: the batch sets the order of the fold's sums, and a run resumed with or without
+    /// --offload-activations must fold as the run it continues.</summary>
+    internal static int BatchWindows(ModelShape shape, DType dtype, int windows, int seqLen, long deviceBytes)
     {
         long perWindow = Math.Max(1, BatchBytesPerWindow(shape, dtype, seqLen));
-        long fixedBytes = (offload ? 0 : HostBytes(shape, dtype, windows, seqLen)) + LayerWorkingBytes(shape, dtype);
+        long fixedBytes = HostBytes(shape, dtype, windows, seqLen) + LayerWorkingBytes(shape, dtype);
         long budget = Math.Min(ScratchBudgetBytes, (long)(deviceBytes * PlannedShare) - fixedBytes);
         return (int)Math.Clamp(budget / perWindow, 1, Math.Max(1, windows));
     }
@@ -168,7 +170,7 @@ public sealed unsafe class CudaCalibrationRunner : ICalibrationRunner
     public static long DeviceBytes(ModelShape shape, DType dtype, int windows, int seqLen, long deviceBytes, bool offload = false)
     {
         long states = offload ? 0 : HostBytes(shape, dtype, windows, seqLen);
-        return states + BatchWindows(shape, dtype, windows, seqLen, deviceBytes, offload) * BatchBytesPerWindow(shape, dtype, seqLen)
+        return states + BatchWindows(shape, dtype, windows, seqLen, deviceBytes) * BatchBytesPerWindow(shape, dtype, seqLen)
             + LayerWorkingBytes(shape, dtype);
     }
 
