@@ -195,7 +195,6 @@ bool Pinned(const void* p, size_t bytes)
     return it->second.host && (uintptr_t)p + bytes <= it->first + it->second.bytes;
 }
 
-
 // ---- streams ----------------------------------------------------------------------------------
 // The host thread that must see queued work done runs it: every queue and every run is under
 // streamLock (recursive: a run may need another stream's work first). The legacy default stream
