@@ -201,9 +201,8 @@ bool FaultsInAChild(const std::function<void()>& launch)
 // Streams are queues: the host sees a copy's bytes only after a synchronization that covers it, an
 // async copy from pinned memory reads it when it runs, a non-blocking stream does not wait for the
 // legacy default stream, and a blocking one (and the legacy stream itself) does.
-void StreamChecks(void* module)
+void StreamChecks()
 {
-    (void)module;
     const size_t n = 64;
     const unsigned seven = 7;
     std::vector<unsigned> ones(n, 1u);
@@ -383,7 +382,7 @@ int main()
           "a read past the dynamic shared memory faults");
 
     const char* mode = getenv("ROSE_EMU_STREAMS");
-    if (!(mode && strcmp(mode, "eager") == 0)) StreamChecks(module);
+    if (!(mode && strcmp(mode, "eager") == 0)) StreamChecks();
 
     if (failures == 0) printf("emu_selftest: all checks passed\n");
     return failures == 0 ? 0 : 1;

@@ -103,7 +103,6 @@ struct Stream
 {
     bool nonBlocking;
     std::deque<Op> pending;
-    uint64_t lastQueued = 0;
 };
 
 struct Event
@@ -202,7 +201,7 @@ bool Pinned(const void* p, size_t bytes)
 // in a blocking stream waits for earlier work in it; non-blocking streams wait for nothing implicit.
 
 std::recursive_mutex streamLock;
-Stream legacy{false, {}, 0};
+Stream legacy{false, {}};
 std::set<Stream*> streams;      // created and not destroyed; destroyed ones are kept (queued work may name them)
 uint64_t nextSerial = 1;
 int deferredError = Success;    // the first failure of queued work, reported by the next synchronization
@@ -261,12 +260,11 @@ uint64_t Queue(Stream* s, std::function<int()> run)
     if (s == &legacy)
     {
         for (Stream* b : streams)
-            if (!b->nonBlocking && !b->pending.empty()) op.after.emplace_back(b, b->lastQueued);
+            if (!b->nonBlocking && !b->pending.empty()) op.after.emplace_back(b, b->pending.back().serial);
     }
     else if (!s->nonBlocking && !legacy.pending.empty())
-        op.after.emplace_back(&legacy, legacy.lastQueued);
+        op.after.emplace_back(&legacy, legacy.pending.back().serial);
     const uint64_t serial = op.serial;
-    s->lastQueued = serial;
     s->pending.push_back(std::move(op));
     if (Eager()) RunThrough(s, serial);
     return serial;
@@ -323,7 +321,8 @@ int CopyDtoD(Stream* s, uint64_t destination, uint64_t source, size_t bytes, con
     return Success;
 }
 
-// A memset is asynchronous, except that cuMemsetD*_v2 on pinned host memory returns once it is done.
+// A memset is asynchronous even without "Async" (those queue on the legacy stream), except that
+// cuMemsetD*_v2 on pinned host memory returns once it is done.
 int Memset(Stream* s, uint64_t destination, size_t bytes, bool blocking, std::function<int()> fill)
 {
     std::lock_guard<std::recursive_mutex> guard(streamLock);
@@ -588,7 +587,6 @@ int cuMemFreeHost(void* pointer)
     return pointer == nullptr || Release(pointer, &bytes) ? Success : InvalidValue;
 }
 
-// Memsets and device-to-device copies are asynchronous even without "Async": they queue on the legacy stream.
 int MemsetD8(uint64_t destination, unsigned char value, size_t count, void* stream, bool blocking)
 {
     return Memset(StreamOf(stream), destination, count, blocking, [=] {
@@ -627,7 +625,7 @@ int cuMemcpyDtoDAsync_v2(uint64_t d, uint64_t s, size_t n, void* stream) { retur
 int cuStreamCreate(void** stream, unsigned flags)
 {
     std::lock_guard<std::recursive_mutex> guard(streamLock);
-    auto* s = new Stream{(flags & 1) != 0, {}, 0};   // CU_STREAM_NON_BLOCKING
+    auto* s = new Stream{(flags & 1) != 0, {}};   // CU_STREAM_NON_BLOCKING
     streams.insert(s);
     *stream = s;
     return Success;
