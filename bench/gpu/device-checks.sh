@@ -13,7 +13,9 @@
 #   5. the pipeline benchmark on the whole 32-layer LLaMA-2-7B shape (the issue's < 90 s target),
 #      with tensor-core attention when its tests passed (the fp32 kernel when they failed, the probing
 #      default without step 1); the checkpoint is synthesized in the background while step 1 runs;
-#   6. an nsys profile of a 2-layer prune, when nsys is there;
+#   6. the forward's kernels one by one at the 7B and 8B shapes (ForwardKernelFull: both attention kernels,
+#      RMSNorm, RoPE, SwiGLU, residual add; TFLOP/s or GB/s), and an nsys profile of a 2-layer prune, when
+#      nsys is there;
 #   7. Rose against the official loop in PyTorch on 2 7B-shaped layers, the same windows: how many
 #      weights each prunes that the other keeps (bench/gpu/compare_official.py);
 #   8. 2 LLaMA-2-70B-shaped layers (28672-wide Hessian and factor), ROSE 70%, 128 x 2048: memory and speed
@@ -24,12 +26,12 @@
 #                                       its prune may take up to 380 s: the last measured rate, 6.9 s a
 #                                       layer, would need 220 s; call it with timeout_s 600)
 #   bench/gpu/device-checks.sh 4 2 3   (about 5: side by side with PyTorch, resume, prune-layer)
-#   bench/gpu/device-checks.sh 6 7 8   (about 4: profile, fidelity against the official loop, 70B layers)
+#   bench/gpu/device-checks.sh 6 7 8   (about 5: kernels and profile, fidelity against the official loop, 70B layers)
 # bench/gpu/rehearse.sh runs this script here on the CPU emulator of CUDA, with small shapes, so a
 # mistake in it shows before it costs device time; these variables are how it shrinks the work:
 arch=${ROSE_CHECK_ARCH:-llama2-7b} big=${ROSE_CHECK_BIG_ARCH:-llama2-70b}
 ns=${ROSE_CHECK_NSAMPLES:-128} sl=${ROSE_CHECK_SEQLEN:-2048} scale=${ROSE_CHECK_TIME_SCALE:-1}
-case_shape=${ROSE_CHECK_CASE:-4096 4096 8 2048} T=${ROSE_CHECK_TMP:-/tmp}
+case_shape=${ROSE_CHECK_CASE:-4096 4096 8 2048} T=${ROSE_CHECK_TMP:-/tmp} kernel_set=${ROSE_CHECK_KERNEL_SET:-full}
 set -u
 steps=" ${*:-1 2 3 4 5 6 7 8} "; want() { [[ "$steps" == *" $1 "* ]]; }
 cd "$(dirname "$0")/../.."
@@ -121,7 +123,12 @@ stamp "bench 32 layers ($attn attention) rc=$?"; grep -E "llama2-7b rose|\| +cud
 grep -E "^\[[0-9.]+ s\] layer [0-9]+/[0-9]+ written" "$O/bench-32layers.txt" | sed -n '1p;2p;$p'
 fi
 
-# 6. Where the time goes.
+# 6. Where the time goes: each forward kernel on its own, then the whole prune under nsys.
+if want 6; then
+  ROSE_BENCH_DEVICES=cuda tmo 120 $bench --filter "*ForwardKernel${kernel_set^}*" --anyCategories $kernel_set --inProcess \
+    > "$O/bench-forward-kernels.txt" 2>&1
+  stamp "forward kernels rc=$?"; grep -E "^\| +Run" "$O/bench-forward-kernels.txt" | head -12
+fi
 if want 6 && command -v nsys > /dev/null; then
   $cli synth --arch $arch --dtype bf16 --layers 2 --out $T/l7b2 > /dev/null 2>&1
   ROSE_ATTENTION=$attn tmo 90 nsys profile -o $T/prof -t cuda,cublas --force-overwrite true $cli prune --model $T/l7b2 \

@@ -4,7 +4,7 @@
 # (the tiny architecture, 8 x 128 calibration tokens, timeouts x4). What it shows is whether every
 # step's commands, paths and options work and summarize.py reads what they leave; the speed and the
 # 7B/70B shapes are the device's business. Steps that need PyTorch (3, the baselines in 4 and 7) fail
-# here unless torch is installed, and step 6 needs nsys.
+# here unless torch is installed, and step 6's profile needs nsys (its kernel benchmarks run the quick shapes).
 #
 #   bench/gpu/pack.sh && bench/gpu/rehearse.sh [steps]     (output in $OUT, default /tmp/rose-rehearsal)
 set -euo pipefail
@@ -17,6 +17,6 @@ export ROSE_CUDA_LIB_DIR=$emu XDG_CACHE_HOME=$emu/cache ROSE_EMU_CACHE=$emu/cach
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 export ROSE_CHECK_TMP=$scratch ROSE_CHECK_ARCH=tiny ROSE_CHECK_BIG_ARCH=tiny ROSE_CHECK_NSAMPLES=8 ROSE_CHECK_SEQLEN=128
-export ROSE_CHECK_TIME_SCALE=4 ROSE_CHECK_CASE="256 688 2 128" OUT=${OUT:-/tmp/rose-rehearsal}
+export ROSE_CHECK_TIME_SCALE=4 ROSE_CHECK_CASE="256 688 2 128" ROSE_CHECK_KERNEL_SET=quick OUT=${OUT:-/tmp/rose-rehearsal}
 bash bench/gpu/device-checks.sh "$@"
 echo "rehearsal output: $OUT"

@@ -71,3 +71,21 @@ if fidelity:
             print(f"  - {line}")
     else:
         print(f"- the comparison with the official loop did not finish: {lines[-1]}")
+
+# The forward kernels one by one (step 6): BenchmarkDotNet's table, a line per shape.
+kernels = read(os.path.join(out, "bench-forward-kernels.txt"))
+if kernels:
+    header, by_shape = None, {}
+    for line in kernels.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if cells[0] == "Method":
+            header = cells
+        elif header and cells[0] == "Run" and len(cells) == len(header):
+            row = dict(zip(header, cells))
+            rate = next((f"{row[u]} {u}" for u in ("TFLOP/s", "GB/s") if row.get(u, "-") not in ("-", "")), "")
+            by_shape.setdefault(f"{row['Device']}, {row['Shape']}", []).append(
+                f"{row['Step']} {row['Mean']}" + (f" ({rate})" if rate else ""))
+    for shape, steps in by_shape.items():
+        print(f"- forward kernels ({shape}): {'; '.join(steps)}")
+    if not by_shape:
+        print("- the forward kernel benchmarks left no table")

@@ -6,11 +6,11 @@ namespace Rose.Bench.Pruning;
 /// the case's parameter values, no setup) so the column and the filter can ask it about itself.</summary>
 internal static class BenchCaseInstance
 {
-    public static PruningBenchmark? Create(BenchmarkCase benchmarkCase)
+    public static IDeviceBenchmark? Create(BenchmarkCase benchmarkCase)
     {
         var type = benchmarkCase.Descriptor.Type;
-        if (!typeof(PruningBenchmark).IsAssignableFrom(type) || type.IsAbstract) return null;
-        var instance = (PruningBenchmark)Activator.CreateInstance(type)!;
+        if (!typeof(IDeviceBenchmark).IsAssignableFrom(type) || type.IsAbstract) return null;
+        var instance = (IDeviceBenchmark)Activator.CreateInstance(type)!;
         foreach (var parameter in benchmarkCase.Parameters.Items)
             type.GetProperty(parameter.Name)?.SetValue(instance, parameter.Value);
         return instance;

@@ -18,7 +18,7 @@ public sealed class PruningBenchConfig : ManualConfig
 
 /// <summary>BenchmarkDotNet has no skip: unrunnable cases are filtered out before the run instead.
 /// cuda cases go when no CUDA backend can be created here (one line says why); cpu cases go where
-/// the benchmark declines the shape (<see cref="PruningBenchmark.CpuRuns"/>); and with
+/// the benchmark declines them (<see cref="IDeviceBenchmark.CpuDeclines"/>); and with
 /// ROSE_BENCH_DEVICES set (e.g. "cuda") only the listed devices run.</summary>
 public sealed class RunnableCaseFilter : IFilter
 {
@@ -42,8 +42,8 @@ public sealed class RunnableCaseFilter : IFilter
             Notice($"cuda skipped: {reason}");
             return false;
         }
-        if (instance.Device != PruningBenchmark.Cpu || instance.CpuRuns(instance.Shape)) return true;
-        Notice($"cpu skipped: {benchmarkCase.Descriptor.Type.Name} {instance.Shape} (over the CPU's budget, see {nameof(BenchmarkLimits)})");
+        if (instance.Device != PruningBenchmark.Cpu || instance.CpuDeclines() is not { } declined) return true;
+        Notice($"cpu skipped: {declined}");
         return false;
     }
 

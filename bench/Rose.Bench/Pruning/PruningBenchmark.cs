@@ -12,7 +12,7 @@ namespace Rose.Bench.Pruning;
 /// --job short, --job dry): a default job in the config would be dropped beside those.</remarks>
 [Config(typeof(PruningBenchConfig))]
 [WarmupCount(1), IterationCount(3), IterationTime(250)]
-public abstract class PruningBenchmark : IDeclaresWork
+public abstract class PruningBenchmark : IDeviceBenchmark
 {
     public const string Cpu = "cpu";
     public const string Cuda = "cuda";
@@ -40,6 +40,9 @@ public abstract class PruningBenchmark : IDeclaresWork
     /// <summary>Whether the CPU backend takes part at <paramref name="shape"/>. Cases it declines are
     /// left out: at LLaMA-7B sizes a few CPU primitives need minutes per invocation.</summary>
     public virtual bool CpuRuns(BenchShape shape) => true;
+
+    public string? CpuDeclines() =>
+        CpuRuns(Shape) ? null : $"{GetType().Name} {Shape} (over the CPU's budget, see {nameof(BenchmarkLimits)})";
 
     public abstract BenchWork DeclaredWork();
 
