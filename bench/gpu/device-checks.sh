@@ -19,7 +19,9 @@
 #   7. Rose against the official loop in PyTorch on 2 7B-shaped layers, the same windows: how many
 #      weights each prunes that the other keeps (bench/gpu/compare_official.py);
 #   8. 2 LLaMA-2-70B-shaped layers (28672-wide Hessian and factor), ROSE 70%, 128 x 2048: memory and speed
-#      at the largest shape the tool is for.
+#      at the largest shape the tool is for;
+#   9. the pruning primitives one by one at the 7B shapes on CUDA (fold, factor, OBS, permutation, scores,
+#      masks, one matrix's whole ROSE prune): the README's kernel table for the code as it is now.
 # Arguments pick steps (default: all). One device call may run at most 600 s, and a session has 15
 # device minutes including the machine's start, so run what decides the issue first:
 #   bench/gpu/device-checks.sh 1 5     (about 6 minutes, at most 10: tests, then the 32-layer target;
@@ -27,6 +29,7 @@
 #                                       layer, would need 220 s; call it with timeout_s 600)
 #   bench/gpu/device-checks.sh 4 2 3   (about 5: side by side with PyTorch, resume, prune-layer)
 #   bench/gpu/device-checks.sh 6 7 8   (about 5: kernels and profile, fidelity against the official loop, 70B layers)
+#   bench/gpu/device-checks.sh 9       (about 2, if time is left: the pruning primitives)
 # bench/gpu/rehearse.sh runs this script here on the CPU emulator of CUDA, with small shapes, so a
 # mistake in it shows before it costs device time; these variables are how it shrinks the work:
 arch=${ROSE_CHECK_ARCH:-llama2-7b} big=${ROSE_CHECK_BIG_ARCH:-llama2-70b}
@@ -156,6 +159,12 @@ if want 8; then
     --calib-sampling sequential --nsamples $ns --seqlen $sl --device cuda --out $T/l70b2-rose --force > "$O/70b-2layers.txt" 2>&1
   rc=$?; mkdir -p "$O/reports"; cp $T/l70b2-rose/rose-report.json "$O/reports/70b-2layers-cuda-$attn.json" 2>/dev/null
   stamp "70B 2 layers rc=$rc"; grep -iE "memory|GiB|error" "$O/70b-2layers.txt" | head -5
+fi
+# 9. The pruning primitives one by one.
+if want 9; then
+  filters=(); for b in HessianFold Cholesky ObsSweep Permutation Scores OneShotMask RosePrune; do filters+=("*$b${kernel_set^}*"); done
+  ROSE_BENCH_DEVICES=cuda tmo 240 $bench --filter "${filters[@]}" --anyCategories $kernel_set --inProcess > "$O/bench-pruning-kernels.txt" 2>&1
+  stamp "pruning kernels rc=$?"; grep -cE "^\| " "$O/bench-pruning-kernels.txt"
 fi
 python3 bench/gpu/summarize.py "$O" > "$O/summary.md" 2>&1; cat "$O/summary.md"
 stamp "all done"

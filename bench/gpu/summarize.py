@@ -72,20 +72,28 @@ if fidelity:
     else:
         print(f"- the comparison with the official loop did not finish: {lines[-1]}")
 
-# The forward kernels one by one (step 6): BenchmarkDotNet's table, a line per shape.
-kernels = read(os.path.join(out, "bench-forward-kernels.txt"))
-if kernels:
-    header, by_shape = None, {}
-    for line in kernels.splitlines():
+# Kernel benchmarks (steps 6 and 9): BenchmarkDotNet's tables, a line per benchmark method, device and shape.
+def benchmark_rows(text):
+    header = None
+    for line in text.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if cells[0] == "Method":
+        if cells[0] == "Method" and "Mean" in cells:
             header = cells
-        elif header and cells[0] == "Run" and len(cells) == len(header):
-            row = dict(zip(header, cells))
-            rate = next((f"{row[u]} {u}" for u in ("TFLOP/s", "GB/s") if row.get(u, "-") not in ("-", "")), "")
-            by_shape.setdefault(f"{row['Device']}, {row['Shape']}", []).append(
-                f"{row['Step']} {row['Mean']}" + (f" ({rate})" if rate else ""))
-    for shape, steps in by_shape.items():
-        print(f"- forward kernels ({shape}): {'; '.join(steps)}")
-    if not by_shape:
-        print("- the forward kernel benchmarks left no table")
+        elif header and line.startswith("| ") and not set(cells[0]) <= set("-:") and len(cells) == len(header):
+            yield dict(zip(header, cells)), header[1:header.index("Mean")]
+
+
+for name, title in (("bench-forward-kernels.txt", "forward kernels"), ("bench-pruning-kernels.txt", "pruning kernels")):
+    text = read(os.path.join(out, name))
+    if text is None:
+        continue
+    groups = {}
+    for row, params in benchmark_rows(text):
+        rate = next((f"{row[u]} {u}" for u in ("TFLOP/s", "GB/s") if row.get(u, "-") not in ("-", "")), "")
+        label = " ".join(row[p] for p in params if p not in ("Device", "Shape"))
+        key = f"{row['Method']} ({row.get('Device', '?')}, {row.get('Shape', '?')})"
+        groups.setdefault(key, []).append(" ".join(x for x in (label, row["Mean"]) if x) + (f" ({rate})" if rate else ""))
+    for key, entries in groups.items():
+        print(f"- {title}, {key}: {'; '.join(entries)}")
+    if not groups:
+        print(f"- {name} holds no benchmark table")
