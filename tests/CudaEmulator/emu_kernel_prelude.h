@@ -1,18 +1,21 @@
 // Forced-included (g++ -include) before a kernel file when the fake NVRTC builds it for the CPU
 // emulator. It gives the CUDA C++ subset our kernels use a CPU meaning, so the .cu text itself is
 // what runs — not a port of it:
-//   * every CUDA thread of a block is a fiber on the launching OS thread; blocks run one
-//     after another, so `__shared__` can simply be a function-local static (refilled with garbage
-//     as each block starts: rose_emu_poison_shared), in a scrambled order (BlockOrder), since a
-//     GPU promises none and a kernel whose block reads what a lower-numbered block of the same
-//     launch wrote would otherwise pass here;
+//   * every CUDA thread of a block is a fiber on one OS thread; a launch's blocks are shared out
+//     over a few OS threads (the driver's workers), each running its share one block after another
+//     in its own copy of the module (fake_cuda.cpp loads one per worker), so `__shared__` can simply
+//     be a function-local static (refilled with garbage as each block starts:
+//     rose_emu_poison_shared) and the scheduler's state a plain static too. Blocks start in a
+//     scrambled order (BlockOrder), since a GPU promises none and a kernel whose block reads what a
+//     lower-numbered block of the same launch wrote would otherwise pass here;
 //   * __syncthreads, warp shuffles/votes and mma.sync are rendezvous points: a fiber parks there
 //     and the block scheduler releases a barrier once every live thread it concerns has arrived,
 //     running the threads in alternating order between barriers. A barrier that can never
 //     complete (divergence) fails the launch instead of hanging;
 //   * a block whose thread 0 finishes without meeting any barrier runs its other threads as plain
 //     calls (elementwise kernels would otherwise pay two context switches per element).
-// What it cannot show: races that need true parallelism, the memory model, timing.
+// What it cannot show: races between threads of one block, most races between blocks (two blocks run
+// at once only when they fall to different workers), the memory model, timing.
 #pragma once
 
 #include <math.h>
@@ -460,12 +463,32 @@ template <class T> inline unsigned __match_any_sync(unsigned mask, T value)
     return bits;
 }
 
-// One OS thread runs a whole block, so atomics are plain read-modify-writes.
-template <class T> inline T atomicAdd(T* p, T v) { const T old = *p; *p = old + v; return old; }
-template <class T> inline T atomicMax(T* p, T v) { const T old = *p; *p = old < v ? v : old; return old; }
-template <class T> inline T atomicMin(T* p, T v) { const T old = *p; *p = v < old ? v : old; return old; }
-template <class T> inline T atomicExch(T* p, T v) { const T old = *p; *p = v; return old; }
-template <class T> inline T atomicCAS(T* p, T compare, T v) { const T old = *p; if (old == compare) *p = v; return old; }
+// Blocks of one launch run on several OS threads, so an atomic is one: a compare-and-swap loop on the
+// value's bits (integers and floats alike; T is 4 or 8 bytes).
+template <class T, class Next> inline T rose_emu_atomic(T* p, Next next)
+{
+    static_assert(sizeof(T) == 4 || sizeof(T) == 8, "atomics on 32- and 64-bit values");
+    using Bits = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+    auto* word = reinterpret_cast<Bits*>(p);
+    Bits seen = __atomic_load_n(word, __ATOMIC_RELAXED);
+    for (;;)
+    {
+        T old, updated;
+        memcpy(&old, &seen, sizeof old);
+        updated = next(old);
+        Bits want;
+        memcpy(&want, &updated, sizeof want);
+        if (__atomic_compare_exchange_n(word, &seen, want, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) return old;
+    }
+}
+template <class T> inline T atomicAdd(T* p, T v) { return rose_emu_atomic(p, [v](T old) { return (T)(old + v); }); }
+template <class T> inline T atomicMax(T* p, T v) { return rose_emu_atomic(p, [v](T old) { return old < v ? v : old; }); }
+template <class T> inline T atomicMin(T* p, T v) { return rose_emu_atomic(p, [v](T old) { return v < old ? v : old; }); }
+template <class T> inline T atomicExch(T* p, T v) { return rose_emu_atomic(p, [v](T) { return v; }); }
+template <class T> inline T atomicCAS(T* p, T compare, T v)
+{
+    return rose_emu_atomic(p, [compare, v](T old) { return old == compare ? v : old; });
+}
 
 template <class To, class From> inline To rose_emu_bits(From v)
 {
@@ -541,10 +564,10 @@ struct BlockOrder
 };
 } // namespace rose_emu
 
-// Runs one launch: every block, in BlockOrder, each as described at the top. Returns 0, or 1 with
-// the reason in `error`.
+// Runs a worker's share of one launch: the blocks at positions first, first + stride, ... of
+// BlockOrder, each as described at the top. Returns 0, or 1 with the reason in `error`.
 extern "C" __attribute__((visibility("default"))) int rose_emu_launch(void (*entry)(void**), const unsigned* grid,
-    const unsigned* block, unsigned sharedBytes, void** params, char* error, int errorLength)
+    const unsigned* block, unsigned sharedBytes, void** params, unsigned first, unsigned stride, char* error, int errorLength)
 {
     using namespace ::rose_emu;
     State& s = state();
@@ -591,7 +614,7 @@ extern "C" __attribute__((visibility("default"))) int rose_emu_launch(void (*ent
     try
     {
         const BlockOrder order((uint64_t)grid[0] * grid[1] * grid[2]);
-        for (uint64_t i = 0; i < order.total; i++)
+        for (uint64_t i = first; i < order.total; i += stride)
         {
             const uint64_t b = order[i];
             s.blockIdx = {(unsigned)(b % grid[0]), (unsigned)(b / grid[0] % grid[1]), (unsigned)(b / ((uint64_t)grid[0] * grid[1]))};

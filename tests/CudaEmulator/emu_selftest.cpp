@@ -46,6 +46,7 @@ int cuEventRecord(void*, void*);
 int cuEventSynchronize(void*);
 int cuEventElapsedTime(float*, void*, void*);
 int cuEventDestroy_v2(void*);
+void rose_emu_set_workers(int);
 }
 
 namespace
@@ -73,6 +74,22 @@ extern "C" __global__ void past_shared(float* out, int n)
     __syncthreads();
     if (threadIdx.x == 0)
         out[0] = stage[n + 16];
+}
+
+// Many blocks over several workers: each sums its slice through a static __shared__ array (each worker
+// has its own copy) and bumps one global counter 64 times per thread (atomics must be atomic).
+extern "C" __global__ void slice_sums(const float* x, unsigned* counter, float* out)
+{
+    __shared__ float slice[128];
+    slice[threadIdx.x] = x[blockIdx.x * blockDim.x + threadIdx.x];
+    for (int k = 0; k < 64; k++) atomicAdd(counter, 1u);
+    __syncthreads();
+    if (threadIdx.x == 0)
+    {
+        float s = 0.0f;
+        for (int i = 0; i < (int)blockDim.x; i++) s += slice[i];
+        out[blockIdx.x] = s;
+    }
 }
 
 extern "C" __global__ void run_order(unsigned* counter, unsigned* out)
@@ -266,6 +283,8 @@ template <class T> std::vector<T> Download(uint64_t d, size_t n)
 
 int main()
 {
+    // Modules load with as many copies as there are workers: four, whatever this host's cores.
+    rose_emu_set_workers(4);
     void* module = LoadModule();
 
     {   // 3 blocks of 256: shuffles within warps, a barrier across them.
@@ -283,6 +302,30 @@ int main()
             Check(out[b] == expected, "block_sum block " + std::to_string(b));
         }
         cuMemFree_v2(dx);
+        cuMemFree_v2(dout);
+    }
+
+    {   // 512 blocks shared out over four workers, each block's sum and every atomic as on one.
+        const unsigned blocks = 512, threads = 128;
+        std::vector<float> x(blocks * threads);
+        for (size_t i = 0; i < x.size(); i++) x[i] = (float)(i % 101);
+        std::vector<unsigned> zero(1, 0u);
+        uint64_t dx = Upload(x), counter = Upload(zero), dout;
+        cuMemAlloc_v2(&dout, blocks * sizeof(float));
+        void* args[] = {&dx, &counter, &dout};
+        Check(cuLaunchKernel(Kernel(module, "slice_sums"), blocks, 1, 1, threads, 1, 1, 0, nullptr, args, nullptr) == 0, "slice_sums launch");
+        auto out = Download<float>(dout, blocks);
+        bool sums = true;
+        for (unsigned b = 0; b < blocks; b++)
+        {
+            float expected = 0.0f;
+            for (unsigned i = 0; i < threads; i++) expected += x[b * threads + i];
+            sums = sums && out[b] == expected;
+        }
+        Check(sums, "blocks on several workers keep their static shared memory apart");
+        Check(Download<unsigned>(counter, 1)[0] == blocks * threads * 64, "atomics from blocks on several workers all count");
+        cuMemFree_v2(dx);
+        cuMemFree_v2(counter);
         cuMemFree_v2(dout);
     }
 

@@ -1,8 +1,9 @@
 // libcuda.so.1 for the CPU emulator: the driver API functions Rose binds (native/Rose.Native/
 // Interop/CuDriver.cs), with one emulated device whose "device memory" is host memory. A device
 // pointer is a host address, and a kernel launch runs the kernel file's g++ build (see
-// fake_nvrtc.cpp) through its rose_emu_launch. Launches run one at a time: an emulated block keeps
-// its state in the module's statics.
+// fake_nvrtc.cpp) through its rose_emu_launch. Launches run one at a time, each over a few OS threads
+// (Workers): an emulated block keeps its state in the module's statics, so every module is loaded once
+// per worker and each worker runs its share of the blocks in its own copy.
 // Streams are queues (see Stream): work queued on one runs, in order, only when the host must see it
 // done (a synchronization, a synchronous copy, a free) or when queued work elsewhere waits for it, so
 // a host that reads or refills a pinned buffer before its copy completed, or that forgets a
@@ -21,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -36,6 +38,7 @@
 
 #include "emu_census.h"
 #include "emu_image.h"
+#include "emu_threads.h"
 
 namespace
 {
@@ -47,21 +50,41 @@ enum : int
     NotReady = 600, LaunchFailed = 719,
 };
 
-using LaunchFn = int (*)(void (*)(void**), const unsigned*, const unsigned*, unsigned, void**, char*, int);
+using LaunchFn = int (*)(void (*)(void**), const unsigned*, const unsigned*, unsigned, void**, unsigned, unsigned, char*, int);
 
-struct Module
+// One copy of a kernel module, with statics of its own (the block scheduler's state, `__shared__` arrays).
+struct ModuleCopy
 {
     void* library;
     LaunchFn launch;
 };
 
+struct Module
+{
+    std::vector<ModuleCopy> copies;   // one per worker
+};
+
 struct Function
 {
     Module* module;
-    void (*entry)(void**);
+    std::vector<void (*)(void**)> entries;   // the kernel in each copy
     std::string name;
     std::vector<unsigned> argumentSizes;
 };
+
+std::atomic<int> workersSet{0};   // rose_emu_set_workers; 0: ROSE_EMU_WORKERS or the host's cores
+
+// How many OS threads share out a launch's blocks: ROSE_EMU_WORKERS, else the host's cores (at most 8).
+int Workers()
+{
+    if (int set = workersSet.load(); set > 0) return set;
+    static const int workers = [] {
+        const char* text = getenv("ROSE_EMU_WORKERS");
+        int n = text && *text ? atoi(text) : (int)std::thread::hardware_concurrency();
+        return n < 1 ? 1 : n > 8 ? 8 : n;
+    }();
+    return workers;
+}
 
 // A launch's arguments, copied when it is queued: the caller may reuse its own as soon as
 // cuLaunchKernel returns.
@@ -437,25 +460,31 @@ int cuModuleLoadData(void** module, const void* image)
                         "point XDG_CACHE_HOME and ROSE_EMU_CACHE at an empty folder\n");
         return InvalidImage;
     }
-    char path[] = "/tmp/rose-emu-module-XXXXXX";
-    const int fd = mkstemp(path);
-    if (fd < 0) return InvalidImage;
-    const bool written = write(fd, library, size) == (ssize_t)size;
-    close(fd);
-    void* handle = written ? dlopen(path, RTLD_NOW | RTLD_LOCAL) : nullptr;
-    unlink(path);
-    if (!handle)
+    // Each copy from a file of its own: dlopen hands the same path back as the copy it already loaded.
+    auto m = std::make_unique<Module>();
+    for (int w = 0, copies = Workers(); w < copies; w++)
     {
-        fprintf(stderr, "rose emulator: cannot load a kernel module: %s\n", dlerror());
-        return InvalidImage;
+        char path[] = "/tmp/rose-emu-module-XXXXXX";
+        const int fd = mkstemp(path);
+        void* handle = nullptr;
+        if (fd >= 0)
+        {
+            const bool written = write(fd, library, size) == (ssize_t)size;
+            close(fd);
+            handle = written ? dlopen(path, RTLD_NOW | RTLD_LOCAL) : nullptr;
+            unlink(path);
+        }
+        auto launch = handle ? reinterpret_cast<LaunchFn>(dlsym(handle, "rose_emu_launch")) : nullptr;
+        if (!launch)
+        {
+            fprintf(stderr, "rose emulator: cannot load a kernel module: %s\n", handle ? "it has no rose_emu_launch" : dlerror());
+            if (handle) dlclose(handle);
+            for (auto& copy : m->copies) dlclose(copy.library);
+            return InvalidImage;
+        }
+        m->copies.push_back({handle, launch});
     }
-    auto launch = reinterpret_cast<LaunchFn>(dlsym(handle, "rose_emu_launch"));
-    if (!launch)
-    {
-        dlclose(handle);
-        return InvalidImage;
-    }
-    *module = new Module{handle, launch};
+    *module = m.release();
     return Success;
 }
 
@@ -466,7 +495,7 @@ int cuModuleUnload(void* module)
     // Its queued launches run first: they need its code.
     std::lock_guard<std::recursive_mutex> guard(streamLock);
     RunAll();
-    dlclose(m->library);
+    for (auto& copy : m->copies) dlclose(copy.library);
     delete m;
     return Success;
 }
@@ -475,12 +504,18 @@ int cuModuleGetFunction(void** function, void* module, const char* name)
 {
     if (!module || !name) return InvalidHandle;
     auto* m = static_cast<Module*>(module);
-    auto entry = reinterpret_cast<void (*)(void**)>(dlsym(m->library, ("rose_emu_entry_" + std::string(name)).c_str()));
-    auto sizes = reinterpret_cast<int (*)(unsigned*, int)>(dlsym(m->library, ("rose_emu_argument_sizes_" + std::string(name)).c_str()));
-    if (!entry || !sizes) return NotFound;
+    std::vector<void (*)(void**)> entries;
+    for (auto& copy : m->copies)
+    {
+        auto entry = reinterpret_cast<void (*)(void**)>(dlsym(copy.library, ("rose_emu_entry_" + std::string(name)).c_str()));
+        if (!entry) return NotFound;
+        entries.push_back(entry);
+    }
+    auto sizes = reinterpret_cast<int (*)(unsigned*, int)>(dlsym(m->copies[0].library, ("rose_emu_argument_sizes_" + std::string(name)).c_str()));
+    if (!sizes) return NotFound;
     std::vector<unsigned> argumentSizes((size_t)sizes(nullptr, 0));
     sizes(argumentSizes.data(), (int)argumentSizes.size());
-    *function = new Function{m, entry, name, std::move(argumentSizes)};
+    *function = new Function{m, std::move(entries), name, std::move(argumentSizes)};
     return Success;
 }
 
@@ -503,15 +538,35 @@ int cuLaunchKernel(void* function, unsigned gx, unsigned gy, unsigned gz, unsign
     auto arguments = std::make_shared<Arguments>(f->argumentSizes, params);
     std::lock_guard<std::recursive_mutex> guard(streamLock);
     Queue(StreamOf(stream), [=] {
-        char error[512] = "";
-        if (f->module->launch(f->entry, grid.data(), block.data(), sharedBytes, arguments->pointers.data(), error, sizeof error) == 0)
-            return (int)Success;
-        fprintf(stderr, "rose emulator: kernel %s grid (%u,%u,%u) block (%u,%u,%u): %s\n", f->name.c_str(), grid[0], grid[1], grid[2],
-            block[0], block[1], block[2], error);
-        return (int)LaunchFailed;
+        // Blocks go to the workers in turn; a launch of under 1024 threads in all is not worth a second one.
+        const uint64_t blocks = (uint64_t)grid[0] * grid[1] * grid[2];
+        uint64_t shares = std::min<uint64_t>({(uint64_t)f->entries.size(), (uint64_t)Workers(), blocks});
+        if (blocks * block[0] * block[1] * block[2] < 1024) shares = 1;
+        std::vector<std::array<char, 512>> errors(shares);
+        std::vector<int> failed(shares, 0);
+        rose_emu_threads::RunOnThreads((int)shares, [&](int w) {
+            errors[w][0] = 0;
+            failed[w] = f->module->copies[w].launch(f->entries[w], grid.data(), block.data(), sharedBytes, arguments->pointers.data(),
+                (unsigned)w, (unsigned)shares, errors[w].data(), (int)errors[w].size());
+        });
+        for (uint64_t w = 0; w < shares; w++)
+        {
+            if (!failed[w]) continue;
+            fprintf(stderr, "rose emulator: kernel %s grid (%u,%u,%u) block (%u,%u,%u): %s\n", f->name.c_str(), grid[0], grid[1], grid[2],
+                block[0], block[1], block[2], errors[w].data());
+            return (int)LaunchFailed;
+        }
+        return (int)Success;
     });
     // Run at once, a failure is the launch's own; queued, the next synchronization reports it.
     return Eager() ? TakeDeferredError() : Success;
+}
+
+// For tests (not a CUDA function): how many OS threads share out a launch's blocks from now on, at most
+// as many as modules were loaded with (ROSE_EMU_WORKERS or the host's cores); 0 or less: that default.
+__attribute__((visibility("default"))) void rose_emu_set_workers(int workers)
+{
+    workersSet = workers < 0 ? 0 : workers;
 }
 
 // Fault injection for tests (not a CUDA function): after `count` more device allocations, every one
