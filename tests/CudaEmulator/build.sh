@@ -28,7 +28,7 @@ flags=(-std=c++17 -O2 -fPIC -shared -Wall -Werror -ffp-contract=off)
 "$cxx" "${flags[@]}" -I "$out" -I "$here" -Wl,-soname,libnvrtc.so.13 -o "$out/libnvrtc.so.13" "$here/fake_nvrtc.cpp"
 "$cxx" "${flags[@]}" -I "$out" -I "$here" -Wl,-soname,libcuda.so.1 -o "$out/libcuda.so.1" "$here/fake_cuda.cpp" -ldl -lpthread
 bash "$here/build-blas.sh" "$out"
-"$cxx" -std=c++17 -O1 -Wall -Werror -o "$out/emu_selftest" "$here/emu_selftest.cpp" -L "$out" -l:libnvrtc.so.13 -l:libcuda.so.1 \
+"$cxx" -std=c++17 -O1 -Wall -Werror -pthread -o "$out/emu_selftest" "$here/emu_selftest.cpp" -L "$out" -l:libnvrtc.so.13 -l:libcuda.so.1 \
   -Wl,-rpath,"$(cd "$out" && pwd)"
 ROSE_EMU_CACHE="$out/cache" "$out/emu_selftest"
 # Again with the portable swapcontext fibers that architectures other than x86-64 use.

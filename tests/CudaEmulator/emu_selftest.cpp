@@ -14,6 +14,7 @@
 
 #include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 extern "C"
@@ -47,6 +48,9 @@ int cuEventSynchronize(void*);
 int cuEventElapsedTime(float*, void*, void*);
 int cuEventDestroy_v2(void*);
 void rose_emu_set_workers(int);
+int cuInit(unsigned);
+int cuDevicePrimaryCtxRetain(void**, int);
+int cuCtxSetCurrent(void*);
 }
 
 namespace
@@ -283,6 +287,22 @@ template <class T> std::vector<T> Download(uint64_t d, size_t n)
 
 int main()
 {
+    void* context = nullptr;
+    {   // A thread has no current context until it binds one, and the driver refuses to work there before.
+        Check(cuInit(0) == 0 && cuDevicePrimaryCtxRetain(&context, 0) == 0, "primary context");
+        int unbound = -1, bound = -1;
+        fprintf(stderr, "(an expected context error follows)\n");
+        std::thread([&] {
+            uint64_t d = 0;
+            unbound = cuMemAlloc_v2(&d, 64);
+            cuCtxSetCurrent(context);
+            bound = cuMemAlloc_v2(&d, 64);
+            cuMemFree_v2(d);
+        }).join();
+        Check(unbound == 201, "a thread with no current context gets CUDA_ERROR_INVALID_CONTEXT");
+        Check(bound == 0, "the same thread allocates once it binds the context");
+        Check(cuCtxSetCurrent(context) == 0, "the main thread binds the context");
+    }
     // Modules load with as many copies as there are workers: four, whatever this host's cores.
     rose_emu_set_workers(4);
     void* module = LoadModule();

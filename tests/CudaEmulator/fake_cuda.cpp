@@ -46,7 +46,7 @@ namespace
 
 enum : int
 {
-    Success = 0, InvalidValue = 1, OutOfMemory = 2, InvalidImage = 200, InvalidHandle = 400, NotFound = 500,
+    Success = 0, InvalidValue = 1, OutOfMemory = 2, InvalidImage = 200, InvalidContext = 201, InvalidHandle = 400, NotFound = 500,
     NotReady = 600, LaunchFailed = 719,
 };
 
@@ -151,6 +151,18 @@ std::mutex allocationLock;
 std::map<uintptr_t, Allocation> allocations;   // device and pinned host memory alike
 size_t allocated = 0;
 int contextToken;
+
+// A thread starts with no current context and the driver functions that work in the current one fail
+// there, as on a GPU, until the thread calls cuCtxSetCurrent (CudaContext.MakeCurrent): work handed to
+// another thread (a prefetch task, a thread-pool worker) must bind the context first.
+thread_local void* currentContext = nullptr;
+
+bool HasContext(const char* call)
+{
+    if (currentContext) return true;
+    fprintf(stderr, "rose emulator: %s on a thread with no current context (CUDA_ERROR_INVALID_CONTEXT)\n", call);
+    return false;
+}
 
 size_t DeviceMemory()
 {
@@ -304,6 +316,7 @@ int QueueAndWait(Stream* s, std::function<int()> run)
 // then; a pageable one is staged (copied) at once, as the driver does before it returns.
 int CopyHtoD(Stream* s, uint64_t destination, const void* source, size_t bytes, const char* call, bool wait)
 {
+    if (!HasContext(call)) return InvalidContext;
     std::lock_guard<std::recursive_mutex> guard(streamLock);
     const bool pinned = Pinned(source, bytes);
     census.Add(std::string(call) + " from " + (pinned ? "pinned" : "pageable"), (long long)bytes);
@@ -324,6 +337,7 @@ int CopyHtoD(Stream* s, uint64_t destination, const void* source, size_t bytes, 
 // every synchronous one) returns only then. (In eager mode the NaN fill is overwritten at once.)
 int CopyDtoH(Stream* s, void* destination, uint64_t source, size_t bytes, const char* call, bool wait)
 {
+    if (!HasContext(call)) return InvalidContext;
     std::lock_guard<std::recursive_mutex> guard(streamLock);
     const bool pinned = Pinned(destination, bytes);
     census.Add(std::string(call) + " to " + (pinned ? "pinned" : "pageable"), (long long)bytes);
@@ -338,6 +352,7 @@ int CopyDtoH(Stream* s, void* destination, uint64_t source, size_t bytes, const 
 
 int CopyDtoD(Stream* s, uint64_t destination, uint64_t source, size_t bytes, const char* call)
 {
+    if (!HasContext(call)) return InvalidContext;
     std::lock_guard<std::recursive_mutex> guard(streamLock);
     census.Add(call, (long long)bytes);
     Queue(s, [=] { memmove((void*)(uintptr_t)destination, (const void*)(uintptr_t)source, bytes); return (int)Success; });
@@ -348,6 +363,7 @@ int CopyDtoD(Stream* s, uint64_t destination, uint64_t source, size_t bytes, con
 // cuMemsetD*_v2 on pinned host memory returns once it is done.
 int Memset(Stream* s, uint64_t destination, size_t bytes, bool blocking, std::function<int()> fill)
 {
+    if (!HasContext("cuMemset")) return InvalidContext;
     std::lock_guard<std::recursive_mutex> guard(streamLock);
     if (blocking && Pinned((const void*)(uintptr_t)destination, bytes)) return QueueAndWait(s, std::move(fill));
     Queue(s, std::move(fill));
@@ -428,9 +444,16 @@ int cuDevicePrimaryCtxRelease_v2(int device)
     return Success;
 }
 
-int cuCtxSetCurrent(void*) { return Success; }
+int cuCtxSetCurrent(void* context)
+{
+    if (context && context != &contextToken) return InvalidContext;
+    currentContext = context;
+    return Success;
+}
+
 int cuCtxSynchronize()
 {
+    if (!HasContext("cuCtxSynchronize")) return InvalidContext;
     std::lock_guard<std::recursive_mutex> guard(streamLock);
     census.Add("sync context");
     RunAll();
@@ -439,6 +462,7 @@ int cuCtxSynchronize()
 
 int cuMemGetInfo_v2(size_t* free, size_t* total)
 {
+    if (!HasContext("cuMemGetInfo_v2")) return InvalidContext;
     std::lock_guard<std::mutex> guard(allocationLock);
     *total = DeviceMemory();
     *free = allocated < *total ? *total - allocated : 0;
@@ -447,6 +471,7 @@ int cuMemGetInfo_v2(size_t* free, size_t* total)
 
 int cuModuleLoadData(void** module, const void* image)
 {
+    if (!HasContext("cuModuleLoadData")) return InvalidContext;
     const char* library;
     uint64_t size, preludeHash;
     if (!image || !rose_emu_image::Unwrap(image, &library, &size, &preludeHash))
@@ -490,6 +515,7 @@ int cuModuleLoadData(void** module, const void* image)
 
 int cuModuleUnload(void* module)
 {
+    if (!HasContext("cuModuleUnload")) return InvalidContext;
     if (!module) return InvalidHandle;
     auto* m = static_cast<Module*>(module);
     // Its queued launches run first: they need its code.
@@ -522,6 +548,7 @@ int cuModuleGetFunction(void** function, void* module, const char* name)
 int cuLaunchKernel(void* function, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
     unsigned sharedBytes, void* stream, void** params, void** extra)
 {
+    if (!HasContext("cuLaunchKernel")) return InvalidContext;
     if (!function) return InvalidHandle;
     auto* f = static_cast<Function*>(function);
     // The limits a real launch is refused for.
@@ -596,6 +623,7 @@ __attribute__((visibility("default"))) int rose_emu_enqueue(void* stream, int (*
 
 int cuMemAlloc_v2(uint64_t* pointer, size_t bytes)
 {
+    if (!HasContext("cuMemAlloc_v2")) return InvalidContext;
     if (bytes == 0) return InvalidValue;
     std::lock_guard<std::mutex> guard(allocationLock);
     if (allocationsLeft == 0) return OutOfMemory;
@@ -611,6 +639,7 @@ int cuMemAlloc_v2(uint64_t* pointer, size_t bytes)
 
 int cuMemFree_v2(uint64_t pointer)
 {
+    if (!HasContext("cuMemFree_v2")) return InvalidContext;
     if (pointer == 0) return Success;
     // A free synchronizes the device: queued work that uses the memory runs first.
     std::lock_guard<std::recursive_mutex> streamGuard(streamLock);
@@ -625,6 +654,7 @@ int cuMemFree_v2(uint64_t pointer)
 
 int cuMemAllocHost_v2(void** pointer, size_t bytes)
 {
+    if (!HasContext("cuMemAllocHost_v2")) return InvalidContext;
     std::lock_guard<std::mutex> guard(allocationLock);
     void* p = Allocate(bytes == 0 ? 1 : bytes, true);
     if (!p) return OutOfMemory;
@@ -635,6 +665,7 @@ int cuMemAllocHost_v2(void** pointer, size_t bytes)
 
 int cuMemFreeHost(void* pointer)
 {
+    if (!HasContext("cuMemFreeHost")) return InvalidContext;
     std::lock_guard<std::recursive_mutex> streamGuard(streamLock);
     RunAll();
     std::lock_guard<std::mutex> guard(allocationLock);
@@ -679,6 +710,7 @@ int cuMemcpyDtoDAsync_v2(uint64_t d, uint64_t s, size_t n, void* stream) { retur
 
 int cuStreamCreate(void** stream, unsigned flags)
 {
+    if (!HasContext("cuStreamCreate")) return InvalidContext;
     std::lock_guard<std::recursive_mutex> guard(streamLock);
     auto* s = new Stream{(flags & 1) != 0, {}};   // CU_STREAM_NON_BLOCKING
     streams.insert(s);
@@ -709,6 +741,7 @@ int cuStreamSynchronize(void* stream)
 
 int cuEventCreate(void** event, unsigned)
 {
+    if (!HasContext("cuEventCreate")) return InvalidContext;
     *event = new Event{std::chrono::steady_clock::now()};
     return Success;
 }

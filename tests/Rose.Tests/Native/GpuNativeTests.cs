@@ -43,6 +43,37 @@ public sealed class GpuNativeTests
         TestContext.Out.WriteLine($"{context}; driver {CudaDriver.Version}; libcuda from {CudaLibraries.LoadedFrom("cuda")}");
     }
 
+    /// <summary>A thread starts with no current context, and the driver refuses to work there until it binds
+    /// one: every wrapper binds first, so work handed to another thread (a prefetch task, a thread-pool worker)
+    /// runs there too. The CPU emulator refuses such calls as a GPU does.</summary>
+    [Test]
+    public void AFreshThreadIsRefusedUntilAWrapperBindsTheContext()
+    {
+        var context = GpuTestEnvironment.RequireGpu();
+        int unbound = -1;
+        float[] values = [];
+        Exception? failure = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                unbound = Rose.Native.Interop.CuDriver.cuCtxSynchronize();
+                using var buffer = context.Allocate<float>(64);
+                buffer.Fill(1.5f);
+                values = buffer.ToArray();
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+        });
+        thread.Start();
+        thread.Join();
+        Assert.That(unbound, Is.EqualTo(201), "cuCtxSynchronize on a thread with no current context: CUDA_ERROR_INVALID_CONTEXT");
+        Assert.That(failure, Is.Null);
+        Assert.That(values, Has.Length.EqualTo(64).And.All.EqualTo(1.5f));
+    }
+
     [Test]
     public void DeviceBufferRoundTripsClearsFillsAndCopiesOnDevice()
     {
