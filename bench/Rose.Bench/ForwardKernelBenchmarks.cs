@@ -119,27 +119,20 @@ public abstract class ForwardKernelBenchmark : IDeviceBenchmark
     private void PrepareDevice()
     {
         if (!CudaDriver.TryInitialize(out var why)) throw new InvalidOperationException($"cuda skipped: {why}");
-        _context = CudaContext.Create(0);
-        _kernels = new ForwardKernels(_context);
-        CUdeviceptr Floats(float[] values)
+        var context = _context = CudaContext.Create(0);
+        _kernels = new ForwardKernels(context);
+        CUdeviceptr Keep<T>(DeviceBuffer<T> buffer) where T : unmanaged
         {
-            var buffer = DeviceBuffer<float>.FromHost(_context, values);
             _device.Add(buffer);
             return buffer.Pointer;
         }
+        CUdeviceptr Floats(float[] values) => Keep(DeviceBuffer<float>.FromHost(context, values));
+        CUdeviceptr Output(long count) => Keep(DeviceBuffer<byte>.Allocate(context, count * Storage.ElementSize()));
         CUdeviceptr Stored(float[] values)
         {
             var bytes = new byte[values.LongLength * Storage.ElementSize()];
             FloatConversion.FromSingle(Storage, values, bytes);
-            var buffer = DeviceBuffer<byte>.FromHost(_context, bytes);
-            _device.Add(buffer);
-            return buffer.Pointer;
-        }
-        CUdeviceptr Output(long count)
-        {
-            var buffer = DeviceBuffer<byte>.Allocate(_context, count * Storage.ElementSize());
-            _device.Add(buffer);
-            return buffer.Pointer;
+            return Keep(DeviceBuffer<byte>.FromHost(context, bytes));
         }
         switch (Step)
         {
