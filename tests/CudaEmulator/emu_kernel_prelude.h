@@ -661,7 +661,10 @@ inline void rose_emu_poison_shared(void* p, size_t bytes)
 #define gridDim (::rose_emu::state().grid)
 #define warpSize 32
 
-#define ROSE_EMU_ENTRY(name) \
+// One per kernel (fake_nvrtc.cpp appends them): its entry point, its parameters' sizes, and the most threads
+// a block may have (its __launch_bounds__, 0 when it declares none).
+#define ROSE_EMU_ENTRY(name, max_threads) \
     extern "C" __attribute__((visibility("default"))) void rose_emu_entry_##name(void** a) { ::rose_emu::call(name, a); } \
     extern "C" __attribute__((visibility("default"))) int rose_emu_argument_sizes_##name(unsigned* sizes, int capacity) \
-    { return ::rose_emu::argument_sizes(name, sizes, capacity); }
+    { return ::rose_emu::argument_sizes(name, sizes, capacity); } \
+    extern "C" __attribute__((visibility("default"))) unsigned rose_emu_max_threads_##name() { return max_threads; }

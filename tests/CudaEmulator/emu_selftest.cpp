@@ -96,6 +96,11 @@ extern "C" __global__ void slice_sums(const float* x, unsigned* counter, float* 
     }
 }
 
+extern "C" __global__ void __launch_bounds__(64) bounded(int* out)
+{
+    out[threadIdx.x] = 1;
+}
+
 extern "C" __global__ void run_order(unsigned* counter, unsigned* out)
 {
     if (threadIdx.x == 0)
@@ -346,6 +351,17 @@ int main()
         Check(Download<unsigned>(counter, 1)[0] == blocks * threads * 64, "atomics from blocks on several workers all count");
         cuMemFree_v2(dx);
         cuMemFree_v2(counter);
+        cuMemFree_v2(dout);
+    }
+
+    {   // A kernel compiled for at most 64 threads a block is refused more, as a GPU refuses it.
+        uint64_t dout;
+        cuMemAlloc_v2(&dout, 128 * sizeof(int));
+        void* args[] = {&dout};
+        fprintf(stderr, "(an expected refusal follows)\n");
+        Check(cuLaunchKernel(Kernel(module, "bounded"), 1, 1, 1, 128, 1, 1, 0, nullptr, args, nullptr) == 701,
+              "a block larger than __launch_bounds__ is refused (CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES)");
+        Check(cuLaunchKernel(Kernel(module, "bounded"), 2, 1, 1, 64, 1, 1, 0, nullptr, args, nullptr) == 0, "a block within it runs");
         cuMemFree_v2(dout);
     }
 

@@ -47,7 +47,7 @@ namespace
 enum : int
 {
     Success = 0, InvalidValue = 1, OutOfMemory = 2, InvalidImage = 200, InvalidContext = 201, InvalidHandle = 400, NotFound = 500,
-    NotReady = 600, LaunchFailed = 719,
+    NotReady = 600, LaunchOutOfResources = 701, LaunchFailed = 719,
 };
 
 using LaunchFn = int (*)(void (*)(void**), const unsigned*, const unsigned*, unsigned, void**, unsigned, unsigned, char*, int);
@@ -70,6 +70,7 @@ struct Function
     std::vector<void (*)(void**)> entries;   // the kernel in each copy
     std::string name;
     std::vector<unsigned> argumentSizes;
+    unsigned maxThreads;   // its __launch_bounds__; 0: none declared
 };
 
 std::atomic<int> workersSet{0};   // rose_emu_set_workers; 0: ROSE_EMU_WORKERS or the host's cores
@@ -541,7 +542,8 @@ int cuModuleGetFunction(void** function, void* module, const char* name)
     if (!sizes) return NotFound;
     std::vector<unsigned> argumentSizes((size_t)sizes(nullptr, 0));
     sizes(argumentSizes.data(), (int)argumentSizes.size());
-    *function = new Function{m, std::move(entries), name, std::move(argumentSizes)};
+    auto bound = reinterpret_cast<unsigned (*)()>(dlsym(m->copies[0].library, ("rose_emu_max_threads_" + std::string(name)).c_str()));
+    *function = new Function{m, std::move(entries), name, std::move(argumentSizes), bound ? bound() : 0u};
     return Success;
 }
 
@@ -558,6 +560,13 @@ int cuLaunchKernel(void* function, unsigned gx, unsigned gy, unsigned gz, unsign
         fprintf(stderr, "rose emulator: kernel %s refused: grid (%u,%u,%u) block (%u,%u,%u) shared %u B\n", f->name.c_str(), gx, gy,
             gz, bx, by, bz, sharedBytes);
         return InvalidValue;
+    }
+    // A kernel compiled for at most N threads a block (its registers allotted for N) cannot run more.
+    if (f->maxThreads != 0 && (uint64_t)bx * by * bz > f->maxThreads)
+    {
+        fprintf(stderr, "rose emulator: kernel %s refused: block (%u,%u,%u) is more than its __launch_bounds__(%u)\n", f->name.c_str(), bx,
+            by, bz, f->maxThreads);
+        return LaunchOutOfResources;
     }
     const std::array<unsigned, 3> grid{gx, gy, gz}, block{bx, by, bz};
     census.Add("launch " + f->name, (long long)gx * gy * gz);

@@ -71,10 +71,10 @@ std::string Translate(const std::string& source)
     std::string text = std::regex_replace(source, dynamicShared, "$1* $2 = ($1*)rose_emu_dynamic_shared();");
     static const std::regex staticShared(R"(__shared__\s+([^;{}()]*?(?:__align__\s*\(\s*\d+\s*\)[^;{}()]*?)?)\s+(\w+)\s*((?:\[[^;\]]*\])*)\s*;)");
     text = std::regex_replace(text, staticShared, "__shared__ $1 $2$3; rose_emu_poison_shared((void*)&$2, sizeof($2));");
-    static const std::regex kernel(R"(extern\s+"C"\s+__global__\s+void\s+(?:__launch_bounds__\s*\([^)]*\)\s*)?(\w+)\s*\()");
+    static const std::regex kernel(R"(extern\s+"C"\s+__global__\s+void\s+(?:__launch_bounds__\s*\(\s*(\w+)[^)]*\)\s*)?(\w+)\s*\()");
     std::string entries = "\n// entry points added by the emulator's NVRTC\n";
     for (auto it = std::sregex_iterator(source.begin(), source.end(), kernel); it != std::sregex_iterator(); ++it)
-        entries += "ROSE_EMU_ENTRY(" + (*it)[1].str() + ")\n";
+        entries += "ROSE_EMU_ENTRY(" + (*it)[2].str() + ", " + ((*it)[1].matched ? (*it)[1].str() : std::string("0")) + ")\n";
     return text + entries;
 }
 
