@@ -10,7 +10,7 @@
 //   for i in block: q = masked ? 0 : w_i;  e = (w_i - q)/d_i;  W[r, i1+i] = q;  E[r, i] = e;
 //       W1[r, j] -= e * U1[i, j] for j > i (unfused, as the host);
 //       loss_r += sum_i (w_i - q)^2 / d_i^2, row_loss[r] += loss_r / 2.
-// Launch rose_obs_sweep with a multiple of 32 threads; each warp owns one row at a time (lanes
+// Launch rose_obs_sweep with a multiple of 32 threads, at most 256; each warp owns one row at a time (lanes
 // across the block's columns, rows strided over warps and blocks). Dynamic shared memory:
 //   [stage_u ? width*(width+1)/2 floats: U1's upper triangle packed row by row]
 //   [warps * width floats: each warp's working row] [warps * width bytes: each warp's mask].
@@ -32,9 +32,8 @@ extern "C" __global__ void rose_obs_keys(const float* w, int ldw, int rows, cons
     }
 }
 
-extern "C" __global__ void rose_obs_sweep(float* w, int ldw, int rows, const float* u, int ldu, int i1, int width,
-                                          int nm_n, int nm_m, const float* threshold,
-                                          float* err, int lde, float* row_loss, int stage_u)
+extern "C" __global__ void __launch_bounds__(256) rose_obs_sweep(float* w, int ldw, int rows, const float* u, int ldu,
+    int i1, int width, int nm_n, int nm_m, const float* threshold, float* err, int lde, float* row_loss, int stage_u)
 {
     extern __shared__ float smem[];
     const int warps = blockDim.x >> 5;

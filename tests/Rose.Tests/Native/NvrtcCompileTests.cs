@@ -36,6 +36,38 @@ public sealed class NvrtcCompileTests
         Assert.That(compiled.Image.AsSpan(0, 4).ToArray(), Is.EqualTo(new byte[] { 0x7f, (byte)'E', (byte)'L', (byte)'F' }));
     }
 
+    /// <summary>A GPU refuses a launch whose block needs more registers than an SM holds (65536). Every kernel
+    /// either declares __launch_bounds__ (ptxas then fits its registers to that many threads, and a launch of
+    /// more is refused, by the CPU emulator too) or uses at most 64 registers, so any block of up to 1024
+    /// threads fits: no launch shape can fail for registers on a real GPU. Read from ptxas's own report.</summary>
+    [Test]
+    public void EveryKernelFitsAnyBlockItMayBeLaunchedWith([ValueSource(nameof(EmbeddedKernels))] string kernel,
+        [Values("sm_80", "sm_90")] string arch)
+    {
+        GpuTestEnvironment.RequireNvrtc();
+        string source = KernelSources.Get(kernel);
+        var bounded = System.Text.RegularExpressions.Regex.Matches(source, @"__launch_bounds__\s*\([^)]*\)\s*(\w+)\s*\(")
+            .Select(m => m.Groups[1].Value).ToHashSet();
+        using var program = new NvrtcProgram(source, kernel, KernelSources.Headers);
+        Assert.That(program.Compile([.. KernelCompiler.OptionsFor(arch), "--ptxas-options=-v"]), Is.True, program.Log);
+        var registers = new Dictionary<string, int>();
+        string? entry = null;
+        foreach (var line in program.Log.Split('\n'))
+        {
+            var compiling = System.Text.RegularExpressions.Regex.Match(line, @"Compiling entry function '(\w+)'");
+            if (compiling.Success) entry = compiling.Groups[1].Value;
+            var used = System.Text.RegularExpressions.Regex.Match(line, @"Used (\d+) registers");
+            if (used.Success && entry is not null) registers[entry] = int.Parse(used.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        }
+        Assert.That(registers, Is.Not.Empty, $"ptxas reported no entry function for {kernel}:\n{program.Log}");
+        foreach (var (name, count) in registers)
+        {
+            TestContext.Out.WriteLine($"{name}: {count} registers{(bounded.Contains(name) ? " (__launch_bounds__)" : "")}");
+            if (!bounded.Contains(name))
+                Assert.That(count, Is.LessThanOrEqualTo(64), $"{name} uses {count} registers and declares no __launch_bounds__: a block of 1024 threads would not fit");
+        }
+    }
+
     [Test]
     public void NvrtcIsLoadedFromARealFileAndSupportsAmpereAndHopper()
     {
