@@ -1,4 +1,6 @@
+using System.Globalization;
 using System.Text;
+using System.Text.RegularExpressions;
 using NUnit.Framework;
 using Rose.Cuda;
 using Rose.Native;
@@ -36,35 +38,42 @@ public sealed class NvrtcCompileTests
         Assert.That(compiled.Image.AsSpan(0, 4).ToArray(), Is.EqualTo(new byte[] { 0x7f, (byte)'E', (byte)'L', (byte)'F' }));
     }
 
-    /// <summary>A GPU refuses a launch whose block needs more registers than an SM holds (65536). Every kernel
-    /// either declares __launch_bounds__ (ptxas then fits its registers to that many threads, and a launch of
-    /// more is refused, by the CPU emulator too) or uses at most 64 registers, so any block of up to 1024
-    /// threads fits: no launch shape can fail for registers on a real GPU. Read from ptxas's own report.</summary>
+    /// <summary>A GPU refuses a launch whose block needs more registers than an SM holds (65536), or more shared
+    /// memory than 48 KB (static and dynamic together). Every kernel either declares __launch_bounds__ (ptxas
+    /// then fits its registers to that many threads, and a launch of more is refused, by the CPU emulator too)
+    /// or uses at most 64 registers, so any block of up to 1024 threads fits; and a kernel that takes dynamic
+    /// shared memory holds no static shared memory, so the 48 KB its launches are checked against (by the
+    /// backend and the emulator) is all its own. Read from ptxas's own report.</summary>
     [Test]
     public void EveryKernelFitsAnyBlockItMayBeLaunchedWith([ValueSource(nameof(EmbeddedKernels))] string kernel,
         [Values("sm_80", "sm_90")] string arch)
     {
         GpuTestEnvironment.RequireNvrtc();
         string source = KernelSources.Get(kernel);
-        var bounded = System.Text.RegularExpressions.Regex.Matches(source, @"__launch_bounds__\s*\([^)]*\)\s*(\w+)\s*\(")
-            .Select(m => m.Groups[1].Value).ToHashSet();
+        var bounded = Regex.Matches(source, @"__launch_bounds__\s*\([^)]*\)\s*(\w+)\s*\(").Select(m => m.Groups[1].Value).ToHashSet();
+        bool dynamicShared = Regex.IsMatch(source, @"extern\s+__shared__");
         using var program = new NvrtcProgram(source, kernel, KernelSources.Headers);
         Assert.That(program.Compile([.. KernelCompiler.OptionsFor(arch), "--ptxas-options=-v"]), Is.True, program.Log);
-        var registers = new Dictionary<string, int>();
+        var usage = new Dictionary<string, (int Registers, int StaticShared)>();
         string? entry = null;
         foreach (var line in program.Log.Split('\n'))
         {
-            var compiling = System.Text.RegularExpressions.Regex.Match(line, @"Compiling entry function '(\w+)'");
+            var compiling = Regex.Match(line, @"Compiling entry function '(\w+)'");
             if (compiling.Success) entry = compiling.Groups[1].Value;
-            var used = System.Text.RegularExpressions.Regex.Match(line, @"Used (\d+) registers");
-            if (used.Success && entry is not null) registers[entry] = int.Parse(used.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+            var used = Regex.Match(line, @"Used (\d+) registers(?:, (\d+) bytes smem)?");
+            if (used.Success && entry is not null)
+                usage[entry] = (int.Parse(used.Groups[1].Value, CultureInfo.InvariantCulture),
+                    used.Groups[2].Success ? int.Parse(used.Groups[2].Value, CultureInfo.InvariantCulture) : 0);
         }
-        Assert.That(registers, Is.Not.Empty, $"ptxas reported no entry function for {kernel}:\n{program.Log}");
-        foreach (var (name, count) in registers)
+        Assert.That(usage, Is.Not.Empty, $"ptxas reported no entry function for {kernel}:\n{program.Log}");
+        foreach (var (name, (registers, staticShared)) in usage)
         {
-            TestContext.Out.WriteLine($"{name}: {count} registers{(bounded.Contains(name) ? " (__launch_bounds__)" : "")}");
+            TestContext.Out.WriteLine($"{name}: {registers} registers, {staticShared} bytes static shared{(bounded.Contains(name) ? ", __launch_bounds__" : "")}");
             if (!bounded.Contains(name))
-                Assert.That(count, Is.LessThanOrEqualTo(64), $"{name} uses {count} registers and declares no __launch_bounds__: a block of 1024 threads would not fit");
+                Assert.That(registers, Is.LessThanOrEqualTo(64), $"{name} uses {registers} registers and declares no __launch_bounds__: a block of 1024 threads would not fit");
+            if (dynamicShared)
+                Assert.That(staticShared, Is.Zero, $"{name} takes dynamic shared memory and holds {staticShared} bytes of static shared memory besides");
+            Assert.That(staticShared, Is.LessThanOrEqualTo(48 * 1024), $"{name}: static shared memory");
         }
     }
 
