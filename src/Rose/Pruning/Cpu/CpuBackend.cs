@@ -430,22 +430,36 @@ public sealed class CpuBackend : IPruningBackend
     public void WandaPrune(BackendMatrix weight, BackendVector statistic, MaskRule rule)
     {
         var w = M(weight);
-        using var scores = (CpuMatrix)Scores(weight, statistic);
         if (rule.Pattern is { } nm)
         {
+            using var scores = (CpuMatrix)Scores(weight, statistic);
             PruneGroupsByMetric(w, scores, nm);
             return;
         }
+        var s = V(statistic);
+        BackendContracts.StatisticMatchesWeight(s.Length, w.Cols);
+        var sqrtS = new float[s.Length];
+        TensorPrimitives.Sqrt(s.Data, sqrtS);
         int count = (int)Math.Min(w.Cols, MaskRule.ThresholdIndex(rule.Sparsity, w.Cols));
-        Parallel.For(0, w.Rows, r =>
+        // Each row's metric |W|·sqrt(s) (the same floats Scores gives) is formed in buffers of the task's own,
+        // not in a whole score matrix and fresh arrays per row.
+        Parallel.For(0, w.Rows, () => new WandaRowBuffers(w.Cols), (r, _, buffers) =>
         {
-            var sel = new bool[w.Cols];
-            var scratch = new float[w.Cols];
-            Selection.SmallestStable(scores.Row(r), count, sel, scratch);
             var row = w.Row(r);
+            TensorPrimitives.Abs(row, buffers.Metric);
+            TensorPrimitives.Multiply(buffers.Metric, sqrtS, buffers.Metric);
+            Selection.SmallestStable(buffers.Metric, count, buffers.Selected, buffers.Scratch);
             for (int j = 0; j < row.Length; j++)
-                if (sel[j]) row[j] = 0f;
-        });
+                if (buffers.Selected[j]) row[j] = 0f;
+            return buffers;
+        }, _ => { });
+    }
+
+    private sealed class WandaRowBuffers(int cols)
+    {
+        public float[] Metric { get; } = new float[cols];
+        public bool[] Selected { get; } = new bool[cols];
+        public float[] Scratch { get; } = new float[cols];
     }
 
     /// <summary>N:M by a metric (|W| when <paramref name="metric"/> is null): the N smallest of every
