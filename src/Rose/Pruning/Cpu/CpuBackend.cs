@@ -430,20 +430,19 @@ public sealed class CpuBackend : IPruningBackend
     public void WandaPrune(BackendMatrix weight, BackendVector statistic, MaskRule rule)
     {
         var w = M(weight);
-        if (rule.Pattern is { } nm)
-        {
-            using var scores = (CpuMatrix)Scores(weight, statistic);
-            PruneGroupsByMetric(w, scores, nm);
-            return;
-        }
         var s = V(statistic);
         BackendContracts.StatisticMatchesWeight(s.Length, w.Cols);
         var sqrtS = new float[s.Length];
         TensorPrimitives.Sqrt(s.Data, sqrtS);
+        if (rule.Pattern is { } nm)
+        {
+            PruneGroupsByMetric(w, sqrtS, nm);
+            return;
+        }
         int count = (int)Math.Min(w.Cols, MaskRule.ThresholdIndex(rule.Sparsity, w.Cols));
         // Each row's metric |W|·sqrt(s) (the same floats Scores gives) is formed in buffers of the task's own,
         // not in a whole score matrix and fresh arrays per row.
-        Parallel.For(0, w.Rows, () => new WandaRowBuffers(w.Cols), (r, _, buffers) =>
+        Parallel.For(0, w.Rows, () => new RowBuffers(w.Cols), (r, _, buffers) =>
         {
             var row = w.Row(r);
             TensorPrimitives.Abs(row, buffers.Metric);
@@ -455,33 +454,34 @@ public sealed class CpuBackend : IPruningBackend
         }, _ => { });
     }
 
-    private sealed class WandaRowBuffers(int cols)
+    /// <summary>One task's working arrays for a row's (or a group's) metric and selection.</summary>
+    private sealed class RowBuffers(int length)
     {
-        public float[] Metric { get; } = new float[cols];
-        public bool[] Selected { get; } = new bool[cols];
-        public float[] Scratch { get; } = new float[cols];
+        public float[] Metric { get; } = new float[length];
+        public bool[] Selected { get; } = new bool[length];
+        public float[] Scratch { get; } = new float[length];
     }
 
-    /// <summary>N:M by a metric (|W| when <paramref name="metric"/> is null): the N smallest of every
-    /// group per row, ties to the lower index; a partial last group prunes min(N, width).</summary>
-    private static void PruneGroupsByMetric(CpuMatrix w, CpuMatrix? metric, NmPattern nm)
+    /// <summary>N:M by the metric |W| (times <paramref name="columnScale"/>[j] when given: Wanda's |W|·sqrt(s), the
+    /// same floats Scores gives): the N smallest of every group per row, ties to the lower index; a partial last
+    /// group prunes min(N, width).</summary>
+    private static void PruneGroupsByMetric(CpuMatrix w, float[]? columnScale, NmPattern nm)
     {
-        Parallel.For(0, w.Rows, r =>
+        Parallel.For(0, w.Rows, () => new RowBuffers(nm.M), (r, _, buffers) =>
         {
             var row = w.Row(r);
-            var vals = new float[nm.M];
-            var scratch = new float[nm.M];
-            var sel = new bool[nm.M];
+            var vals = buffers.Metric;
             for (int c0 = 0; c0 < row.Length; c0 += nm.M)
             {
                 int gw = Math.Min(nm.M, row.Length - c0);
                 for (int g = 0; g < gw; g++)
-                    vals[g] = metric is null ? Math.Abs(row[c0 + g]) : metric.Data[r * w.Cols + c0 + g];
-                Selection.SmallestStable(vals.AsSpan(0, gw), Math.Min(nm.N, gw), sel, scratch);
+                    vals[g] = columnScale is null ? Math.Abs(row[c0 + g]) : Math.Abs(row[c0 + g]) * columnScale[c0 + g];
+                Selection.SmallestStable(vals.AsSpan(0, gw), Math.Min(nm.N, gw), buffers.Selected, buffers.Scratch);
                 for (int g = 0; g < gw; g++)
-                    if (sel[g]) row[c0 + g] = 0f;
+                    if (buffers.Selected[g]) row[c0 + g] = 0f;
             }
-        });
+            return buffers;
+        }, _ => { });
     }
 
     /// <summary>The matrix behind a handle, whole: a Hessian the fold left upper-only is completed first.</summary>
