@@ -145,18 +145,8 @@ public class DevicePipelineTests
 
             using var a = LlamaModel.Open(Path.Combine(dir, "cpu"));
             using var b = LlamaModel.Open(Path.Combine(dir, "gpu"));
-            for (int l = 0; l < arch.Layers; l++)
-                foreach (var kind in LinearKinds.All)
-                {
-                    string name = LinearKinds.WeightName(l, kind);
-                    var wa = a.Checkpoint.ReadFloat32(name);
-                    var wb = b.Checkpoint.ReadFloat32(name);
-                    double agree = 1 - (double)MaskMismatches(wa, wb) / wa.Length;
-                    Assert.That(agree, Is.GreaterThan(0.95), $"{name}: masks agree on {agree:P2}");
-                    double diff = 0, norm = 0;
-                    for (int i = 0; i < wa.Length; i++) { diff += Math.Pow(wa[i] - wb[i], 2); norm += Math.Pow(wa[i], 2); }
-                    Assert.That(Math.Sqrt(diff / norm), Is.LessThan(0.35), $"{name}: ‖W_gpu − W_cpu‖/‖W_cpu‖");
-                }
+            foreach (var (name, wa, wb, _) in Linears(a, b))
+                AssertPrunedAlike(name, wa, wb, leastAgreement: 0.95, mostDifference: 0.35);
             string text = File.ReadAllText(BundledSample.EvalText)[..20000];
             double pa = new PerplexityEvaluator(a).Evaluate(text, seqLen: 128).Perplexity;
             double pb = new PerplexityEvaluator(b).Evaluate(text, seqLen: 128).Perplexity;
@@ -211,30 +201,42 @@ public class DevicePipelineTests
 
             using var a = LlamaModel.Open(Path.Combine(dir, "cpu"));
             using var b = LlamaModel.Open(Path.Combine(dir, "gpu"));
-            for (int l = 0; l < arch.Layers; l++)
-                foreach (var kind in LinearKinds.All)
-                {
-                    string name = LinearKinds.WeightName(l, kind);
-                    var wa = a.Checkpoint.ReadFloat32(name);
-                    var wb = b.Checkpoint.ReadFloat32(name);
-                    var shape = b.Checkpoint.GetInfo(name).Shape;
-                    if (pattern is { } nm) PruningTestData.AssertNmValid(wb, (int)shape[0], (int)shape[1], nm);
-                    if (method == PruneMethod.Magnitude)
-                    {
-                        Assert.That(wb, Is.EqualTo(wa), $"{name}: magnitude pruned differently");
-                        continue;
-                    }
-                    double agree = 1 - (double)MaskMismatches(wa, wb) / wa.Length;
-                    double least = method == PruneMethod.Wanda ? 0.99 : pattern is null ? 0.95 : 0.85;
-                    Assert.That(agree, Is.GreaterThan(least), $"{name}: masks agree on {agree:P2}");
-                    double diff = 0, norm = 0;
-                    for (int i = 0; i < wa.Length; i++) { diff += Math.Pow(wa[i] - wb[i], 2); norm += Math.Pow(wa[i], 2); }
-                    Assert.That(Math.Sqrt(diff / norm), Is.LessThan(method == PruneMethod.Wanda ? 0.1 : 0.35), $"{name}: ‖W_gpu − W_cpu‖/‖W_cpu‖");
-                }
+            foreach (var (name, wa, wb, shape) in Linears(a, b))
+            {
+                if (pattern is { } nm) PruningTestData.AssertNmValid(wb, (int)shape[0], (int)shape[1], nm);
+                if (method == PruneMethod.Magnitude)
+                    Assert.That(wb, Is.EqualTo(wa), $"{name}: magnitude pruned differently");
+                else if (method == PruneMethod.Wanda)
+                    AssertPrunedAlike(name, wa, wb, leastAgreement: 0.99, mostDifference: 0.1);
+                else
+                    AssertPrunedAlike(name, wa, wb, leastAgreement: pattern is null ? 0.95 : 0.85, mostDifference: 0.35);
+            }
         }
         finally
         {
             Directory.Delete(dir, true);
         }
+    }
+
+    /// <summary>Each linear of two pruned copies of one model: its name, the CPU's and the device's weights, its shape.</summary>
+    private static IEnumerable<(string Name, float[] Cpu, float[] Device, long[] Shape)> Linears(LlamaModel cpu, LlamaModel device)
+    {
+        for (int l = 0; l < device.LayerCount; l++)
+            foreach (var kind in LinearKinds.All)
+            {
+                string name = LinearKinds.WeightName(l, kind);
+                yield return (name, cpu.Checkpoint.ReadFloat32(name), device.Checkpoint.ReadFloat32(name), device.Checkpoint.GetInfo(name).Shape);
+            }
+    }
+
+    /// <summary>The device's pruned weights against the CPU's: masks agreeing on more than <paramref name="leastAgreement"/>
+    /// of the weights, and ‖W_gpu − W_cpu‖/‖W_cpu‖ under <paramref name="mostDifference"/>.</summary>
+    private static void AssertPrunedAlike(string name, float[] cpu, float[] device, double leastAgreement, double mostDifference)
+    {
+        double agree = 1 - (double)MaskMismatches(cpu, device) / cpu.Length;
+        Assert.That(agree, Is.GreaterThan(leastAgreement), $"{name}: masks agree on {agree:P2}");
+        double diff = 0, norm = 0;
+        for (int i = 0; i < cpu.Length; i++) { diff += Math.Pow(cpu[i] - device[i], 2); norm += Math.Pow(cpu[i], 2); }
+        Assert.That(Math.Sqrt(diff / norm), Is.LessThan(mostDifference), $"{name}: ‖W_gpu − W_cpu‖/‖W_cpu‖");
     }
 }
