@@ -167,16 +167,24 @@ public sealed class CpuBackend : IPruningBackend
         var w = M(weight);
         var s = V(statistic);
         BackendContracts.StatisticMatchesWeight(s.Length, w.Cols);
-        var sqrtS = new float[s.Length];
-        TensorPrimitives.Sqrt(s.Data, sqrtS);
+        var sqrtS = SquareRoots(s);
         var result = new CpuMatrix(w.Rows, w.Cols);
-        Parallel.For(0, w.Rows, r =>
-        {
-            var dst = result.Row(r);
-            TensorPrimitives.Abs(w.Row(r), dst);
-            TensorPrimitives.Multiply(dst, sqrtS, dst);
-        });
+        Parallel.For(0, w.Rows, r => Score(w.Row(r), sqrtS, result.Row(r)));
         return result;
+    }
+
+    private static float[] SquareRoots(CpuVector s)
+    {
+        var roots = new float[s.Length];
+        TensorPrimitives.Sqrt(s.Data, roots);
+        return roots;
+    }
+
+    /// <summary>|W|·sqrt(s) of one row, or of a run of its columns: ROSE's and Wanda's metric.</summary>
+    private static void Score(ReadOnlySpan<float> weights, ReadOnlySpan<float> sqrtS, Span<float> destination)
+    {
+        TensorPrimitives.Abs(weights, destination);
+        TensorPrimitives.Multiply(destination[..weights.Length], sqrtS, destination);
     }
 
     public void OrderingLosses(BackendMatrix scores, int blockWidth, MaskRule rule,
@@ -432,21 +440,18 @@ public sealed class CpuBackend : IPruningBackend
         var w = M(weight);
         var s = V(statistic);
         BackendContracts.StatisticMatchesWeight(s.Length, w.Cols);
-        var sqrtS = new float[s.Length];
-        TensorPrimitives.Sqrt(s.Data, sqrtS);
+        var sqrtS = SquareRoots(s);
         if (rule.Pattern is { } nm)
         {
             PruneGroupsByMetric(w, sqrtS, nm);
             return;
         }
         int count = (int)Math.Min(w.Cols, MaskRule.ThresholdIndex(rule.Sparsity, w.Cols));
-        // Each row's metric |W|·sqrt(s) (the same floats Scores gives) is formed in buffers of the task's own,
-        // not in a whole score matrix and fresh arrays per row.
+        // Each row's metric is formed in buffers of the task's own, not in a whole score matrix and fresh arrays per row.
         Parallel.For(0, w.Rows, () => new RowBuffers(w.Cols), (r, _, buffers) =>
         {
             var row = w.Row(r);
-            TensorPrimitives.Abs(row, buffers.Metric);
-            TensorPrimitives.Multiply(buffers.Metric, sqrtS, buffers.Metric);
+            Score(row, sqrtS, buffers.Metric);
             Selection.SmallestStable(buffers.Metric, count, buffers.Selected, buffers.Scratch);
             for (int j = 0; j < row.Length; j++)
                 if (buffers.Selected[j]) row[j] = 0f;
@@ -462,21 +467,20 @@ public sealed class CpuBackend : IPruningBackend
         public float[] Scratch { get; } = new float[length];
     }
 
-    /// <summary>N:M by the metric |W| (times <paramref name="columnScale"/>[j] when given: Wanda's |W|·sqrt(s), the
-    /// same floats Scores gives): the N smallest of every group per row, ties to the lower index; a partial last
-    /// group prunes min(N, width).</summary>
-    private static void PruneGroupsByMetric(CpuMatrix w, float[]? columnScale, NmPattern nm)
+    /// <summary>N:M by |W|, or by Wanda's |W|·sqrt(s) when <paramref name="sqrtS"/> is given: the N smallest of every
+    /// group per row, ties to the lower index; a partial last group prunes min(N, width).</summary>
+    private static void PruneGroupsByMetric(CpuMatrix w, float[]? sqrtS, NmPattern nm)
     {
         Parallel.For(0, w.Rows, () => new RowBuffers(nm.M), (r, _, buffers) =>
         {
             var row = w.Row(r);
-            var vals = buffers.Metric;
             for (int c0 = 0; c0 < row.Length; c0 += nm.M)
             {
                 int gw = Math.Min(nm.M, row.Length - c0);
-                for (int g = 0; g < gw; g++)
-                    vals[g] = columnScale is null ? Math.Abs(row[c0 + g]) : Math.Abs(row[c0 + g]) * columnScale[c0 + g];
-                Selection.SmallestStable(vals.AsSpan(0, gw), Math.Min(nm.N, gw), buffers.Selected, buffers.Scratch);
+                var vals = buffers.Metric.AsSpan(0, gw);
+                if (sqrtS is null) TensorPrimitives.Abs(row.Slice(c0, gw), vals);
+                else Score(row.Slice(c0, gw), sqrtS.AsSpan(c0, gw), vals);
+                Selection.SmallestStable(vals, Math.Min(nm.N, gw), buffers.Selected, buffers.Scratch);
                 for (int g = 0; g < gw; g++)
                     if (buffers.Selected[g]) row[c0 + g] = 0f;
             }
