@@ -14,12 +14,17 @@
 //     complete (divergence) fails the launch instead of hanging;
 //   * a block whose thread 0 finishes without meeting any barrier runs its other threads as plain
 //     calls (elementwise kernels would otherwise pay two context switches per element).
-// What it cannot show: races between threads of one block, most races between blocks (two blocks run
-// at once only when they fall to different workers), the memory model, timing.
+//   * with ROSE_EMU_RACECHECK (the default; fake_nvrtc.cpp), every load and store is checked for a
+//     race on shared memory between threads of the block (the race check, below).
+// What it cannot show: races in global memory between threads of a block, most races between blocks
+// (two blocks run at once only when they fall to different workers), the memory model, timing.
 #pragma once
 
+#include <dlfcn.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <ucontext.h>
@@ -32,6 +37,15 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+// With the race check, the emulator's own code is not instrumented: its state is no kernel's shared
+// memory, and checking each of its accesses (four for every use of threadIdx) made the check several
+// times slower.
+#if defined(ROSE_EMU_RACECHECK)
+#define ROSE_EMU_QUIET __attribute__((no_sanitize_thread))
+#else
+#define ROSE_EMU_QUIET
+#endif
 
 struct uint3 { unsigned x, y, z; };
 struct dim3 { unsigned x, y, z; };
@@ -94,7 +108,30 @@ struct Thread
     unsigned mask;          // lanes a warp rendezvous waits for; after __activemask, the lanes found
     bool started, done;
     uint64_t slot[8];       // what this lane offers to a warp collective
+    bool atSyncwarp;        // parked at __syncwarp (not a shuffle or vote), which orders memory
+    uint32_t syncs;         // __syncwarp barriers this lane has left, in the current block
+    unsigned syncMask;      // the lanes the last of them waited for
 };
+
+#if defined(ROSE_EMU_RACECHECK)
+// One access to a byte of shared memory, for the race check: the thread (linear id + 1; 0 for none),
+// its __syncwarp count then, the barrier interval it happened in (its low 32 bits), and where (the
+// code's offset in the module). 16 bytes, since every byte of shared memory has three.
+struct Access
+{
+    uint32_t thread, syncs, phase, pc;
+};
+struct ByteShadow
+{
+    Access write, read, otherRead;
+};
+struct SharedRegion
+{
+    uintptr_t lo, hi;
+    const char* name;
+    ByteShadow* shadow;   // one per byte, calloc'd: zeros are "no access"
+};
+#endif
 
 struct LaunchError : std::runtime_error
 {
@@ -118,15 +155,41 @@ struct State
     size_t stacksMapped = 0;
     uint64_t blockSerial = 0;
     std::map<void*, uint64_t> sharedPoisoned;   // static shared array → block that last poisoned it
+    // Barrier intervals, counted across blocks: a new block and every released __syncthreads start one.
+    uint64_t phase = 0;
+    Thread* threadBase = nullptr;   // threads.data(), for code that must not call into the library
+#if defined(ROSE_EMU_RACECHECK)
+    SharedRegion regions[64];       // [0]: the launch's dynamic shared memory; then static arrays
+    int regionCount = 1;
+    bool checking = false;          // inside the check itself: its own accesses are not the kernel's
+    std::string race;               // the first race of this launch, once found
+    bool raced = false;             // race is not empty (asked on every access: no call)
+
+    ~State()
+    {
+        for (int k = 1; k < regionCount; k++) free(regions[k].shadow);
+    }
+#endif
 };
 
-inline State& state()
+// The state once constructed, for the race check's hooks: they run inside State's own constructor too,
+// where calling state() would wait for itself.
+inline State* constructed = nullptr;
+
+// On the heap, so that with the race check the module's static data holds little besides `__shared__`
+// arrays (the check's first filter is the span they cover).
+ROSE_EMU_QUIET inline State& state()
 {
-    static State s;
-    return s;
+    static struct Holder
+    {
+        State* s;
+        Holder() : s(new State) { constructed = s; }
+        ~Holder() { delete s; }
+    } holder;
+    return *holder.s;
 }
 
-inline void switch_to(Context& save, Context& next)
+ROSE_EMU_QUIET inline void switch_to(Context& save, Context& next)
 {
 #if defined(ROSE_EMU_FAST_SWITCH)
     rose_emu_switch(&save.sp, next.sp);
@@ -135,7 +198,7 @@ inline void switch_to(Context& save, Context& next)
 #endif
 }
 
-inline void park(Wait wait, unsigned mask)
+ROSE_EMU_QUIET inline void park(Wait wait, unsigned mask)
 {
     State& s = state();
     if (!s.fiberMode)
@@ -147,15 +210,15 @@ inline void park(Wait wait, unsigned mask)
     switch_to(t->ctx, s.scheduler);
 }
 
-inline Thread& lane_thread(const Thread& me, int lane) { return state().threads[me.linear - me.lane + lane]; }
+ROSE_EMU_QUIET inline Thread& lane_thread(const Thread& me, int lane) { return state().threads[me.linear - me.lane + lane]; }
 
-template <class T> inline void offer(T v, int word = 0)
+template <class T> ROSE_EMU_QUIET inline void offer(T v, int word = 0)
 {
     static_assert(sizeof(T) <= 8, "warp collectives move at most 64 bits");
     memcpy(&state().current->slot[word], &v, sizeof(T));
 }
 
-template <class T> inline T taken(const Thread& from, int word = 0)
+template <class T> ROSE_EMU_QUIET inline T taken(const Thread& from, int word = 0)
 {
     T v;
     memcpy(&v, &from.slot[word], sizeof(T));
@@ -163,7 +226,7 @@ template <class T> inline T taken(const Thread& from, int word = 0)
 }
 
 // A fiber's first frame: runs the kernel for the thread being resumed, then hands control back for good.
-inline void fiber_main()
+ROSE_EMU_QUIET inline void fiber_main()
 {
     State& s = state();
     Thread* t = s.current;
@@ -173,7 +236,7 @@ inline void fiber_main()
     __builtin_unreachable();
 }
 
-inline void start(Thread& t)
+ROSE_EMU_QUIET inline void start(Thread& t)
 {
     State& s = state();
     char* base = s.stacks + (size_t)t.linear * s.stackBytes;
@@ -196,7 +259,7 @@ inline void start(Thread& t)
     t.started = true;
 }
 
-inline void resume(Thread& t)
+ROSE_EMU_QUIET inline void resume(Thread& t)
 {
     State& s = state();
     if (!t.started) start(t);
@@ -205,7 +268,7 @@ inline void resume(Thread& t)
     switch_to(s.scheduler, t.ctx);
 }
 
-inline std::string describe(const State& s)
+ROSE_EMU_QUIET inline std::string describe(const State& s)
 {
     std::string text;
     for (const Thread& t : s.threads)
@@ -221,7 +284,7 @@ inline std::string describe(const State& s)
 // Releases what can be released once every unfinished thread is parked; false when nothing can be
 // (a barrier that will never complete). Warp rendezvous go first: a lane parked at __syncthreads
 // while others of its warp wait for it in a shuffle is a divergence the GPU would hang on too.
-inline bool release(State& s)
+ROSE_EMU_QUIET inline bool release(State& s)
 {
     bool released = false;
     const int count = (int)s.threads.size();
@@ -249,24 +312,38 @@ inline bool release(State& s)
         for (int l = 0; l < lanes; l++)
             if ((atWarp >> l & 1u) && (warp[l].mask & live & ~atWarp) == 0) ready |= 1u << l;
         for (int l = 0; l < lanes; l++)
-            if (ready >> l & 1u) warp[l].wait = Running;
+            if (ready >> l & 1u)
+            {
+                warp[l].wait = Running;
+                if (warp[l].atSyncwarp)
+                {
+                    warp[l].atSyncwarp = false;
+                    warp[l].syncs++;
+                    warp[l].syncMask = warp[l].mask & live;
+                }
+            }
         released |= ready != 0;
     }
     if (released) return true;
     for (const Thread& t : s.threads)
         if (!t.done && t.wait != AtBlock) return false;
     for (Thread& t : s.threads) if (!t.done) t.wait = Running;
+    s.phase++;
     return true;
 }
 
-inline void run_block(State& s)
+ROSE_EMU_QUIET inline void run_block(State& s)
 {
     const int count = (int)s.threads.size();
     s.blockSerial++;
+    s.phase++;
     for (Thread& t : s.threads)
     {
         t.started = t.done = false;
         t.wait = Running;
+        t.atSyncwarp = false;
+        t.syncs = 0;
+        t.syncMask = 0;
     }
     s.fiberMode = true;
     s.sawBarrier = false;
@@ -354,7 +431,7 @@ inline unsigned short float_to_half(float f)
 // c = lane % 4, A register r of a lane holds row g + 8·(r & 1), k = 2c + 8·(r >> 1) and k + 1
 // (low half first); B register r holds k = 2c + 8·r and k + 1 of column g; D element e holds row
 // g + 8·(e >> 1), column 2c + (e & 1).
-inline void mma_m16n8k16(float* d, const unsigned* a, unsigned b0, unsigned b1, float (*widen)(unsigned short))
+ROSE_EMU_QUIET inline void mma_m16n8k16(float* d, const unsigned* a, unsigned b0, unsigned b1, float (*widen)(unsigned short))
 {
     State& s = state();
     Thread* me = s.current;
@@ -362,12 +439,12 @@ inline void mma_m16n8k16(float* d, const unsigned* a, unsigned b0, unsigned b1, 
     offer(b0, 4);
     offer(b1, 5);
     park(AtWarp, 0xffffffffu);
-    auto half = [&](unsigned reg, int k) { return widen((unsigned short)(k & 1 ? reg >> 16 : reg & 0xffffu)); };
-    auto A = [&](int row, int k) {
+    auto half = [&](unsigned reg, int k) ROSE_EMU_QUIET { return widen((unsigned short)(k & 1 ? reg >> 16 : reg & 0xffffu)); };
+    auto A = [&](int row, int k) ROSE_EMU_QUIET {
         const Thread& from = lane_thread(*me, (row % 8) * 4 + (k % 8) / 2);
         return half(taken<unsigned>(from, (row / 8) + 2 * (k / 8)), k);
     };
-    auto B = [&](int k, int col) {
+    auto B = [&](int k, int col) ROSE_EMU_QUIET {
         const Thread& from = lane_thread(*me, col * 4 + (k % 8) / 2);
         return half(taken<unsigned>(from, 4 + k / 8), k);
     };
@@ -386,16 +463,20 @@ inline void mma_m16n8k16(float* d, const unsigned* a, unsigned b0, unsigned b1, 
 } // namespace rose_emu
 
 
-inline void __syncthreads() { ::rose_emu::park(::rose_emu::AtBlock, 0); }
-inline void __syncwarp(unsigned mask = 0xffffffffu) { ::rose_emu::park(::rose_emu::AtWarp, mask); }
+ROSE_EMU_QUIET inline void __syncthreads() { ::rose_emu::park(::rose_emu::AtBlock, 0); }
+ROSE_EMU_QUIET inline void __syncwarp(unsigned mask = 0xffffffffu)
+{
+    ::rose_emu::state().current->atSyncwarp = true;
+    ::rose_emu::park(::rose_emu::AtWarp, mask);
+}
 
-inline unsigned __activemask()
+ROSE_EMU_QUIET inline unsigned __activemask()
 {
     ::rose_emu::park(::rose_emu::AtActive, 0);
     return ::rose_emu::state().current->mask;
 }
 
-template <class T> inline T rose_emu_shuffle(unsigned mask, T v, int source)
+template <class T> ROSE_EMU_QUIET inline T rose_emu_shuffle(unsigned mask, T v, int source)
 {
     using namespace ::rose_emu;
     Thread* me = state().current;
@@ -406,34 +487,34 @@ template <class T> inline T rose_emu_shuffle(unsigned mask, T v, int source)
     return r;
 }
 
-template <class T> inline T __shfl_sync(unsigned mask, T v, int src, int width = 32)
+template <class T> ROSE_EMU_QUIET inline T __shfl_sync(unsigned mask, T v, int src, int width = 32)
 {
     const int lane = ::rose_emu::state().current->lane;
     return rose_emu_shuffle(mask, v, (lane & ~(width - 1)) + (src & (width - 1)));
 }
 
-template <class T> inline T __shfl_xor_sync(unsigned mask, T v, int laneMask, int width = 32)
+template <class T> ROSE_EMU_QUIET inline T __shfl_xor_sync(unsigned mask, T v, int laneMask, int width = 32)
 {
     const int lane = ::rose_emu::state().current->lane;
     const int src = lane ^ laneMask;
     return rose_emu_shuffle(mask, v, src >= ((lane / width) + 1) * width ? lane : src);
 }
 
-template <class T> inline T __shfl_down_sync(unsigned mask, T v, unsigned delta, int width = 32)
+template <class T> ROSE_EMU_QUIET inline T __shfl_down_sync(unsigned mask, T v, unsigned delta, int width = 32)
 {
     const int lane = ::rose_emu::state().current->lane;
     const int src = lane + (int)delta;
     return rose_emu_shuffle(mask, v, src >= ((lane / width) + 1) * width ? lane : src);
 }
 
-template <class T> inline T __shfl_up_sync(unsigned mask, T v, unsigned delta, int width = 32)
+template <class T> ROSE_EMU_QUIET inline T __shfl_up_sync(unsigned mask, T v, unsigned delta, int width = 32)
 {
     const int lane = ::rose_emu::state().current->lane;
     const int src = lane - (int)delta;
     return rose_emu_shuffle(mask, v, src < (lane / width) * width ? lane : src);
 }
 
-inline unsigned __ballot_sync(unsigned mask, int predicate)
+ROSE_EMU_QUIET inline unsigned __ballot_sync(unsigned mask, int predicate)
 {
     using namespace ::rose_emu;
     Thread* me = state().current;
@@ -449,7 +530,7 @@ inline unsigned __ballot_sync(unsigned mask, int predicate)
 inline int __any_sync(unsigned mask, int predicate) { return __ballot_sync(mask, predicate) != 0; }
 inline int __all_sync(unsigned mask, int predicate) { return __ballot_sync(mask, predicate) == mask; }
 
-template <class T> inline unsigned __match_any_sync(unsigned mask, T value)
+template <class T> ROSE_EMU_QUIET inline unsigned __match_any_sync(unsigned mask, T value)
 {
     using namespace ::rose_emu;
     Thread* me = state().current;
@@ -465,7 +546,7 @@ template <class T> inline unsigned __match_any_sync(unsigned mask, T value)
 
 // Blocks of one launch run on several OS threads, so an atomic is one: a compare-and-swap loop on the
 // value's bits (integers and floats alike; T is 4 or 8 bytes).
-template <class T, class Next> inline T rose_emu_atomic(T* p, Next next)
+template <class T, class Next> ROSE_EMU_QUIET inline T rose_emu_atomic(T* p, Next next)
 {
     static_assert(sizeof(T) == 4 || sizeof(T) == 8, "atomics on 32- and 64-bit values");
     using Bits = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
@@ -542,6 +623,212 @@ inline float max(float a, float b) { return fmaxf(a, b); }
 inline double min(double a, double b) { return fmin(a, b); }
 inline double max(double a, double b) { return fmax(a, b); }
 
+#if defined(ROSE_EMU_RACECHECK)
+// ---- the shared-memory race check ------------------------------------------------------------
+// fake_nvrtc.cpp builds kernels with g++'s -fsanitize=thread instrumentation, which calls the
+// __tsan_* functions below on every load and store, but links no ThreadSanitizer runtime: these are
+// ours. A load or store that falls in shared memory is checked against the byte's last write and
+// last two readers, as compute-sanitizer's racecheck does on a GPU: two threads' accesses to the
+// same byte, at least one a write, race unless a __syncthreads lies between them, or a __syncwarp
+// that both lanes took part in (same warp). The fibers run one at a time, so the order they happen
+// to run in never hides a race: what counts is whether a barrier orders the two. Shuffles and votes
+// order nothing (the programming guide promises memory ordering only for __syncwarp); atomics are
+// not checked. The first race of a launch fails it, naming both threads, the array, the byte and
+// both source lines.
+namespace rose_emu
+{
+#define ROSE_EMU_UNCHECKED __attribute__((no_sanitize_thread, noinline))
+#define ROSE_EMU_UNCHECKED_INLINE __attribute__((no_sanitize_thread, always_inline))
+
+ROSE_EMU_UNCHECKED_INLINE inline bool ordered(const State& s, const Access& a, uint32_t me)
+{
+    if (a.thread == 0 || a.phase != (uint32_t)s.phase || a.thread == me) return true;
+    if ((a.thread - 1) >> 5 != (me - 1) >> 5) return false;
+    const Thread& other = s.threadBase[a.thread - 1];
+    return other.syncs != a.syncs && (other.syncMask >> ((me - 1) & 31) & 1u);
+}
+
+// The same thread, barrier interval and __syncwarp count: one access orders against others as the other does.
+ROSE_EMU_UNCHECKED_INLINE inline bool same(const Access& a, const Access& b)
+{
+    return a.thread == b.thread && a.phase == b.phase && a.syncs == b.syncs;
+}
+
+ROSE_EMU_UNCHECKED inline void report(State& s, const SharedRegion& r, uintptr_t byte, bool write, const Access& other,
+    bool otherWrote, uint32_t pc)
+{
+    auto idx = [&](uint32_t t) {
+        const uint3 i = s.threadBase[t - 1].idx;
+        return "(" + std::to_string(i.x) + "," + std::to_string(i.y) + "," + std::to_string(i.z) + ")";
+    };
+    s.raced = true;
+    s.race = "shared-memory race in block (" + std::to_string(s.blockIdx.x) + "," + std::to_string(s.blockIdx.y) + "," +
+             std::to_string(s.blockIdx.z) + "): thread " + idx(s.current->linear + 1) + (write ? " writes" : " reads") +
+             " byte " + std::to_string(byte - r.lo) + " of `" + r.name + "` @" + std::to_string(pc) + " that thread " +
+             idx(other.thread) + (otherWrote ? " wrote" : " read") + " @" + std::to_string(other.pc) +
+             " with no __syncthreads (or __syncwarp of both lanes) between";
+}
+
+// The span of the static `__shared__` arrays and the launch's dynamic shared memory: most accesses
+// (global memory, the fibers' stacks) fall outside both and cost the check two comparisons each.
+inline uintptr_t staticSharedLo = UINTPTR_MAX, staticSharedHi = 0, dynamicSharedLo = 0, dynamicSharedHi = 0;
+
+ROSE_EMU_UNCHECKED inline void check_shared(const void* p, size_t n, bool write, void* pc);
+
+ROSE_EMU_UNCHECKED_INLINE inline void check(const void* p, size_t n, bool write, void* pc)
+{
+    const uintptr_t start = (uintptr_t)p;
+    if ((start < staticSharedHi && start + n > staticSharedLo) || (start < dynamicSharedHi && start + n > dynamicSharedLo))
+        check_shared(p, n, write, pc);
+}
+
+ROSE_EMU_UNCHECKED inline void check_shared(const void* p, size_t n, bool write, void* pc)
+{
+    if (!constructed) return;
+    State& s = *constructed;
+    if (s.checking || !s.current || s.raced) return;
+    s.checking = true;
+    const uintptr_t a = (uintptr_t)p;
+    const uint32_t me = (uint32_t)s.current->linear + 1;
+    static const uintptr_t base = [] {
+        Dl_info info;
+        return dladdr((void*)&check_shared, &info) ? (uintptr_t)info.dli_fbase : 0;
+    }();
+    const uint32_t offset = (uint32_t)((uintptr_t)pc - base);
+    const Access now{me, s.current->syncs, (uint32_t)s.phase, offset};
+    for (int k = 0; k < s.regionCount && !s.raced; k++)
+    {
+        const SharedRegion& r = s.regions[k];
+        if (a >= r.hi || a + n <= r.lo) continue;
+        const uintptr_t end = a + n < r.hi ? a + n : r.hi;
+        for (uintptr_t b = a > r.lo ? a : r.lo; b < end; b++)
+        {
+            ByteShadow& sh = r.shadow[b - r.lo];
+            if (!ordered(s, sh.write, me)) { report(s, r, b, write, sh.write, true, offset); break; }
+            if (write)
+            {
+                if (!ordered(s, sh.read, me)) { report(s, r, b, true, sh.read, false, offset); break; }
+                if (!ordered(s, sh.otherRead, me)) { report(s, r, b, true, sh.otherRead, false, offset); break; }
+                sh.write = now;
+                sh.read = sh.otherRead = Access{0, 0, 0, 0};
+            }
+            else if (same(sh.read, now) || same(sh.otherRead, now))
+                continue;   // this thread's read in this interval is on record already
+            else if (sh.read.thread == 0 || sh.read.phase != now.phase || sh.read.thread == me)
+                sh.read = now;
+            else
+                sh.otherRead = now;
+        }
+    }
+    s.checking = false;
+}
+
+ROSE_EMU_UNCHECKED inline void add_region(void* p, size_t bytes, const char* name)
+{
+    State& s = state();
+    if (s.regionCount == (int)(sizeof s.regions / sizeof *s.regions)) return;
+    s.regions[s.regionCount++] = SharedRegion{(uintptr_t)p, (uintptr_t)p + bytes, name, (ByteShadow*)calloc(bytes, sizeof(ByteShadow))};
+    if ((uintptr_t)p < staticSharedLo) staticSharedLo = (uintptr_t)p;
+    if ((uintptr_t)p + bytes > staticSharedHi) staticSharedHi = (uintptr_t)p + bytes;
+}
+
+// "file:line" of a return address in this module (its offset), from the module's line table (built
+// with -g1) by addr2line: the innermost frame outside this prelude.
+inline std::string source_line(uint32_t pc)
+{
+    if (pc == 0) return "?";
+    char command[1024];
+    snprintf(command, sizeof command, "addr2line -i -e '%s' 0x%lx 2>/dev/null", ROSE_EMU_IMAGE, (unsigned long)(pc - 1));
+    std::string found = "?";
+    if (FILE* pipe = popen(command, "r"))
+    {
+        char line[1024];
+        while (fgets(line, sizeof line, pipe))
+        {
+            std::string text(line);
+            while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+            if (found == "?" && text.find("rose_emu_prelude.h") == std::string::npos && text.rfind("??", 0) != 0)
+            {
+                const size_t slash = text.rfind('/');
+                found = slash == std::string::npos ? text : text.substr(slash + 1);
+                const size_t note = found.find(" (");
+                if (note != std::string::npos) found.resize(note);
+            }
+        }
+        pclose(pipe);
+    }
+    return found;
+}
+
+// The report with each "@<address>" replaced by its source line.
+inline std::string located(const std::string& text)
+{
+    std::string out;
+    for (size_t i = 0; i < text.size();)
+    {
+        const size_t at = text.find('@', i);
+        if (at == std::string::npos) { out += text.substr(i); break; }
+        out += text.substr(i, at - i) + "at ";
+        size_t end = at + 1;
+        while (end < text.size() && text[end] >= '0' && text[end] <= '9') end++;
+        out += source_line((uint32_t)strtoul(text.substr(at + 1, end - at - 1).c_str(), nullptr, 10));
+        i = end;
+    }
+    return out;
+}
+} // namespace rose_emu
+
+#define ROSE_EMU_HOOK extern "C" __attribute__((visibility("hidden"), no_sanitize_thread))
+#define ROSE_EMU_ACCESS(kind, size, write)                                                                   \
+    ROSE_EMU_HOOK void __tsan_##kind##size(void* p) { ::rose_emu::check(p, size, write, __builtin_return_address(0)); } \
+    ROSE_EMU_HOOK void __tsan_unaligned_##kind##size(void* p) { ::rose_emu::check(p, size, write, __builtin_return_address(0)); } \
+    ROSE_EMU_HOOK void __tsan_volatile_##kind##size(void* p) { ::rose_emu::check(p, size, write, __builtin_return_address(0)); }
+ROSE_EMU_ACCESS(read, 1, false) ROSE_EMU_ACCESS(read, 2, false) ROSE_EMU_ACCESS(read, 4, false)
+ROSE_EMU_ACCESS(read, 8, false) ROSE_EMU_ACCESS(read, 16, false)
+ROSE_EMU_ACCESS(write, 1, true) ROSE_EMU_ACCESS(write, 2, true) ROSE_EMU_ACCESS(write, 4, true)
+ROSE_EMU_ACCESS(write, 8, true) ROSE_EMU_ACCESS(write, 16, true)
+ROSE_EMU_HOOK void __tsan_read_range(void* p, unsigned long n) { ::rose_emu::check(p, n, false, __builtin_return_address(0)); }
+ROSE_EMU_HOOK void __tsan_write_range(void* p, unsigned long n) { ::rose_emu::check(p, n, true, __builtin_return_address(0)); }
+ROSE_EMU_HOOK void __tsan_init() {}
+ROSE_EMU_HOOK void __tsan_func_entry(void*) {}
+ROSE_EMU_HOOK void __tsan_func_exit() {}
+ROSE_EMU_HOOK void __tsan_vptr_update(void**, void*) {}
+ROSE_EMU_HOOK void __tsan_vptr_read(void**) {}
+ROSE_EMU_HOOK void __tsan_atomic_thread_fence(int) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+ROSE_EMU_HOOK void __tsan_atomic_signal_fence(int) {}
+// Atomics are the real operations (blocks on several workers share global memory), sequentially consistent.
+#define ROSE_EMU_ATOMICS(bits)                                                                                        \
+    typedef uint##bits##_t rose_emu_a##bits;                                                                          \
+    ROSE_EMU_HOOK rose_emu_a##bits __tsan_atomic##bits##_load(const volatile rose_emu_a##bits* a, int)                \
+    { return __atomic_load_n(a, __ATOMIC_SEQ_CST); }                                                                  \
+    ROSE_EMU_HOOK void __tsan_atomic##bits##_store(volatile rose_emu_a##bits* a, rose_emu_a##bits v, int)             \
+    { __atomic_store_n(a, v, __ATOMIC_SEQ_CST); }                                                                     \
+    ROSE_EMU_HOOK rose_emu_a##bits __tsan_atomic##bits##_exchange(volatile rose_emu_a##bits* a, rose_emu_a##bits v, int) \
+    { return __atomic_exchange_n(a, v, __ATOMIC_SEQ_CST); }                                                           \
+    ROSE_EMU_HOOK rose_emu_a##bits __tsan_atomic##bits##_fetch_add(volatile rose_emu_a##bits* a, rose_emu_a##bits v, int) \
+    { return __atomic_fetch_add(a, v, __ATOMIC_SEQ_CST); }                                                            \
+    ROSE_EMU_HOOK rose_emu_a##bits __tsan_atomic##bits##_fetch_sub(volatile rose_emu_a##bits* a, rose_emu_a##bits v, int) \
+    { return __atomic_fetch_sub(a, v, __ATOMIC_SEQ_CST); }                                                            \
+    ROSE_EMU_HOOK rose_emu_a##bits __tsan_atomic##bits##_fetch_and(volatile rose_emu_a##bits* a, rose_emu_a##bits v, int) \
+    { return __atomic_fetch_and(a, v, __ATOMIC_SEQ_CST); }                                                            \
+    ROSE_EMU_HOOK rose_emu_a##bits __tsan_atomic##bits##_fetch_or(volatile rose_emu_a##bits* a, rose_emu_a##bits v, int) \
+    { return __atomic_fetch_or(a, v, __ATOMIC_SEQ_CST); }                                                             \
+    ROSE_EMU_HOOK rose_emu_a##bits __tsan_atomic##bits##_fetch_xor(volatile rose_emu_a##bits* a, rose_emu_a##bits v, int) \
+    { return __atomic_fetch_xor(a, v, __ATOMIC_SEQ_CST); }                                                            \
+    ROSE_EMU_HOOK rose_emu_a##bits __tsan_atomic##bits##_fetch_nand(volatile rose_emu_a##bits* a, rose_emu_a##bits v, int) \
+    { return __atomic_fetch_nand(a, v, __ATOMIC_SEQ_CST); }                                                           \
+    ROSE_EMU_HOOK int __tsan_atomic##bits##_compare_exchange_strong(volatile rose_emu_a##bits* a, rose_emu_a##bits* c, \
+        rose_emu_a##bits v, int, int)                                                                                 \
+    { return __atomic_compare_exchange_n(a, c, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); }                       \
+    ROSE_EMU_HOOK int __tsan_atomic##bits##_compare_exchange_weak(volatile rose_emu_a##bits* a, rose_emu_a##bits* c,   \
+        rose_emu_a##bits v, int, int)                                                                                 \
+    { return __atomic_compare_exchange_n(a, c, v, true, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); }                        \
+    ROSE_EMU_HOOK rose_emu_a##bits __tsan_atomic##bits##_compare_exchange_val(volatile rose_emu_a##bits* a,           \
+        rose_emu_a##bits c, rose_emu_a##bits v, int, int)                                                             \
+    { __atomic_compare_exchange_n(a, &c, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST); return c; }
+ROSE_EMU_ATOMICS(8) ROSE_EMU_ATOMICS(16) ROSE_EMU_ATOMICS(32) ROSE_EMU_ATOMICS(64)
+#endif
+
 namespace rose_emu
 {
 // The order a launch's blocks run in: the i-th is i·stride + (total − 1) mod total, with a stride near
@@ -566,7 +853,7 @@ struct BlockOrder
 
 // Runs a worker's share of one launch: the blocks at positions first, first + stride, ... of
 // BlockOrder, each as described at the top. Returns 0, or 1 with the reason in `error`.
-extern "C" __attribute__((visibility("default"))) int rose_emu_launch(void (*entry)(void**), const unsigned* grid,
+extern "C" __attribute__((visibility("default"))) ROSE_EMU_QUIET int rose_emu_launch(void (*entry)(void**), const unsigned* grid,
     const unsigned* block, unsigned sharedBytes, void** params, unsigned first, unsigned stride, char* error, int errorLength)
 {
     using namespace ::rose_emu;
@@ -604,6 +891,25 @@ extern "C" __attribute__((visibility("default"))) int rose_emu_launch(void (*ent
         s.stacksMapped = need;
     }
     s.threads.assign(count, Thread{});
+    s.threadBase = s.threads.data();
+#if defined(ROSE_EMU_RACECHECK)
+    s.race.clear();
+    s.raced = false;
+    s.regions[0] = SharedRegion{(uintptr_t)s.dynamicShared, (uintptr_t)s.dynamicShared + sharedBytes, "dynamic shared memory",
+                                (ByteShadow*)calloc(sharedBytes ? sharedBytes : 1, sizeof(ByteShadow))};
+    dynamicSharedLo = s.regions[0].lo;
+    dynamicSharedHi = s.regions[0].hi;
+    struct FreeShadow
+    {
+        SharedRegion& r;
+        ~FreeShadow()
+        {
+            free(r.shadow);
+            r = SharedRegion{0, 0, "", nullptr};
+            dynamicSharedLo = dynamicSharedHi = 0;
+        }
+    } freeShadow{s.regions[0]};
+#endif
     for (int i = 0; i < count; i++)
     {
         Thread& t = s.threads[i];
@@ -619,6 +925,14 @@ extern "C" __attribute__((visibility("default"))) int rose_emu_launch(void (*ent
             const uint64_t b = order[i];
             s.blockIdx = {(unsigned)(b % grid[0]), (unsigned)(b / grid[0] % grid[1]), (unsigned)(b / ((uint64_t)grid[0] * grid[1]))};
             run_block(s);
+#if defined(ROSE_EMU_RACECHECK)
+            if (s.raced)
+            {
+                snprintf(error, errorLength, "%s", located(s.race).c_str());
+                s.current = nullptr;
+                return 1;
+            }
+#endif
         }
     }
     catch (const std::exception& e)
@@ -631,19 +945,33 @@ extern "C" __attribute__((visibility("default"))) int rose_emu_launch(void (*ent
     return 0;
 }
 
-inline void* rose_emu_dynamic_shared() { return ::rose_emu::state().dynamicShared; }
+ROSE_EMU_QUIET inline void* rose_emu_dynamic_shared() { return ::rose_emu::state().dynamicShared; }
 
 // Every `__shared__` declaration is followed by a call to this (fake_nvrtc.cpp adds it): the first
 // thread of a block to pass the declaration fills the array with 0xff bytes, since shared memory on a
 // GPU holds whatever the previous block left, never zeros.
-inline void rose_emu_poison_shared(void* p, size_t bytes)
+ROSE_EMU_QUIET inline void rose_emu_poison_shared(void* p, size_t bytes, const char* name)
 {
     ::rose_emu::State& s = ::rose_emu::state();
     uint64_t& last = s.sharedPoisoned[p];
     if (last == s.blockSerial) return;
+#if defined(ROSE_EMU_RACECHECK)
+    if (last == 0) ::rose_emu::add_region(p, bytes, name);
+#else
+    (void)name;
+#endif
     last = s.blockSerial;
     memset(p, 0xff, bytes);
 }
+
+namespace rose_emu
+{
+// The built-in variables, by value.
+ROSE_EMU_QUIET inline uint3 thread_idx() { return state().current->idx; }
+ROSE_EMU_QUIET inline uint3 block_idx() { return state().blockIdx; }
+ROSE_EMU_QUIET inline dim3 block_dim() { return state().block; }
+ROSE_EMU_QUIET inline dim3 grid_dim() { return state().grid; }
+} // namespace rose_emu
 
 // The CUDA keywords and built-in variables, last so that nothing above is rewritten by them.
 #define __global__
@@ -652,13 +980,18 @@ inline void rose_emu_poison_shared(void* p, size_t bytes)
 #define __forceinline__ inline
 #define __noinline__
 #define __launch_bounds__(...)
+#if defined(ROSE_EMU_RACECHECK)
+// A section of their own keeps the span the race check's first filter tests free of other statics.
+#define __shared__ static __attribute__((section(".rose_shared")))
+#else
 #define __shared__ static
+#endif
 #define __align__(n) __attribute__((aligned(n)))
 #define __restrict__ __restrict
-#define threadIdx (::rose_emu::state().current->idx)
-#define blockIdx (::rose_emu::state().blockIdx)
-#define blockDim (::rose_emu::state().block)
-#define gridDim (::rose_emu::state().grid)
+#define threadIdx (::rose_emu::thread_idx())
+#define blockIdx (::rose_emu::block_idx())
+#define blockDim (::rose_emu::block_dim())
+#define gridDim (::rose_emu::grid_dim())
 #define warpSize 32
 
 // One per kernel (fake_nvrtc.cpp appends them): its entry point, its parameters' sizes, and the most threads

@@ -144,6 +144,45 @@ extern "C" __global__ void divergent(float* out)
     __syncthreads();
 }
 
+// Each thread writes its slot and reads a partner's (lane ^ 1, or 32 threads on: another warp), in a
+// static or the dynamic shared array: a race unless a barrier orders the two (sync 1: __syncthreads;
+// 2: __syncwarp, which orders the lanes of one warp only).
+extern "C" __global__ void exchange(int sync, int far, int dynamic, int* out)
+{
+    __shared__ int slots[64];
+    extern __shared__ int stage[];
+    int* cells = dynamic ? stage : slots;
+    cells[threadIdx.x] = (int)threadIdx.x;
+    if (sync == 1) __syncthreads();
+    if (sync == 2) __syncwarp();
+    out[threadIdx.x] = cells[far ? (threadIdx.x + 32) % blockDim.x : threadIdx.x ^ 1];
+}
+
+// Thread 0 reads the cell thread 1 writes, after `lead` more barriers (the emulator runs threads in
+// alternating order from barrier to barrier, so one lead runs the read first and the other the write):
+// a race either way unless a barrier lies between.
+extern "C" __global__ void one_reads_one_writes(int lead, int sync, int* out)
+{
+    __shared__ int cell[32];
+    cell[threadIdx.x] = (int)threadIdx.x;
+    __syncthreads();
+    for (int i = 0; i < lead; i++) __syncthreads();
+    if (threadIdx.x == 0) out[0] = cell[1];
+    if (sync) __syncthreads();
+    if (threadIdx.x == 1) cell[1] = 5;
+}
+
+// Every thread bumps one shared counter in the same barrier interval: atomics do not race.
+extern "C" __global__ void shared_counter(unsigned* out)
+{
+    __shared__ unsigned count;
+    if (threadIdx.x == 0) count = 0;
+    __syncthreads();
+    atomicAdd(&count, 1u);
+    __syncthreads();
+    if (threadIdx.x == 0) out[0] = count;
+}
+
 extern "C" __global__ void past_the_end(const float* x, float* out, int n)
 {
     out[0] = x[n + 64];
@@ -289,6 +328,82 @@ template <class T> std::vector<T> Download(uint64_t d, size_t n)
     return host;
 }
 } // namespace
+
+// What a launch writes to stderr (the emulator's reason for a failure), and its status after a synchronization.
+std::string StderrOf(const std::function<int()>& launch, int* status)
+{
+    fflush(stderr);
+    char path[] = "/tmp/rose-emu-selftest-XXXXXX";
+    const int fd = mkstemp(path);
+    const int saved = dup(2);
+    dup2(fd, 2);
+    *status = launch();
+    if (*status == 0) *status = cuCtxSynchronize();
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    std::string text;
+    char buffer[4096];
+    lseek(fd, 0, SEEK_SET);
+    for (ssize_t n; (n = read(fd, buffer, sizeof buffer)) > 0;) text.append(buffer, n);
+    close(fd);
+    unlink(path);
+    return text;
+}
+
+// The shared-memory race check: unordered accesses of two threads fail the launch with both source
+// lines; a barrier (or __syncwarp within a warp) between them, or atomics, pass.
+void RaceChecks(void* module)
+{
+    uint64_t dout;
+    cuMemAlloc_v2(&dout, 64 * sizeof(int));
+    auto exchange = [&](int sync, int far, int dynamic, std::string* message) {
+        void* args[] = {&sync, &far, &dynamic, &dout};
+        int status;
+        *message = StderrOf([&] { return cuLaunchKernel(Kernel(module, "exchange"), 2, 1, 1, 64, 1, 1, dynamic ? 64 * sizeof(int) : 0,
+                                                        nullptr, args, nullptr); }, &status);
+        return status;
+    };
+    std::string message;
+    int status;
+    status = exchange(0, 0, 0, &message);
+    Check(status == 719, "a read of another lane's shared write with no barrier between fails the launch");
+    Check(message.find("shared-memory race") != std::string::npos && message.find("`slots`") != std::string::npos &&
+              message.find("selftest.cu:") != std::string::npos,
+          "the race names the array and the source lines: " + message);
+    status = exchange(1, 0, 0, &message);
+    Check(status == 0 && message.empty(), "__syncthreads orders them: " + message);
+    status = exchange(2, 0, 0, &message);
+    Check(status == 0 && message.empty(), "__syncwarp orders lanes of one warp: " + message);
+    status = exchange(2, 1, 0, &message);
+    Check(status == 719, "__syncwarp does not order two warps");
+    status = exchange(1, 1, 0, &message);
+    Check(status == 0 && message.empty(), "__syncthreads orders two warps: " + message);
+    status = exchange(0, 0, 1, &message);
+    Check(status == 719 && message.find("dynamic shared memory") != std::string::npos,
+          "a race in dynamic shared memory is found too: " + message);
+    status = exchange(1, 1, 1, &message);
+    Check(status == 0 && message.empty(), "and a barrier orders it: " + message);
+    auto readWrite = [&](int lead, int sync, std::string* message) {
+        void* args[] = {&lead, &sync, &dout};
+        int status;
+        *message = StderrOf([&] { return cuLaunchKernel(Kernel(module, "one_reads_one_writes"), 1, 1, 1, 32, 1, 1, 0, nullptr, args, nullptr); },
+                            &status);
+        return status;
+    };
+    std::string other;
+    const bool both = readWrite(0, 0, &message) == 719 && readWrite(1, 0, &other) == 719;
+    Check(both && (message + other).find(" writes ") != std::string::npos && (message + other).find(" reads ") != std::string::npos,
+          "a read and a write of one cell race whichever runs first: " + message + " / " + other);
+    status = readWrite(0, 1, &message);
+    Check(status == 0 && message.empty(), "a barrier between the read and the write orders them: " + message);
+    status = readWrite(1, 1, &message);
+    Check(status == 0 && message.empty(), "whichever runs first: " + message);
+    void* args[] = {&dout};
+    message = StderrOf([&] { return cuLaunchKernel(Kernel(module, "shared_counter"), 1, 1, 1, 96, 1, 1, 0, nullptr, args, nullptr); }, &status);
+    Check(status == 0 && message.empty() && Download<unsigned>(dout, 1)[0] == 96, "atomics on one shared word do not race: " + message);
+    cuMemFree_v2(dout);
+}
 
 int main()
 {
@@ -459,6 +574,9 @@ int main()
               cuLaunchKernel(Kernel(module, "past_shared"), 1, 1, 1, 32, 1, 1, n * sizeof(float), nullptr, args, nullptr);
           }),
           "a read past the dynamic shared memory faults");
+
+    const char* racecheck = getenv("ROSE_EMU_RACECHECK");
+    if (!(racecheck && strcmp(racecheck, "0") == 0)) RaceChecks(module);
 
     const char* mode = getenv("ROSE_EMU_STREAMS");
     if (!(mode && strcmp(mode, "eager") == 0)) StreamChecks();

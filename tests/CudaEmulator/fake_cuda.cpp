@@ -237,6 +237,9 @@ bool Pinned(const void* p, size_t bytes)
 // in a blocking stream waits for earlier work in it; non-blocking streams wait for nothing implicit.
 
 std::recursive_mutex streamLock;
+
+std::mutex lastLaunchErrorLock;
+std::string lastLaunchError;   // rose_emu_last_launch_error
 Stream legacy{false, {}};
 std::set<Stream*> streams;      // created and not destroyed; destroyed ones are kept (queued work may name them)
 uint64_t nextSerial = 1;
@@ -578,7 +581,7 @@ int cuLaunchKernel(void* function, unsigned gx, unsigned gy, unsigned gz, unsign
         const uint64_t blocks = (uint64_t)grid[0] * grid[1] * grid[2];
         uint64_t shares = std::min<uint64_t>({(uint64_t)f->entries.size(), (uint64_t)Workers(), blocks});
         if (blocks * block[0] * block[1] * block[2] < 1024) shares = 1;
-        std::vector<std::array<char, 512>> errors(shares);
+        std::vector<std::array<char, 1024>> errors(shares);
         std::vector<int> failed(shares, 0);
         rose_emu_threads::RunOnThreads((int)shares, [&](int w) {
             errors[w][0] = 0;
@@ -588,8 +591,14 @@ int cuLaunchKernel(void* function, unsigned gx, unsigned gy, unsigned gz, unsign
         for (uint64_t w = 0; w < shares; w++)
         {
             if (!failed[w]) continue;
-            fprintf(stderr, "rose emulator: kernel %s grid (%u,%u,%u) block (%u,%u,%u): %s\n", f->name.c_str(), grid[0], grid[1], grid[2],
+            char text[1200];
+            snprintf(text, sizeof text, "kernel %s grid (%u,%u,%u) block (%u,%u,%u): %s", f->name.c_str(), grid[0], grid[1], grid[2],
                 block[0], block[1], block[2], errors[w].data());
+            fprintf(stderr, "rose emulator: %s\n", text);
+            {
+                std::lock_guard<std::mutex> guard(lastLaunchErrorLock);
+                lastLaunchError = text;
+            }
             return (int)LaunchFailed;
         }
         return (int)Success;
@@ -620,6 +629,15 @@ __attribute__((visibility("default"))) long long rose_emu_census(char* buffer, l
 }
 
 __attribute__((visibility("default"))) void rose_emu_census_reset() { census.Reset(); }
+
+// The reason the last failed launch gave (as printed to stderr), for tests that expect one: copies at
+// most `size` bytes and returns the whole length.
+__attribute__((visibility("default"))) long long rose_emu_last_launch_error(char* buffer, long long size)
+{
+    std::lock_guard<std::mutex> guard(lastLaunchErrorLock);
+    if (buffer && size > 0) memcpy(buffer, lastLaunchError.data(), std::min<size_t>(lastLaunchError.size(), (size_t)size));
+    return (long long)lastLaunchError.size();
+}
 
 // For the emulated cuBLAS and cuSOLVER (not a CUDA function): queues `run(context)` on `stream` like
 // any other work there; a nonzero return counts as a failed launch.

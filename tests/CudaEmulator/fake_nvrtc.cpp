@@ -70,7 +70,7 @@ std::string Translate(const std::string& source)
     static const std::regex dynamicShared(R"(extern\s+__shared__\s+(?:__align__\s*\(\s*\d+\s*\)\s+)?([A-Za-z_][\w\s]*?)\s+(\w+)\s*\[\s*\]\s*;)");
     std::string text = std::regex_replace(source, dynamicShared, "$1* $2 = ($1*)rose_emu_dynamic_shared();");
     static const std::regex staticShared(R"(__shared__\s+([^;{}()]*?(?:__align__\s*\(\s*\d+\s*\)[^;{}()]*?)?)\s+(\w+)\s*((?:\[[^;\]]*\])*)\s*;)");
-    text = std::regex_replace(text, staticShared, "__shared__ $1 $2$3; rose_emu_poison_shared((void*)&$2, sizeof($2));");
+    text = std::regex_replace(text, staticShared, "__shared__ $1 $2$3; rose_emu_poison_shared((void*)&$2, sizeof($2), \"$2\");");
     static const std::regex kernel(R"(extern\s+"C"\s+__global__\s+void\s+(?:__launch_bounds__\s*\(\s*(\w+)[^)]*\)\s*)?(\w+)\s*\()");
     std::string entries = "\n// entry points added by the emulator's NVRTC\n";
     for (auto it = std::sregex_iterator(source.begin(), source.end(), kernel); it != std::sregex_iterator(); ++it)
@@ -84,7 +84,12 @@ int Compile(Program& p, const std::vector<std::string>& options)
     const std::string cxx = compiler && *compiler ? compiler : "g++";
     // -fno-gnu-unique: g++ would otherwise make the statics of inline functions (the block scheduler's
     // state, `__shared__` arrays) process-wide unique symbols, one object for every module loaded.
-    const std::string flags = "-std=c++17 -O2 -fPIC -shared -fno-gnu-unique -ffp-contract=off -fno-strict-aliasing -w -DROSE_CPU_EMULATOR";
+    std::string flags = "-std=c++17 -O2 -fPIC -fno-gnu-unique -ffp-contract=off -fno-strict-aliasing -w -DROSE_CPU_EMULATOR";
+    // The shared-memory race check (emu_kernel_prelude.h): g++'s ThreadSanitizer instrumentation
+    // calling the prelude's hooks, and a line table so a race names its source lines.
+    const char* racecheck = getenv("ROSE_EMU_RACECHECK");
+    if (!racecheck || strcmp(racecheck, "0") != 0)
+        flags += " -DROSE_EMU_RACECHECK -fsanitize=thread --param tsan-instrument-func-entry-exit=0 -g1";
     std::string keyText = std::string(kPrelude) + '\0' + cxx + '\0' + flags + '\0' + p.name + '\0' + p.source;
     for (auto& [name, text] : p.headers) keyText += '\0' + name + '\0' + text;
     char key[32];
@@ -113,8 +118,12 @@ int Compile(Program& p, const std::vector<std::string>& options)
             return 1;
         }
         const std::string out = dir + "/module.so";
-        const std::string command = cxx + " " + flags + " -include " + Quote(dir + "/rose_emu_prelude.h") + " -I " + Quote(dir) +
-                                    " -x c++ " + Quote(file) + " -o " + Quote(out) + " 2>&1";
+        // Compiled, then linked on its own: -fsanitize=thread at the link would bring in ThreadSanitizer's
+        // runtime, and the hooks it would call are the prelude's.
+        const std::string command = cxx + " " + flags + " -DROSE_EMU_IMAGE=" + Quote("\"" + built + "\"") + " -include " +
+                                    Quote(dir + "/rose_emu_prelude.h") + " -I " + Quote(dir) + " -x c++ -c " + Quote(file) +
+                                    " -o " + Quote(out + ".o") + " 2>&1 && " + cxx + " -shared -o " + Quote(out) + " " +
+                                    Quote(out + ".o") + " 2>&1";
         std::string output;
         if (FILE* pipe = popen(command.c_str(), "r"))
         {

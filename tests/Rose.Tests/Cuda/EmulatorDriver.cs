@@ -23,6 +23,16 @@ internal static unsafe class EmulatorDriver
     /// <summary>The driver census since the last reset: what → (calls, bytes or blocks).</summary>
     public static Dictionary<string, (long Calls, long Amount)> Census() => ReadCensus(Export("rose_emu_census"));
 
+    /// <summary>The reason the emulator gave for the last launch that failed (empty before any did).</summary>
+    public static string LastLaunchError()
+    {
+        var read = (delegate* unmanaged<byte*, long, long>)Export("rose_emu_last_launch_error");
+        var bytes = new byte[read(null, 0)];
+        fixed (byte* p = bytes)
+            read(p, bytes.Length);
+        return System.Text.Encoding.UTF8.GetString(bytes);
+    }
+
     public static void ResetGemmCensus() => ((delegate* unmanaged<void>)Export("rose_emu_blas_census_reset", "cublas"))();
 
     /// <summary>The cuBLAS census since the last reset: "function k=depth" → (calls, flops).</summary>

@@ -1,0 +1,122 @@
+using NUnit.Framework;
+using Rose.Cuda;
+using Rose.Native;
+using Rose.Tests.Native;
+
+namespace Rose.Tests.Cuda;
+
+/// <summary>The CPU emulator's shared-memory race check against our own kernels: a barrier taken out of
+/// the kernel text makes the launch fail with both source lines; the text as it is passes (every other GPU
+/// test runs with the check on too). Only the emulator checks: on a GPU, compute-sanitizer's racecheck is
+/// the tool.</summary>
+[TestFixture, Category("Gpu"), NonParallelizable]
+public sealed class EmulatorRaceCheckTests
+{
+    private static CudaContext RequireEmulator()
+    {
+        var context = GpuTestEnvironment.RequireGpu();
+        GpuTestEnvironment.RequireNvrtc();
+        if (!GpuTestEnvironment.OnEmulator)
+            Assert.Ignore("the shared-memory race check is the CPU emulator's; on a GPU, run compute-sanitizer --tool racecheck");
+        if (Environment.GetEnvironmentVariable("ROSE_EMU_RACECHECK") == "0")
+            Assert.Ignore("ROSE_EMU_RACECHECK=0 builds the emulator's kernels without the race check");
+        return context;
+    }
+
+    /// <summary>The text with the <paramref name="occurrence"/>-th (from 1) <paramref name="statement"/> removed.</summary>
+    private static string Without(string text, string statement, int occurrence)
+    {
+        int at = -1;
+        for (int i = 0; i < occurrence; i++)
+        {
+            at = text.IndexOf(statement, at + 1, StringComparison.Ordinal);
+            Assert.That(at, Is.GreaterThanOrEqualTo(0), $"the kernel text has {i} of {statement}, not {occurrence}");
+        }
+
+        return string.Concat(text.AsSpan(0, at), text.AsSpan(at + statement.Length));
+    }
+
+    /// <summary>Runs <paramref name="launch"/> and synchronizes; the emulator's reason when it fails, else null.</summary>
+    private static string? RaceOf(CudaContext context, Action launch)
+    {
+        try
+        {
+            launch();
+            context.Synchronize();
+            return null;
+        }
+        catch (Exception e) when (e is CudaException or RoseException)
+        {
+            return EmulatorDriver.LastLaunchError();
+        }
+    }
+
+    [Test]
+    public void BlockSumWithoutItsBarrierBetweenWriteAndReadRaces()
+    {
+        var context = RequireEmulator();
+        const int rows = 3, dim = 200;
+        var random = new Random(5);
+        var x = Enumerable.Range(0, rows * dim).Select(_ => (float)random.NextDouble() - 0.5f).ToArray();
+        var w = Enumerable.Range(0, dim).Select(_ => 1f).ToArray();
+        using var dx = DeviceBuffer<float>.FromHost(context, x);
+        using var dw = DeviceBuffer<float>.FromHost(context, w);
+        using var output = context.Allocate<float>(rows * dim);
+
+        string? RmsNorm(IReadOnlyList<KeyValuePair<string, string>> headers)
+        {
+            using var module = context.LoadModule(new KernelCompiler(cache: null, headers).Compile("rmsnorm.cu", context).Image);
+            var kernel = module.GetKernel("rose_rmsnorm_f32");
+            return RaceOf(context, () => kernel.Launch(rows, 128, 0, null, output, dx, dw, rows, dim, 1e-5f));
+        }
+
+        var headers = KernelSources.Headers.ToList();
+        int common = headers.FindIndex(h => h.Key == "rose_common.cuh");
+        string blockSum = headers[common].Value;
+        int start = blockSum.IndexOf("float rose_block_sum(", StringComparison.Ordinal);
+        Assert.That(start, Is.GreaterThan(0), "rose_common.cuh defines rose_block_sum");
+        // The second barrier of rose_block_sum: between lane 0 of each warp writing its partial sum and warp 0's lanes reading them.
+        int second = blockSum.IndexOf("__syncthreads();", blockSum.IndexOf("__syncthreads();", start, StringComparison.Ordinal) + 1,
+            StringComparison.Ordinal);
+        headers[common] = new(headers[common].Key, blockSum.Remove(second, "__syncthreads();".Length));
+
+        Assert.That(RmsNorm(KernelSources.Headers), Is.Null, "rmsnorm.cu as it is");
+        string? race = RmsNorm(headers);
+        Assert.That(race, Does.Contain("shared-memory race").And.Contain("`scratch`").And.Contain("rose_common.cuh:"), race);
+        TestContext.Out.WriteLine(race);
+    }
+
+    [Test]
+    public void ObsSweepWithoutTheWarpBarrierAfterLoadingItsRowRaces()
+    {
+        var context = RequireEmulator();
+        const int rows = 5, width = 40, warps = 2;
+        var random = new Random(9);
+        var w = Enumerable.Range(0, rows * width).Select(_ => (float)random.NextDouble() - 0.5f).ToArray();
+        // An upper factor with a unit diagonal and small terms above it.
+        var u = new float[width * width];
+        for (int i = 0; i < width; i++)
+        for (int j = i; j < width; j++)
+            u[i * width + j] = i == j ? 1f : 0.01f * (float)(random.NextDouble() - 0.5);
+        using var du = DeviceBuffer<float>.FromHost(context, u);
+        using var threshold = DeviceBuffer<float>.FromHost(context, [0.01f]);
+        using var error = context.Allocate<float>(rows * width);
+        using var loss = DeviceBuffer<float>.FromHost(context, new float[rows]);
+        int shared = width * (width + 1) / 2 * sizeof(float) + warps * width * (sizeof(float) + 1);
+
+        string? Sweep(string source)
+        {
+            using var dw = DeviceBuffer<float>.FromHost(context, w);
+            using var module = context.LoadModule(new KernelCompiler(cache: null).CompileSource(source, "obs.cu", KernelCompiler.ArchitectureFor(context)).Image);
+            var kernel = module.GetKernel("rose_obs_sweep");
+            return RaceOf(context, () => kernel.Launch(1, warps * 32, shared, null,
+                dw, width, rows, du, width, 0, width, 0, 0, threshold, error, width, loss, 1));
+        }
+
+        string obs = KernelSources.Get("obs.cu");
+        Assert.That(Sweep(obs), Is.Null, "obs.cu as it is");
+        string? race = Sweep(Without(obs, "__syncwarp();", 1));
+        Assert.That(race, Does.Contain("shared-memory race").And.Contain("dynamic shared memory").And.Contain("obs.cu:"), race);
+        TestContext.Out.WriteLine(race);
+    }
+}
