@@ -8,14 +8,14 @@ out="${1:-$here/bin}"
 mkdir -p "$out"
 cxx="${ROSE_EMU_CXX:-g++}"
 
-# Rebuilt only when a source changed; then the kernel caches under $out/cache go too, since Rose's
+# Rebuilt only when a source changed; then the kernel caches under $out/cache* go too, since Rose's
 # own cache would otherwise hand the new libraries images built with the old prelude.
 stamp="$( (cat "$here"/*.h "$here"/*.cpp "$here"/*.sh; "$cxx" --version) | sha256sum | cut -c1-64)"
 if [ -f "$out/stamp" ] && [ "$(cat "$out/stamp")" = "$stamp" ] && [ -f "$out/libcuda.so.1" ]; then
   echo "CUDA emulator in $out is up to date"
   exit 0
 fi
-rm -rf "$out/cache" "$out/stamp"
+rm -rf "$out"/cache* "$out/stamp"
 flags=(-std=c++17 -O2 -fPIC -shared -Wall -Werror -ffp-contract=off)
 
 # The prelude travels inside libnvrtc as a string, so the built folder is self-contained.
