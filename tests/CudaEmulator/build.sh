@@ -35,5 +35,9 @@ ROSE_EMU_CACHE="$out/cache" "$out/emu_selftest"
 ROSE_EMU_CXX="$cxx -DROSE_EMU_UCONTEXT" ROSE_EMU_CACHE="$out/cache" "$out/emu_selftest" > "$out/selftest-ucontext.log" 2>&1 ||
   { cat "$out/selftest-ucontext.log"; echo "emu_selftest failed with swapcontext fibers" >&2; exit 1; }
 echo "emu_selftest: all checks passed with swapcontext fibers too"
+# And with kernels built without the race check (ROSE_EMU_RACECHECK=0), as bench/gpu/rehearse.sh builds them.
+ROSE_EMU_RACECHECK=0 ROSE_EMU_CACHE="$out/cache" "$out/emu_selftest" > "$out/selftest-norace.log" 2>&1 ||
+  { cat "$out/selftest-norace.log"; echo "emu_selftest failed without the race check" >&2; exit 1; }
+echo "emu_selftest: all checks passed without the race check too"
 echo "$stamp" > "$out/stamp"
 echo "CUDA emulator built in $out"

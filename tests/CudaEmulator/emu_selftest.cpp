@@ -1,9 +1,9 @@
 // Self-test of the emulator's own machinery, through the same entry points Rose uses (NVRTC, then
 // the driver): block barriers and shuffles, dynamic shared memory, static shared memory poisoned in
 // every block, __activemask with a partial warp, a divergent warp collective reported as a failed
-// launch, an access past an allocation stopping the process, and streams as queues that run only when
-// the host must see their work (unless ROSE_EMU_STREAMS=eager). Exits nonzero on any failure. Run by
-// build.sh after building the libraries.
+// launch, an access past an allocation stopping the process, streams as queues that run only when
+// the host must see their work (unless ROSE_EMU_STREAMS=eager), and the shared-memory race check (unless
+// ROSE_EMU_RACECHECK=0). Exits nonzero on any failure. Run by build.sh after building the libraries.
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -4,8 +4,9 @@
 // source text are the ones C++ cannot express: `extern __shared__ T name[];` becomes a pointer to
 // the launch's dynamic shared memory, each static `__shared__` declaration is followed by a call that
 // fills it with garbage at the start of every block, and one entry point per `extern "C" __global__`
-// kernel is appended so a launch can pass cuLaunchKernel's void** parameters. Built images are cached on disk
-// by a hash of everything that goes into them.
+// kernel is appended so a launch can pass cuLaunchKernel's void** parameters. Unless ROSE_EMU_RACECHECK=0, the
+// kernel is built with g++'s ThreadSanitizer instrumentation and a line table for the prelude's shared-memory
+// race check. Built images are cached on disk by a hash of everything that goes into them.
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
