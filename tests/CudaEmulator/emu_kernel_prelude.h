@@ -131,6 +131,16 @@ struct SharedRegion
     const char* name;
     ByteShadow* shadow;   // one per byte, calloc'd: zeros are "no access"
 };
+// The first race of a launch: found during a block, described (with source lines) after it.
+struct Race
+{
+    bool found;
+    uint3 block, thread, other;
+    bool wrote, otherWrote;
+    const char* array;
+    uintptr_t byte;
+    uint32_t pc, otherPc;
+};
 #endif
 
 struct LaunchError : std::runtime_error
@@ -162,8 +172,7 @@ struct State
     SharedRegion regions[64];       // [0]: the launch's dynamic shared memory; then static arrays
     int regionCount = 1;
     bool checking = false;          // inside the check itself: its own accesses are not the kernel's
-    std::string race;               // the first race of this launch, once found
-    bool raced = false;             // race is not empty (asked on every access: no call)
+    Race race{};                    // the first race of this launch
 
     ~State()
     {
@@ -657,16 +666,8 @@ ROSE_EMU_UNCHECKED_INLINE inline bool same(const Access& a, const Access& b)
 ROSE_EMU_UNCHECKED inline void report(State& s, const SharedRegion& r, uintptr_t byte, bool write, const Access& other,
     bool otherWrote, uint32_t pc)
 {
-    auto idx = [&](uint32_t t) {
-        const uint3 i = s.threadBase[t - 1].idx;
-        return "(" + std::to_string(i.x) + "," + std::to_string(i.y) + "," + std::to_string(i.z) + ")";
-    };
-    s.raced = true;
-    s.race = "shared-memory race in block (" + std::to_string(s.blockIdx.x) + "," + std::to_string(s.blockIdx.y) + "," +
-             std::to_string(s.blockIdx.z) + "): thread " + idx(s.current->linear + 1) + (write ? " writes" : " reads") +
-             " byte " + std::to_string(byte - r.lo) + " of `" + r.name + "` @" + std::to_string(pc) + " that thread " +
-             idx(other.thread) + (otherWrote ? " wrote" : " read") + " @" + std::to_string(other.pc) +
-             " with no __syncthreads (or __syncwarp of both lanes) between";
+    s.race = Race{true, s.blockIdx, s.current->idx, s.threadBase[other.thread - 1].idx, write, otherWrote, r.name, byte - r.lo,
+                  pc, other.pc};
 }
 
 // The span of the static `__shared__` arrays and the launch's dynamic shared memory: most accesses
@@ -686,7 +687,7 @@ ROSE_EMU_UNCHECKED inline void check_shared(const void* p, size_t n, bool write,
 {
     if (!constructed) return;
     State& s = *constructed;
-    if (s.checking || !s.current || s.raced) return;
+    if (s.checking || !s.current || s.race.found) return;
     s.checking = true;
     const uintptr_t a = (uintptr_t)p;
     const uint32_t me = (uint32_t)s.current->linear + 1;
@@ -696,7 +697,7 @@ ROSE_EMU_UNCHECKED inline void check_shared(const void* p, size_t n, bool write,
     }();
     const uint32_t offset = (uint32_t)((uintptr_t)pc - base);
     const Access now{me, s.current->syncs, (uint32_t)s.phase, offset};
-    for (int k = 0; k < s.regionCount && !s.raced; k++)
+    for (int k = 0; k < s.regionCount && !s.race.found; k++)
     {
         const SharedRegion& r = s.regions[k];
         if (a >= r.hi || a + n <= r.lo) continue;
@@ -760,21 +761,14 @@ inline std::string source_line(uint32_t pc)
     return found;
 }
 
-// The report with each "@<address>" replaced by its source line.
-inline std::string located(const std::string& text)
+// The race as the launch's error: both threads, the array and byte, and both source lines.
+inline std::string describe_race(const Race& r)
 {
-    std::string out;
-    for (size_t i = 0; i < text.size();)
-    {
-        const size_t at = text.find('@', i);
-        if (at == std::string::npos) { out += text.substr(i); break; }
-        out += text.substr(i, at - i) + "at ";
-        size_t end = at + 1;
-        while (end < text.size() && text[end] >= '0' && text[end] <= '9') end++;
-        out += source_line((uint32_t)strtoul(text.substr(at + 1, end - at - 1).c_str(), nullptr, 10));
-        i = end;
-    }
-    return out;
+    auto xyz = [](uint3 i) { return "(" + std::to_string(i.x) + "," + std::to_string(i.y) + "," + std::to_string(i.z) + ")"; };
+    return "shared-memory race in block " + xyz(r.block) + ": thread " + xyz(r.thread) + (r.wrote ? " writes" : " reads") + " byte " +
+           std::to_string(r.byte) + " of `" + r.array + "` at " + source_line(r.pc) + " that thread " + xyz(r.other) +
+           (r.otherWrote ? " wrote" : " read") + " at " + source_line(r.otherPc) +
+           " with no __syncthreads (or __syncwarp of both lanes) between";
 }
 } // namespace rose_emu
 
@@ -893,8 +887,7 @@ extern "C" __attribute__((visibility("default"))) ROSE_EMU_QUIET int rose_emu_la
     s.threads.assign(count, Thread{});
     s.threadBase = s.threads.data();
 #if defined(ROSE_EMU_RACECHECK)
-    s.race.clear();
-    s.raced = false;
+    s.race = Race{};
     s.regions[0] = SharedRegion{(uintptr_t)s.dynamicShared, (uintptr_t)s.dynamicShared + sharedBytes, "dynamic shared memory",
                                 (ByteShadow*)calloc(sharedBytes ? sharedBytes : 1, sizeof(ByteShadow))};
     dynamicSharedLo = s.regions[0].lo;
@@ -926,9 +919,9 @@ extern "C" __attribute__((visibility("default"))) ROSE_EMU_QUIET int rose_emu_la
             s.blockIdx = {(unsigned)(b % grid[0]), (unsigned)(b / grid[0] % grid[1]), (unsigned)(b / ((uint64_t)grid[0] * grid[1]))};
             run_block(s);
 #if defined(ROSE_EMU_RACECHECK)
-            if (s.raced)
+            if (s.race.found)
             {
-                snprintf(error, errorLength, "%s", located(s.race).c_str());
+                snprintf(error, errorLength, "%s", describe_race(s.race).c_str());
                 s.current = nullptr;
                 return 1;
             }
