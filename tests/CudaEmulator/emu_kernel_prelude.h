@@ -114,23 +114,44 @@ struct Thread
 };
 
 #if defined(ROSE_EMU_RACECHECK)
-// One access to a byte of shared memory, for the race check: the thread (linear id + 1; 0 for none),
-// its __syncwarp count then, the barrier interval it happened in (its low 32 bits), and where (the
-// code's offset in the module). 16 bytes, since every byte of shared memory has three.
+// One access to shared memory, for the race check: the thread (linear id + 1; 0 for none), its
+// __syncwarp count then, the barrier interval it happened in (its low 32 bits), and where (the code's
+// offset in the module).
 struct Access
 {
     uint32_t thread, syncs, phase, pc;
 };
-struct ByteShadow
+// What the check keeps of a cell (a byte, or a word whose bytes agree): its last write and last two readers.
+struct Shadow
 {
     Access write, read, otherRead;
 };
+// The check's records for one shared array. A 4-byte word keeps one record while the accesses to it
+// cover it whole (a float, an int: nearly all of them), a quarter of the memory and cache lines of a
+// record per byte; a narrower or misaligned access splits it into one per byte, with the same
+// records, and a whole-word write, which leaves its bytes' records alike, joins them again.
 struct SharedRegion
 {
     uintptr_t lo, hi;
     const char* name;
-    ByteShadow* shadow;   // one per byte, calloc'd: zeros are "no access"
+    uintptr_t base;          // lo rounded down to a word
+    Shadow* words;           // one per word from base, calloc'd: zeros are "no access"
+    Shadow* bytes;           // one per byte from base, allocated at the first split
+    unsigned char* split;    // per word: its bytes keep records of their own
 };
+ROSE_EMU_QUIET inline SharedRegion make_region(uintptr_t lo, uintptr_t hi, const char* name)
+{
+    const uintptr_t base = lo & ~(uintptr_t)3;
+    const size_t words = (hi - base + 3) / 4 + 1;
+    return SharedRegion{lo, hi, name, base, (Shadow*)calloc(words, sizeof(Shadow)), nullptr, (unsigned char*)calloc(words, 1)};
+}
+ROSE_EMU_QUIET inline void release_region(SharedRegion& r)
+{
+    free(r.words);
+    free(r.bytes);
+    free(r.split);
+    r = SharedRegion{0, 0, "", 0, nullptr, nullptr, nullptr};
+}
 // The first race of a launch: found during a block, described (with source lines) after it.
 struct Race
 {
@@ -176,7 +197,7 @@ struct State
 
     ~State()
     {
-        for (int k = 1; k < regionCount; k++) free(regions[k].shadow);
+        for (int k = 1; k < regionCount; k++) release_region(regions[k]);
     }
 #endif
 };
@@ -649,11 +670,12 @@ namespace rose_emu
 #define ROSE_EMU_UNCHECKED __attribute__((no_sanitize_thread, noinline))
 #define ROSE_EMU_UNCHECKED_INLINE __attribute__((no_sanitize_thread, always_inline))
 
-ROSE_EMU_UNCHECKED_INLINE inline bool ordered(const State& s, const Access& a, uint32_t me)
+// Whether an earlier access `a` is ordered before one by thread `me` (linear id + 1) in barrier interval `phase`.
+ROSE_EMU_UNCHECKED_INLINE inline bool ordered(const Thread* threads, uint32_t phase, const Access& a, uint32_t me)
 {
-    if (a.thread == 0 || a.phase != (uint32_t)s.phase || a.thread == me) return true;
+    if (a.phase != phase || a.thread == 0 || a.thread == me) return true;
     if ((a.thread - 1) >> 5 != (me - 1) >> 5) return false;
-    const Thread& other = s.threadBase[a.thread - 1];
+    const Thread& other = threads[a.thread - 1];
     return other.syncs != a.syncs && (other.syncMask >> ((me - 1) & 31) & 1u);
 }
 
@@ -683,6 +705,36 @@ ROSE_EMU_UNCHECKED_INLINE inline void check(const void* p, size_t n, bool write,
         check_shared(p, n, write, pc);
 }
 
+// One access `now` against a cell's records, which it then joins; false (and the race reported) when
+// it races with one of them.
+ROSE_EMU_UNCHECKED_INLINE inline bool check_cell(State& s, const SharedRegion& r, Shadow& sh, uintptr_t byte, bool write,
+    const Access& now)
+{
+    const Thread* threads = s.threadBase;
+    if (!ordered(threads, now.phase, sh.write, now.thread)) { report(s, r, byte, write, sh.write, true, now.pc); return false; }
+    if (write)
+    {
+        if (!ordered(threads, now.phase, sh.read, now.thread)) { report(s, r, byte, true, sh.read, false, now.pc); return false; }
+        if (!ordered(threads, now.phase, sh.otherRead, now.thread)) { report(s, r, byte, true, sh.otherRead, false, now.pc); return false; }
+        sh.write = now;
+        sh.read = sh.otherRead = Access{0, 0, 0, 0};
+    }
+    else if (same(sh.read, now) || same(sh.otherRead, now))
+        ;   // this thread's read in this interval is on record already
+    else if (sh.read.thread == 0 || sh.read.phase != now.phase || sh.read.thread == now.thread)
+        sh.read = now;
+    else
+        sh.otherRead = now;
+    return true;
+}
+
+ROSE_EMU_UNCHECKED inline void split_word(SharedRegion& r, size_t word)
+{
+    if (!r.bytes) r.bytes = (Shadow*)calloc(((r.hi - r.base + 3) / 4 + 1) * 4, sizeof(Shadow));
+    for (int k = 0; k < 4; k++) r.bytes[word * 4 + k] = r.words[word];
+    r.split[word] = 1;
+}
+
 ROSE_EMU_UNCHECKED inline void check_shared(const void* p, size_t n, bool write, void* pc)
 {
     if (!constructed) return;
@@ -690,36 +742,38 @@ ROSE_EMU_UNCHECKED inline void check_shared(const void* p, size_t n, bool write,
     if (s.checking || !s.current || s.race.found) return;
     s.checking = true;
     const uintptr_t a = (uintptr_t)p;
-    const uint32_t me = (uint32_t)s.current->linear + 1;
     static const uintptr_t base = [] {
         Dl_info info;
         return dladdr((void*)&check_shared, &info) ? (uintptr_t)info.dli_fbase : 0;
     }();
-    const uint32_t offset = (uint32_t)((uintptr_t)pc - base);
-    const Access now{me, s.current->syncs, (uint32_t)s.phase, offset};
-    for (int k = 0; k < s.regionCount && !s.race.found; k++)
+    const Access now{(uint32_t)s.current->linear + 1, s.current->syncs, (uint32_t)s.phase, (uint32_t)((uintptr_t)pc - base)};
+    for (int k = 0; k < s.regionCount; k++)
     {
-        const SharedRegion& r = s.regions[k];
+        SharedRegion& r = s.regions[k];
         if (a >= r.hi || a + n <= r.lo) continue;
-        const uintptr_t end = a + n < r.hi ? a + n : r.hi;
-        for (uintptr_t b = a > r.lo ? a : r.lo; b < end; b++)
+        const uintptr_t from = a > r.lo ? a : r.lo, end = a + n < r.hi ? a + n : r.hi;
+        bool clean = true;
+        for (uintptr_t at = from; at < end && clean;)
         {
-            ByteShadow& sh = r.shadow[b - r.lo];
-            if (!ordered(s, sh.write, me)) { report(s, r, b, write, sh.write, true, offset); break; }
-            if (write)
-            {
-                if (!ordered(s, sh.read, me)) { report(s, r, b, true, sh.read, false, offset); break; }
-                if (!ordered(s, sh.otherRead, me)) { report(s, r, b, true, sh.otherRead, false, offset); break; }
-                sh.write = now;
-                sh.read = sh.otherRead = Access{0, 0, 0, 0};
-            }
-            else if (same(sh.read, now) || same(sh.otherRead, now))
-                continue;   // this thread's read in this interval is on record already
-            else if (sh.read.thread == 0 || sh.read.phase != now.phase || sh.read.thread == me)
-                sh.read = now;
+            const size_t word = (at - r.base) / 4;
+            const uintptr_t wordStart = r.base + word * 4, wordEnd = wordStart + 4;
+            const uintptr_t stop = end < wordEnd ? end : wordEnd;
+            const bool whole = at == wordStart && stop == wordEnd;
+            if (whole && !r.split[word])
+                clean = check_cell(s, r, r.words[word], at, write, now);
             else
-                sh.otherRead = now;
+            {
+                if (!r.split[word]) split_word(r, word);
+                for (uintptr_t b = at; b < stop && clean; b++) clean = check_cell(s, r, r.bytes[b - r.base], b, write, now);
+                if (clean && whole && write)
+                {
+                    r.words[word] = r.bytes[word * 4];
+                    r.split[word] = 0;
+                }
+            }
+            at = stop;
         }
+        if (!clean) break;
     }
     s.checking = false;
 }
@@ -728,7 +782,7 @@ ROSE_EMU_UNCHECKED inline void add_region(void* p, size_t bytes, const char* nam
 {
     State& s = state();
     if (s.regionCount == (int)(sizeof s.regions / sizeof *s.regions)) return;
-    s.regions[s.regionCount++] = SharedRegion{(uintptr_t)p, (uintptr_t)p + bytes, name, (ByteShadow*)calloc(bytes, sizeof(ByteShadow))};
+    s.regions[s.regionCount++] = make_region((uintptr_t)p, (uintptr_t)p + bytes, name);
     if ((uintptr_t)p < staticSharedLo) staticSharedLo = (uintptr_t)p;
     if ((uintptr_t)p + bytes > staticSharedHi) staticSharedHi = (uintptr_t)p + bytes;
 }
@@ -888,8 +942,7 @@ extern "C" __attribute__((visibility("default"))) ROSE_EMU_QUIET int rose_emu_la
     s.threadBase = s.threads.data();
 #if defined(ROSE_EMU_RACECHECK)
     s.race = Race{};
-    s.regions[0] = SharedRegion{(uintptr_t)s.dynamicShared, (uintptr_t)s.dynamicShared + sharedBytes, "dynamic shared memory",
-                                (ByteShadow*)calloc(sharedBytes ? sharedBytes : 1, sizeof(ByteShadow))};
+    s.regions[0] = make_region((uintptr_t)s.dynamicShared, (uintptr_t)s.dynamicShared + sharedBytes, "dynamic shared memory");
     dynamicSharedLo = s.regions[0].lo;
     dynamicSharedHi = s.regions[0].hi;
     struct FreeShadow
@@ -897,8 +950,7 @@ extern "C" __attribute__((visibility("default"))) ROSE_EMU_QUIET int rose_emu_la
         SharedRegion& r;
         ~FreeShadow()
         {
-            free(r.shadow);
-            r = SharedRegion{0, 0, "", nullptr};
+            release_region(r);
             dynamicSharedLo = dynamicSharedHi = 0;
         }
     } freeShadow{s.regions[0]};

@@ -172,6 +172,25 @@ extern "C" __global__ void one_reads_one_writes(int lead, int sync, int* out)
     if (threadIdx.x == 1) cell[1] = 5;
 }
 
+// Bytes and whole words of one shared array: 32 threads write a byte each (four to a word) and read one
+// back (mode 1: the whole word holding it), then threads 0-7 write a word each, whole, and all read their
+// byte again. Without barriers (sync 0), mode 1 races where a word read takes in three other threads'
+// bytes, and mode 2 where a byte is read with no barrier after another thread wrote its word.
+extern "C" __global__ void bytes_and_words(int mode, int sync, int* out)
+{
+    __shared__ unsigned words[8];
+    unsigned char* bytes = (unsigned char*)words;
+    const unsigned t = threadIdx.x;
+    bytes[t] = (unsigned char)t;
+    if (sync) __syncthreads();
+    unsigned seen = mode == 1 ? words[t / 4] : bytes[t];
+    __syncthreads();
+    if (t < 8) words[t] = 0x01010101u * t;
+    if (sync || mode != 2) __syncthreads();
+    seen += bytes[t];
+    out[t] = (int)seen;
+}
+
 // Every thread bumps one shared counter in the same barrier interval: atomics do not race.
 extern "C" __global__ void shared_counter(unsigned* out)
 {
@@ -399,6 +418,24 @@ void RaceChecks(void* module)
     Check(status == 0 && message.empty(), "a barrier between the read and the write orders them: " + message);
     status = readWrite(1, 1, &message);
     Check(status == 0 && message.empty(), "whichever runs first: " + message);
+    auto bytesAndWords = [&](int mode, int sync, std::string* message) {
+        void* args[] = {&mode, &sync, &dout};
+        int status;
+        *message = StderrOf([&] { return cuLaunchKernel(Kernel(module, "bytes_and_words"), 1, 1, 1, 32, 1, 1, 0, nullptr, args, nullptr); },
+                            &status);
+        return status;
+    };
+    status = bytesAndWords(0, 0, &message);
+    Check(status == 0 && message.empty(), "threads writing and reading their own bytes of one word do not race: " + message);
+    status = bytesAndWords(1, 0, &message);
+    Check(status == 719 && message.find("`words`") != std::string::npos,
+          "a word read takes in the bytes other threads wrote with no barrier between: " + message);
+    status = bytesAndWords(1, 1, &message);
+    Check(status == 0 && message.empty(), "after a barrier it does not race: " + message);
+    status = bytesAndWords(2, 0, &message);
+    Check(status == 719, "a byte read races with another thread's write of its whole word: " + message);
+    status = bytesAndWords(2, 1, &message);
+    Check(status == 0 && message.empty(), "after a barrier it does not: " + message);
     void* args[] = {&dout};
     message = StderrOf([&] { return cuLaunchKernel(Kernel(module, "shared_counter"), 1, 1, 1, 96, 1, 1, 0, nullptr, args, nullptr); }, &status);
     Check(status == 0 && message.empty() && Download<unsigned>(dout, 1)[0] == 96, "atomics on one shared word do not race: " + message);
