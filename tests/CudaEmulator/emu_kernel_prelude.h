@@ -15,9 +15,9 @@
 //   * a block whose thread 0 finishes without meeting any barrier runs its other threads as plain
 //     calls (elementwise kernels would otherwise pay two context switches per element).
 //   * with ROSE_EMU_RACECHECK (the default; fake_nvrtc.cpp), every load and store is checked for a
-//     race on shared memory between threads of the block (the race check, below).
-// What it cannot show: races in global memory between threads of a block, most races between blocks
-// (two blocks run at once only when they fall to different workers), the memory model, timing.
+//     race on shared memory between threads of the block, and on device memory between blocks of the
+//     launch (the race check, below; the driver keeps device memory's records, emu_device_memory.h).
+// What it cannot show: races in device memory between threads of one block, the memory model, timing.
 #pragma once
 
 #include <dlfcn.h>
@@ -152,7 +152,8 @@ ROSE_EMU_QUIET inline void release_region(SharedRegion& r)
     free(r.split);
     r = SharedRegion{0, 0, "", 0, nullptr, nullptr, nullptr};
 }
-// The first race of a launch: found during a block, described (with source lines) after it.
+// The first race of a launch: found during a block, described (with source lines) after it. In shared
+// memory the other access is a thread of the same block; in device memory (`device`), another block.
 struct Race
 {
     bool found;
@@ -161,8 +162,12 @@ struct Race
     const char* array;
     uintptr_t byte;
     uint32_t pc, otherPc;
+    bool device;
+    uint64_t allocationBytes;
 };
 #endif
+// The driver's hook that checks an access to device memory (fake_cuda.cpp, CheckDeviceAccess).
+using DeviceAccessFn = int (*)(uintptr_t, size_t, int, uint32_t, uint32_t, uint32_t*, uint32_t*, int*, uint64_t*, uint64_t*);
 
 struct LaunchError : std::runtime_error
 {
@@ -689,20 +694,58 @@ ROSE_EMU_UNCHECKED inline void report(State& s, const SharedRegion& r, uintptr_t
     bool otherWrote, uint32_t pc)
 {
     s.race = Race{true, s.blockIdx, s.current->idx, s.threadBase[other.thread - 1].idx, write, otherWrote, r.name, byte - r.lo,
-                  pc, other.pc};
+                  pc, other.pc, false, 0};
 }
 
-// The span of the static `__shared__` arrays and the launch's dynamic shared memory: most accesses
-// (global memory, the fibers' stacks) fall outside both and cost the check two comparisons each.
+// The span of the static `__shared__` arrays, of the launch's dynamic shared memory and of the driver's
+// device-memory arena: other accesses (the fibers' stacks, host memory) fall outside all three and cost
+// the check three pairs of comparisons.
 inline uintptr_t staticSharedLo = UINTPTR_MAX, staticSharedHi = 0, dynamicSharedLo = 0, dynamicSharedHi = 0;
+inline uintptr_t deviceLo = 0, deviceHi = 0;
+inline DeviceAccessFn deviceAccess = nullptr;
 
 ROSE_EMU_UNCHECKED inline void check_shared(const void* p, size_t n, bool write, void* pc);
+ROSE_EMU_UNCHECKED inline void check_device(const void* p, size_t n, bool write, void* pc);
 
 ROSE_EMU_UNCHECKED_INLINE inline void check(const void* p, size_t n, bool write, void* pc)
 {
     const uintptr_t start = (uintptr_t)p;
     if ((start < staticSharedHi && start + n > staticSharedLo) || (start < dynamicSharedHi && start + n > dynamicSharedLo))
         check_shared(p, n, write, pc);
+    else if (start < deviceHi && start >= deviceLo)
+        check_device(p, n, write, pc);
+}
+
+// A return address as an offset in this module, which addr2line reads its source line from.
+ROSE_EMU_UNCHECKED inline uint32_t module_offset(void* pc)
+{
+    static const uintptr_t base = [] {
+        Dl_info info;
+        return dladdr((void*)&module_offset, &info) ? (uintptr_t)info.dli_fbase : 0;
+    }();
+    return (uint32_t)((uintptr_t)pc - base);
+}
+
+// Device memory: the driver keeps the records (blocks run on several workers, each with its own copy
+// of this module) and judges only accesses of different blocks; within a block it is unchecked.
+ROSE_EMU_UNCHECKED inline void check_device(const void* p, size_t n, bool write, void* pc)
+{
+    if (!constructed || !deviceAccess) return;
+    State& s = *constructed;
+    if (s.checking || !s.current || s.race.found) return;
+    s.checking = true;
+    const uint32_t block = s.blockIdx.x + s.grid.x * (s.blockIdx.y + s.grid.y * s.blockIdx.z);
+    const uint32_t offset = module_offset(pc);
+    uint32_t otherBlock = 0, otherPc = 0;
+    int otherWrote = 0;
+    uint64_t byte = 0, allocationBytes = 0;
+    if (deviceAccess((uintptr_t)p, n, write, block, offset, &otherBlock, &otherPc, &otherWrote, &byte, &allocationBytes))
+    {
+        const uint3 other{otherBlock % s.grid.x, otherBlock / s.grid.x % s.grid.y, otherBlock / (s.grid.x * s.grid.y)};
+        s.race = Race{true, s.blockIdx, s.current->idx, other, write, otherWrote != 0, "device memory", byte, offset, otherPc, true,
+                      allocationBytes};
+    }
+    s.checking = false;
 }
 
 // One access `now` against a cell's records, which it then joins; false (and the race reported) when
@@ -742,11 +785,7 @@ ROSE_EMU_UNCHECKED inline void check_shared(const void* p, size_t n, bool write,
     if (s.checking || !s.current || s.race.found) return;
     s.checking = true;
     const uintptr_t a = (uintptr_t)p;
-    static const uintptr_t base = [] {
-        Dl_info info;
-        return dladdr((void*)&check_shared, &info) ? (uintptr_t)info.dli_fbase : 0;
-    }();
-    const Access now{(uint32_t)s.current->linear + 1, s.current->syncs, (uint32_t)s.phase, (uint32_t)((uintptr_t)pc - base)};
+    const Access now{(uint32_t)s.current->linear + 1, s.current->syncs, (uint32_t)s.phase, module_offset(pc)};
     for (int k = 0; k < s.regionCount; k++)
     {
         SharedRegion& r = s.regions[k];
@@ -819,6 +858,12 @@ inline std::string source_line(uint32_t pc)
 inline std::string describe_race(const Race& r)
 {
     auto xyz = [](uint3 i) { return "(" + std::to_string(i.x) + "," + std::to_string(i.y) + "," + std::to_string(i.z) + ")"; };
+    if (r.device)
+        return "device-memory race between blocks " + xyz(r.block) + " and " + xyz(r.other) + ": thread " + xyz(r.thread) + " of block " +
+               xyz(r.block) + (r.wrote ? " writes" : " reads") + " byte " + std::to_string(r.byte) + " of a " +
+               std::to_string(r.allocationBytes) + "-byte allocation at " + source_line(r.pc) + " that block " + xyz(r.other) +
+               (r.otherWrote ? " wrote" : " read") + " at " + source_line(r.otherPc) +
+               " in the same launch (nothing orders two blocks of a launch; only atomics may share a location)";
     return "shared-memory race in block " + xyz(r.block) + ": thread " + xyz(r.thread) + (r.wrote ? " writes" : " reads") + " byte " +
            std::to_string(r.byte) + " of `" + r.array + "` at " + source_line(r.pc) + " that thread " + xyz(r.other) +
            (r.otherWrote ? " wrote" : " read") + " at " + source_line(r.otherPc) +
@@ -901,11 +946,23 @@ struct BlockOrder
 
 // Runs a worker's share of one launch: the blocks at positions first, first + stride, ... of
 // BlockOrder, each as described at the top. Returns 0, or 1 with the reason in `error`.
+// Runs blocks first, first + stride, … of a launch on this worker. [deviceLo, deviceHi) is the driver's
+// device-memory arena and check its race-check hook for it (used by kernels built with the check).
 extern "C" __attribute__((visibility("default"))) ROSE_EMU_QUIET int rose_emu_launch(void (*entry)(void**), const unsigned* grid,
-    const unsigned* block, unsigned sharedBytes, void** params, unsigned first, unsigned stride, char* error, int errorLength)
+    const unsigned* block, unsigned sharedBytes, void** params, unsigned first, unsigned stride, uintptr_t deviceLo, uintptr_t deviceHi,
+    ::rose_emu::DeviceAccessFn check, char* error, int errorLength)
 {
     using namespace ::rose_emu;
     State& s = state();
+#if defined(ROSE_EMU_RACECHECK)
+    ::rose_emu::deviceLo = deviceLo;
+    ::rose_emu::deviceHi = deviceHi;
+    ::rose_emu::deviceAccess = check;
+#else
+    (void)deviceLo;
+    (void)deviceHi;
+    (void)check;
+#endif
     s.grid = {grid[0], grid[1], grid[2]};
     s.block = {block[0], block[1], block[2]};
     s.entry = entry;

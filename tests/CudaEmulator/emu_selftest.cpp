@@ -48,6 +48,7 @@ int cuEventSynchronize(void*);
 int cuEventElapsedTime(float*, void*, void*);
 int cuEventDestroy_v2(void*);
 void rose_emu_set_workers(int);
+void rose_emu_set_launch_count(unsigned);
 int cuInit(unsigned);
 int cuDevicePrimaryCtxRetain(void**, int);
 int cuCtxSetCurrent(void*);
@@ -98,7 +99,7 @@ extern "C" __global__ void slice_sums(const float* x, unsigned* counter, float* 
 
 extern "C" __global__ void __launch_bounds__(64) bounded(int* out)
 {
-    out[threadIdx.x] = 1;
+    out[blockIdx.x * blockDim.x + threadIdx.x] = 1;
 }
 
 extern "C" __global__ void run_order(unsigned* counter, unsigned* out)
@@ -155,7 +156,7 @@ extern "C" __global__ void exchange(int sync, int far, int dynamic, int* out)
     cells[threadIdx.x] = (int)threadIdx.x;
     if (sync == 1) __syncthreads();
     if (sync == 2) __syncwarp();
-    out[threadIdx.x] = cells[far ? (threadIdx.x + 32) % blockDim.x : threadIdx.x ^ 1];
+    out[blockIdx.x * blockDim.x + threadIdx.x] = cells[far ? (threadIdx.x + 32) % blockDim.x : threadIdx.x ^ 1];
 }
 
 // Thread 0 reads the cell thread 1 writes, after `lead` more barriers (the emulator runs threads in
@@ -189,6 +190,27 @@ extern "C" __global__ void bytes_and_words(int mode, int sync, int* out)
     if (sync || mode != 2) __syncthreads();
     seen += bytes[t];
     out[t] = (int)seen;
+}
+
+// Blocks of one launch and words of device memory, touched by thread 5 of each block (8 blocks of 128
+// threads: enough for the blocks to run on several workers at once). Mode 0: each block writes its own
+// word; 1: every block writes word 0; 2: block 0 writes word 0 and the others read it; 3: every block
+// reads word 0; 4: every block adds to word 0 atomically; 5: block b writes byte b (four blocks to a
+// word); 6: each block reads its neighbour's word (written by an earlier launch). 1 and 2 race.
+extern "C" __global__ void blocks_share(int mode, unsigned* words)
+{
+    if (threadIdx.x != 5) return;
+    const unsigned b = blockIdx.x;
+    unsigned seen = 0;
+    if (mode == 0) words[b] = b;
+    if (mode == 1) words[0] = b;
+    if (mode == 2 && b == 0) words[0] = 7;
+    if (mode == 2 && b != 0) seen = words[0];
+    if (mode == 3) seen = words[0];
+    if (mode == 4) atomicAdd(&words[0], 1u);
+    if (mode == 5) ((unsigned char*)(words + 8))[b] = (unsigned char)b;
+    if (mode == 6) seen = words[(b + 1) % gridDim.x];
+    words[16 + b] = seen;
 }
 
 // Every thread bumps one shared counter in the same barrier interval: atomics do not race.
@@ -375,7 +397,7 @@ std::string StderrOf(const std::function<int()>& launch, int* status)
 void RaceChecks(void* module)
 {
     uint64_t dout;
-    cuMemAlloc_v2(&dout, 64 * sizeof(int));
+    cuMemAlloc_v2(&dout, 128 * sizeof(int));
     auto exchange = [&](int sync, int far, int dynamic, std::string* message) {
         void* args[] = {&sync, &far, &dynamic, &dout};
         int status;
@@ -436,6 +458,38 @@ void RaceChecks(void* module)
     Check(status == 719, "a byte read races with another thread's write of its whole word: " + message);
     status = bytesAndWords(2, 1, &message);
     Check(status == 0 && message.empty(), "after a barrier it does not: " + message);
+    auto blocksShare = [&](int mode, std::string* message) {
+        void* args[] = {&mode, &dout};
+        int status;
+        *message = StderrOf([&] { return cuLaunchKernel(Kernel(module, "blocks_share"), 8, 1, 1, 128, 1, 1, 0, nullptr, args, nullptr); },
+                            &status);
+        return status;
+    };
+    status = blocksShare(0, &message);
+    Check(status == 0 && message.empty(), "blocks writing words of their own do not race: " + message);
+    status = blocksShare(6, &message);
+    Check(status == 0 && message.empty(), "reading words an earlier launch wrote does not race: " + message);
+    status = blocksShare(1, &message);
+    Check(status == 719 && message.find("device-memory race between blocks") != std::string::npos &&
+              message.find("selftest.cu:") != std::string::npos && message.find(" wrote at ") != std::string::npos,
+          "two blocks writing one word race, with both source lines: " + message);
+    status = blocksShare(2, &message);
+    Check(status == 719 && message.find("device-memory race") != std::string::npos,
+          "a block reading a word another block of the launch writes races, whichever runs first: " + message);
+    status = blocksShare(3, &message);
+    Check(status == 0 && message.empty(), "blocks reading one word do not race: " + message);
+    status = blocksShare(4, &message);
+    Check(status == 0 && message.empty(), "atomics on one word of device memory do not race: " + message);
+    status = blocksShare(5, &message);
+    Check(status == 0 && message.empty(), "blocks writing their own bytes of one word do not race: " + message);
+    // Records carry 16 bits of the launch count: crossing 65536 drops them all, so a later launch with the
+    // same stamp does not take an old launch's writes for its own blocks'.
+    rose_emu_set_launch_count(0xfffe);
+    status = blocksShare(0, &message);   // stamped 0xffff
+    status |= blocksShare(3, &message);  // the count wraps
+    rose_emu_set_launch_count(0x1fffe);
+    status |= blocksShare(6, &message);  // stamped 0xffff again: reads what blocks wrote 65536 launches before
+    Check(status == 0 && message.empty(), "records of a launch 65536 launches back are forgotten: " + message);
     void* args[] = {&dout};
     message = StderrOf([&] { return cuLaunchKernel(Kernel(module, "shared_counter"), 1, 1, 1, 96, 1, 1, 0, nullptr, args, nullptr); }, &status);
     Check(status == 0 && message.empty() && Download<unsigned>(dout, 1)[0] == 96, "atomics on one shared word do not race: " + message);

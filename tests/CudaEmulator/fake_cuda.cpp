@@ -9,10 +9,12 @@
 // a host that reads or refills a pinned buffer before its copy completed, or that forgets a
 // synchronization between streams, gets the wrong bytes here as it could on a GPU.
 // ROSE_EMU_STREAMS=eager runs every operation as it is queued instead.
-// Fresh allocations are filled with 0xff bytes (NaN as floats) so a kernel or host path that reads
-// memory it never wrote fails here as it might on a GPU, instead of seeing friendly zeros, and each
-// ends (after rounding up to 256 bytes, as the driver's granularity does) at an inaccessible page, so
-// an access past the end stops the process at the faulting instruction instead of going unnoticed.
+// Device allocations come from one reserved arena, where the race check finds blocks of a launch
+// sharing a location (emu_device_memory.h). Fresh allocations are filled with 0xff bytes (NaN as
+// floats) so a kernel or host path that reads memory it never wrote fails here as it might on a GPU,
+// instead of seeing friendly zeros, and each ends (after rounding up to 256 bytes, as the driver's
+// granularity does) at an inaccessible page, so an access past the end stops the process at the
+// faulting instruction instead of going unnoticed.
 // With ROSE_EMU_CENSUS=FILE it also counts what a run asks of the driver (see Census).
 #include <dlfcn.h>
 #include <sys/mman.h>
@@ -37,6 +39,7 @@
 #include <vector>
 
 #include "emu_census.h"
+#include "emu_device_memory.h"
 #include "emu_image.h"
 #include "emu_threads.h"
 
@@ -50,7 +53,10 @@ enum : int
     NotReady = 600, LaunchOutOfResources = 701, LaunchFailed = 719,
 };
 
-using LaunchFn = int (*)(void (*)(void**), const unsigned*, const unsigned*, unsigned, void**, unsigned, unsigned, char*, int);
+// The race check's hook for device memory, which a launch hands its module (see CheckDeviceAccess).
+using DeviceAccessFn = int (*)(uintptr_t, size_t, int, uint32_t, uint32_t, uint32_t*, uint32_t*, int*, uint64_t*, uint64_t*);
+using LaunchFn = int (*)(void (*)(void**), const unsigned*, const unsigned*, unsigned, void**, unsigned, unsigned, uintptr_t, uintptr_t,
+    DeviceAccessFn, char*, int);
 
 // One copy of a kernel module, with statics of its own (the block scheduler's state, `__shared__` arrays).
 struct ModuleCopy
@@ -143,7 +149,8 @@ struct Allocation
     size_t bytes;
     char* mapping;
     size_t mapped;
-    bool host;   // pinned host memory (cuMemAllocHost), not device memory
+    bool host;    // pinned host memory (cuMemAllocHost), not device memory
+    bool arena;   // mapped inside the device arena
 };
 
 std::atomic<long long> allocationsLeft{-1};   // device allocations that may still succeed; -1: no limit
@@ -193,18 +200,41 @@ struct DriverCensus : rose_emu::Census
 
 DriverCensus census;
 
+// Device memory comes from one arena (emu_device_memory.h), reserved at the first device allocation with
+// room for the most device memory plus each allocation's rounding and guard page; an allocation the
+// arena cannot place (it is full, or the system refused to reserve it) is mapped on its own, outside
+// the race check's sight.
+rose_emu_device::Arena arena;
+bool arenaTried = false;
+
+// Launches, counted; the one running (they run one at a time) stamps the race check's records with
+// its low 16 bits, and whether it runs on several workers at once.
+uint32_t launchSerial = 0;
+uint32_t currentLaunch = 0;
+bool currentLaunchShared = false;
+
 // Caller holds allocationLock.
 void* Allocate(size_t bytes, bool host)
 {
     const size_t page = (size_t)sysconf(_SC_PAGESIZE);
     const size_t rounded = (bytes + 255) / 256 * 256;
     const size_t mapped = (rounded + page - 1) / page * page + page;
-    auto* mapping = (char*)mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (mapping == MAP_FAILED) return nullptr;
+    if (!host && !arenaTried)
+    {
+        arenaTried = true;
+        arena.Reserve(DeviceMemory() + DeviceMemory() / 4 + (1ull << 30));
+    }
+    char* mapping = !host && arena.Reserved() ? arena.Take(mapped) : nullptr;
+    const bool inArena = mapping != nullptr;
+    if (!mapping)
+    {
+        mapping = (char*)mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (mapping == MAP_FAILED) return nullptr;
+    }
     mprotect(mapping + mapped - page, page, PROT_NONE);
     char* p = mapping + mapped - page - rounded;
     memset(p, 0xff, bytes);
-    allocations[(uintptr_t)p] = Allocation{bytes, mapping, mapped, host};
+    allocations[(uintptr_t)p] = Allocation{bytes, mapping, mapped, host, inArena};
     return p;
 }
 
@@ -214,7 +244,10 @@ bool Release(void* p, size_t* bytes)
     auto it = allocations.find((uintptr_t)p);
     if (it == allocations.end()) return false;
     *bytes = it->second.bytes;
-    munmap(it->second.mapping, it->second.mapped);
+    if (it->second.arena)
+        arena.Give(it->second.mapping, it->second.mapped);
+    else
+        munmap(it->second.mapping, it->second.mapped);
     allocations.erase(it);
     return true;
 }
@@ -228,6 +261,30 @@ bool Pinned(const void* p, size_t bytes)
     if (it == allocations.begin()) return false;
     --it;
     return it->second.host && (uintptr_t)p + bytes <= it->first + it->second.bytes;
+}
+
+// The race check's hook for device memory: block `block` of the running launch accesses [p, p + n) (in
+// the arena) from code offset `pc`. 0 when that races with nothing; else 1, with the other access's
+// block, code offset and kind, and where the byte lies (its offset in its allocation, and that size).
+int CheckDeviceAccess(uintptr_t p, size_t n, int write, uint32_t block, uint32_t pc, uint32_t* otherBlock, uint32_t* otherPc,
+    int* otherWrote, uint64_t* offset, uint64_t* allocationBytes)
+{
+    rose_emu_device::Conflict conflict;
+    if (arena.Access(p, n, write != 0, currentLaunch, block, pc, currentLaunchShared, &conflict)) return 0;
+    *otherBlock = conflict.other.block;
+    *otherPc = conflict.other.pc;
+    *otherWrote = conflict.otherWrote ? 1 : 0;
+    *offset = conflict.address;
+    *allocationBytes = 0;
+    std::lock_guard<std::mutex> guard(allocationLock);
+    auto it = allocations.upper_bound(conflict.address);
+    if (it != allocations.begin())
+    {
+        --it;
+        *offset = conflict.address - it->first;
+        *allocationBytes = it->second.bytes;
+    }
+    return 1;
 }
 
 // ---- streams ----------------------------------------------------------------------------------
@@ -583,10 +640,18 @@ int cuLaunchKernel(void* function, unsigned gx, unsigned gy, unsigned gz, unsign
         if (blocks * block[0] * block[1] * block[2] < 1024) shares = 1;
         std::vector<std::array<char, 1024>> errors(shares);
         std::vector<int> failed(shares, 0);
+        // The records carry 16 bits of the count: when they wrap, the records go (0 stands for none).
+        if ((++launchSerial & 0xffffu) == 0)
+        {
+            if (arena.Reserved()) arena.Forget();
+            ++launchSerial;
+        }
+        currentLaunch = launchSerial;
+        currentLaunchShared = shares > 1;
         rose_emu_threads::RunOnThreads((int)shares, [&](int w) {
             errors[w][0] = 0;
             failed[w] = f->module->copies[w].launch(f->entries[w], grid.data(), block.data(), sharedBytes, arguments->pointers.data(),
-                (unsigned)w, (unsigned)shares, errors[w].data(), (int)errors[w].size());
+                (unsigned)w, (unsigned)shares, arena.Lo(), arena.Hi(), CheckDeviceAccess, errors[w].data(), (int)errors[w].size());
         });
         for (uint64_t w = 0; w < shares; w++)
         {
@@ -605,6 +670,15 @@ int cuLaunchKernel(void* function, unsigned gx, unsigned gy, unsigned gz, unsign
     });
     // Run at once, a failure is the launch's own; queued, the next synchronization reports it.
     return Eager() ? TakeDeferredError() : Success;
+}
+
+// For tests (not a CUDA function): the count of launches so far, so that the next ones cross the point
+// where the race check's 16-bit launch stamps wrap without running 65536 launches first.
+__attribute__((visibility("default"))) void rose_emu_set_launch_count(unsigned count)
+{
+    std::lock_guard<std::recursive_mutex> guard(streamLock);
+    RunAll();
+    launchSerial = count;
 }
 
 // For tests (not a CUDA function): how many OS threads share out a launch's blocks from now on, at most

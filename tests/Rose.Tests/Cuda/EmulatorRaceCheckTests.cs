@@ -5,10 +5,11 @@ using Rose.Tests.Native;
 
 namespace Rose.Tests.Cuda;
 
-/// <summary>The CPU emulator's shared-memory race check against our own kernels: a barrier taken out of
-/// the kernel text makes the launch fail with both source lines; the text as it is passes (every other GPU
-/// test runs with the check on too). Only the emulator checks: on a GPU, compute-sanitizer's racecheck is
-/// the tool.</summary>
+/// <summary>The CPU emulator's race check against our own kernels. In shared memory: a barrier taken out of
+/// the kernel text makes the launch fail with both source lines. In device memory, between blocks of a
+/// launch: a kernel run in place, or a grid-stride loop that strides too short, fails the same way. The
+/// kernels as they are pass (every other GPU test runs with the check on too). Only the emulator checks:
+/// on a GPU, compute-sanitizer's racecheck covers shared memory, and nothing covers device memory.</summary>
 [TestFixture, Category("Gpu"), NonParallelizable]
 public sealed class EmulatorRaceCheckTests
 {
@@ -17,7 +18,7 @@ public sealed class EmulatorRaceCheckTests
         var context = GpuTestEnvironment.RequireGpu();
         GpuTestEnvironment.RequireNvrtc();
         if (!GpuTestEnvironment.OnEmulator)
-            Assert.Ignore("the shared-memory race check is the CPU emulator's; on a GPU, run compute-sanitizer --tool racecheck");
+            Assert.Ignore("the race check is the CPU emulator's; on a GPU, run compute-sanitizer --tool racecheck (shared memory only)");
         if (Environment.GetEnvironmentVariable("ROSE_EMU_RACECHECK") == "0")
             Assert.Ignore("ROSE_EMU_RACECHECK=0 builds the emulator's kernels without the race check");
         return context;
@@ -117,6 +118,52 @@ public sealed class EmulatorRaceCheckTests
         Assert.That(Sweep(obs), Is.Null, "obs.cu as it is");
         string? race = Sweep(Without(obs, "__syncwarp();", 1));
         Assert.That(race, Does.Contain("shared-memory race").And.Contain("dynamic shared memory").And.Contain("obs.cu:"), race);
+        TestContext.Out.WriteLine(race);
+    }
+
+    /// <summary>rose_reverse (out[k] = in[count−1−k]) run in place: a block reads what another block writes.</summary>
+    [Test]
+    public void ReversingInPlaceRacesBetweenBlocks()
+    {
+        var context = RequireEmulator();
+        const int count = 4096;
+        var values = Enumerable.Range(0, count).Select(i => (float)i).ToArray();
+        using var a = DeviceBuffer<float>.FromHost(context, values);
+        using var b = context.Allocate<float>(count);
+        using var module = context.LoadModule(new KernelCompiler(cache: null).Compile("cholesky.cu", context).Image);
+        var kernel = module.GetKernel("rose_reverse");
+
+        Assert.That(RaceOf(context, () => kernel.Launch(4, 256, 0, null, a, b, (long)count)), Is.Null, "into another buffer");
+        Assert.That(b.ToArray(), Is.EqualTo(values.Reverse().ToArray()));
+        string? race = RaceOf(context, () => kernel.Launch(4, 256, 0, null, a, a, (long)count));
+        Assert.That(race, Does.Contain("device-memory race between blocks").And.Contain("cholesky.cu:"), race);
+        TestContext.Out.WriteLine(race);
+    }
+
+    /// <summary>rose_set_identity's grid-stride loop striding one block instead of the grid: blocks write each other's elements.</summary>
+    [Test]
+    public void GridStrideLoopStridingOneBlockRacesBetweenBlocks()
+    {
+        var context = RequireEmulator();
+        const int rows = 40, cols = 50;
+        using var m = context.Allocate<float>(rows * cols);
+
+        string? SetIdentity(string source)
+        {
+            using var module = context.LoadModule(new KernelCompiler(cache: null).CompileSource(source, "cholesky.cu", KernelCompiler.ArchitectureFor(context)).Image);
+            var kernel = module.GetKernel("rose_set_identity");
+            return RaceOf(context, () => kernel.Launch(3, 128, 0, null, m, rows, cols));
+        }
+
+        string cholesky = KernelSources.Get("cholesky.cu");
+        int kernelAt = cholesky.IndexOf("rose_set_identity(", StringComparison.Ordinal);
+        const string stride = "idx += (long long)gridDim.x * blockDim.x";
+        int strideAt = cholesky.IndexOf(stride, kernelAt, StringComparison.Ordinal);
+        Assert.That(kernelAt >= 0 && strideAt > kernelAt, "cholesky.cu's rose_set_identity strides over the grid");
+
+        Assert.That(SetIdentity(cholesky), Is.Null, "cholesky.cu as it is");
+        string? race = SetIdentity(string.Concat(cholesky.AsSpan(0, strideAt), "idx += blockDim.x", cholesky.AsSpan(strideAt + stride.Length)));
+        Assert.That(race, Does.Contain("device-memory race between blocks").And.Contain(" wrote at cholesky.cu:"), race);
         TestContext.Out.WriteLine(race);
     }
 }
