@@ -946,8 +946,8 @@ struct BlockOrder
 
 // Runs a worker's share of one launch: the blocks at positions first, first + stride, ... of
 // BlockOrder, each as described at the top. Returns 0, or 1 with the reason in `error`.
-// Runs blocks first, first + stride, … of a launch on this worker. [deviceLo, deviceHi) is the driver's
-// device-memory arena and check its race-check hook for it (used by kernels built with the check).
+// [deviceLo, deviceHi) is the driver's device-memory arena and `check` the race check's hook for it
+// (called by kernels built with the check).
 extern "C" __attribute__((visibility("default"))) ROSE_EMU_QUIET int rose_emu_launch(void (*entry)(void**), const unsigned* grid,
     const unsigned* block, unsigned sharedBytes, void** params, unsigned first, unsigned stride, uintptr_t deviceLo, uintptr_t deviceHi,
     ::rose_emu::DeviceAccessFn check, char* error, int errorLength)
