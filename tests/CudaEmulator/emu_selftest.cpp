@@ -392,18 +392,27 @@ std::string StderrOf(const std::function<int()>& launch, int* status)
     return text;
 }
 
-// The shared-memory race check: unordered accesses of two threads fail the launch with both source
-// lines; a barrier (or __syncwarp within a warp) between them, or atomics, pass.
+// A launch of `name` on a row of `grid` blocks of `block` threads: its status after a synchronization, and
+// in *message what it wrote to stderr.
+int LaunchReporting(void* module, const char* name, unsigned grid, unsigned block, unsigned sharedBytes, void** args,
+    std::string* message)
+{
+    int status;
+    *message = StderrOf([&] { return cuLaunchKernel(Kernel(module, name), grid, 1, 1, block, 1, 1, sharedBytes, nullptr, args, nullptr); },
+                        &status);
+    return status;
+}
+
+// The race check: unordered accesses of two threads to shared memory, or of two blocks to device memory,
+// fail the launch with both source lines; a barrier (or __syncwarp within a warp) between two threads, a
+// later launch, or atomics, pass.
 void RaceChecks(void* module)
 {
     uint64_t dout;
     cuMemAlloc_v2(&dout, 128 * sizeof(int));
     auto exchange = [&](int sync, int far, int dynamic, std::string* message) {
         void* args[] = {&sync, &far, &dynamic, &dout};
-        int status;
-        *message = StderrOf([&] { return cuLaunchKernel(Kernel(module, "exchange"), 2, 1, 1, 64, 1, 1, dynamic ? 64 * sizeof(int) : 0,
-                                                        nullptr, args, nullptr); }, &status);
-        return status;
+        return LaunchReporting(module, "exchange", 2, 64, dynamic ? 64 * sizeof(int) : 0, args, message);
     };
     std::string message;
     int status;
@@ -427,10 +436,7 @@ void RaceChecks(void* module)
     Check(status == 0 && message.empty(), "and a barrier orders it: " + message);
     auto readWrite = [&](int lead, int sync, std::string* message) {
         void* args[] = {&lead, &sync, &dout};
-        int status;
-        *message = StderrOf([&] { return cuLaunchKernel(Kernel(module, "one_reads_one_writes"), 1, 1, 1, 32, 1, 1, 0, nullptr, args, nullptr); },
-                            &status);
-        return status;
+        return LaunchReporting(module, "one_reads_one_writes", 1, 32, 0, args, message);
     };
     std::string other;
     const bool both = readWrite(0, 0, &message) == 719 && readWrite(1, 0, &other) == 719;
@@ -442,10 +448,7 @@ void RaceChecks(void* module)
     Check(status == 0 && message.empty(), "whichever runs first: " + message);
     auto bytesAndWords = [&](int mode, int sync, std::string* message) {
         void* args[] = {&mode, &sync, &dout};
-        int status;
-        *message = StderrOf([&] { return cuLaunchKernel(Kernel(module, "bytes_and_words"), 1, 1, 1, 32, 1, 1, 0, nullptr, args, nullptr); },
-                            &status);
-        return status;
+        return LaunchReporting(module, "bytes_and_words", 1, 32, 0, args, message);
     };
     status = bytesAndWords(0, 0, &message);
     Check(status == 0 && message.empty(), "threads writing and reading their own bytes of one word do not race: " + message);
@@ -460,10 +463,7 @@ void RaceChecks(void* module)
     Check(status == 0 && message.empty(), "after a barrier it does not: " + message);
     auto blocksShare = [&](int mode, std::string* message) {
         void* args[] = {&mode, &dout};
-        int status;
-        *message = StderrOf([&] { return cuLaunchKernel(Kernel(module, "blocks_share"), 8, 1, 1, 128, 1, 1, 0, nullptr, args, nullptr); },
-                            &status);
-        return status;
+        return LaunchReporting(module, "blocks_share", 8, 128, 0, args, message);
     };
     status = blocksShare(0, &message);
     Check(status == 0 && message.empty(), "blocks writing words of their own do not race: " + message);
@@ -491,7 +491,7 @@ void RaceChecks(void* module)
     status |= blocksShare(6, &message);  // stamped 0xffff again: reads what blocks wrote 65536 launches before
     Check(status == 0 && message.empty(), "records of a launch 65536 launches back are forgotten: " + message);
     void* args[] = {&dout};
-    message = StderrOf([&] { return cuLaunchKernel(Kernel(module, "shared_counter"), 1, 1, 1, 96, 1, 1, 0, nullptr, args, nullptr); }, &status);
+    status = LaunchReporting(module, "shared_counter", 1, 96, 0, args, &message);
     Check(status == 0 && message.empty() && Download<unsigned>(dout, 1)[0] == 96, "atomics on one shared word do not race: " + message);
     cuMemFree_v2(dout);
 }

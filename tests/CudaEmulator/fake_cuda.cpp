@@ -252,15 +252,20 @@ bool Release(void* p, size_t* bytes)
     return true;
 }
 
+// Caller holds allocationLock. The allocation starting last at or before p (which may end before it), or null.
+const std::pair<const uintptr_t, Allocation>* AllocationFrom(uintptr_t p)
+{
+    auto it = allocations.upper_bound(p);
+    return it == allocations.begin() ? nullptr : &*std::prev(it);
+}
+
 // Whether host memory [p, p + bytes) lies in one pinned allocation (page-locked: a GPU copies it
 // asynchronously; anything else the driver stages through its own buffer first).
 bool Pinned(const void* p, size_t bytes)
 {
     std::lock_guard<std::mutex> guard(allocationLock);
-    auto it = allocations.upper_bound((uintptr_t)p);
-    if (it == allocations.begin()) return false;
-    --it;
-    return it->second.host && (uintptr_t)p + bytes <= it->first + it->second.bytes;
+    const auto* a = AllocationFrom((uintptr_t)p);
+    return a && a->second.host && (uintptr_t)p + bytes <= a->first + a->second.bytes;
 }
 
 // The race check's hook for device memory: block `block` of the running launch accesses [p, p + n) (in
@@ -277,12 +282,10 @@ int CheckDeviceAccess(uintptr_t p, size_t n, int write, uint32_t block, uint32_t
     *offset = conflict.address;
     *allocationBytes = 0;
     std::lock_guard<std::mutex> guard(allocationLock);
-    auto it = allocations.upper_bound(conflict.address);
-    if (it != allocations.begin())
+    if (const auto* a = AllocationFrom(conflict.address))
     {
-        --it;
-        *offset = conflict.address - it->first;
-        *allocationBytes = it->second.bytes;
+        *offset = conflict.address - a->first;
+        *allocationBytes = a->second.bytes;
     }
     return 1;
 }
