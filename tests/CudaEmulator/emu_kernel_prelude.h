@@ -15,9 +15,10 @@
 //   * a block whose thread 0 finishes without meeting any barrier runs its other threads as plain
 //     calls (elementwise kernels would otherwise pay two context switches per element).
 //   * with ROSE_EMU_RACECHECK (the default; fake_nvrtc.cpp), every load and store is checked for a
-//     race on shared memory between threads of the block, and on device memory between blocks of the
-//     launch (the race check, below; the driver keeps device memory's records, emu_device_memory.h).
-// What it cannot show: races in device memory between threads of one block, the memory model, timing.
+//     race on shared memory between threads of the block, and on device memory between threads of the
+//     block and between blocks of the launch (the race check, below; the driver keeps device memory's
+//     records between blocks, emu_device_memory.h).
+// What it cannot show: the memory model (fences, a flag one thread spins on), timing.
 #pragma once
 
 #include <dlfcn.h>
@@ -152,8 +153,30 @@ ROSE_EMU_QUIET inline void release_region(SharedRegion& r)
     free(r.split);
     r = SharedRegion{0, 0, "", 0, nullptr, nullptr, nullptr};
 }
+// Device memory's records between the threads of one block (the driver keeps those between blocks,
+// emu_device_memory.h). A __syncthreads orders every access before it against every one after, so a
+// record matters only within its barrier interval: each entry is stamped with its interval, one stamped
+// with an earlier one counts as free, and the table empties itself at every barrier and every block for
+// nothing. Open addressing by word address, linear probing, doubled when half full; a word split into
+// bytes keeps their four records in `bytes`, which also empties with the interval.
+struct DeviceWord
+{
+    uint64_t phase;      // the barrier interval of its records (State::phase, never 0 in a block); else free
+    uintptr_t word;      // the word's address
+    Shadow whole;
+    uint32_t split;      // 1 + the index of its byte records in DeviceTable::bytes; 0 while whole
+};
+struct DeviceTable
+{
+    DeviceWord* slots = nullptr;
+    size_t capacity = 0, live = 0;   // live: entries of the interval `phase`
+    uint64_t phase = 0;
+    Shadow* bytes = nullptr;
+    size_t byteCount = 0, byteCapacity = 0;
+};
 // The first race of a launch: found during a block, described (with source lines) after it. In shared
-// memory the other access is a thread of the same block; in device memory (`device`), another block.
+// memory the other access is a thread of the same block; in device memory (`device`), another block, or
+// with `inBlock` another thread of the same block.
 struct Race
 {
     bool found;
@@ -164,10 +187,13 @@ struct Race
     uint32_t pc, otherPc;
     bool device;
     uint64_t allocationBytes;
+    bool inBlock;
 };
 #endif
-// The driver's hook that checks an access to device memory (fake_cuda.cpp, CheckDeviceAccess).
+// The driver's hooks for device memory (fake_cuda.cpp): CheckDeviceAccess checks an access between blocks,
+// WhereInDevice names an address's allocation (its offset there and the allocation's size) for a report.
 using DeviceAccessFn = int (*)(uintptr_t, size_t, int, uint32_t, uint32_t, uint32_t*, uint32_t*, int*, uint64_t*, uint64_t*);
+using DeviceWhereFn = void (*)(uintptr_t, uint64_t*, uint64_t*);
 
 struct LaunchError : std::runtime_error
 {
@@ -199,10 +225,13 @@ struct State
     int regionCount = 1;
     bool checking = false;          // inside the check itself: its own accesses are not the kernel's
     Race race{};                    // the first race of this launch
+    DeviceTable deviceInBlock;      // device memory's records between this block's threads
 
     ~State()
     {
         for (int k = 1; k < regionCount; k++) release_region(regions[k]);
+        free(deviceInBlock.slots);
+        free(deviceInBlock.bytes);
     }
 #endif
 };
@@ -659,17 +688,19 @@ inline double min(double a, double b) { return fmin(a, b); }
 inline double max(double a, double b) { return fmax(a, b); }
 
 #if defined(ROSE_EMU_RACECHECK)
-// ---- the shared-memory race check ------------------------------------------------------------
+// ---- the race check ----------------------------------------------------------------------------
 // fake_nvrtc.cpp builds kernels with g++'s -fsanitize=thread instrumentation, which calls the
 // __tsan_* functions below on every load and store, but links no ThreadSanitizer runtime: these are
-// ours. A load or store that falls in shared memory is checked against the byte's last write and
-// last two readers, as compute-sanitizer's racecheck does on a GPU: two threads' accesses to the
-// same byte, at least one a write, race unless a __syncthreads lies between them, or a __syncwarp
-// that both lanes took part in (same warp). The fibers run one at a time, so the order they happen
-// to run in never hides a race: what counts is whether a barrier orders the two. Shuffles and votes
-// order nothing (the programming guide promises memory ordering only for __syncwarp); atomics are
-// not checked. The first race of a launch fails it, naming both threads, the array, the byte and
-// both source lines.
+// ours. A load or store that falls in shared memory, or in device memory (which a __syncthreads
+// orders between the threads of a block just as it orders shared memory), is checked against the
+// byte's last write and last two readers, as compute-sanitizer's racecheck does for shared memory
+// on a GPU: two threads' accesses to the same byte, at least one a write, race unless a
+// __syncthreads lies between them, or a __syncwarp that both lanes took part in (same warp). The
+// fibers run one at a time, so the order they happen to run in never hides a race: what counts is
+// whether a barrier orders the two. Shuffles and votes order nothing (the programming guide promises
+// memory ordering only for __syncwarp); atomics are not checked. Device memory is also checked
+// between blocks, by the driver. The first race of a launch fails it, naming both threads, the array
+// (or allocation), the byte and both source lines.
 namespace rose_emu
 {
 #define ROSE_EMU_UNCHECKED __attribute__((no_sanitize_thread, noinline))
@@ -690,19 +721,13 @@ ROSE_EMU_UNCHECKED_INLINE inline bool same(const Access& a, const Access& b)
     return a.thread == b.thread && a.phase == b.phase && a.syncs == b.syncs;
 }
 
-ROSE_EMU_UNCHECKED inline void report(State& s, const SharedRegion& r, uintptr_t byte, bool write, const Access& other,
-    bool otherWrote, uint32_t pc)
-{
-    s.race = Race{true, s.blockIdx, s.current->idx, s.threadBase[other.thread - 1].idx, write, otherWrote, r.name, byte - r.lo,
-                  pc, other.pc, false, 0};
-}
-
 // The span of the static `__shared__` arrays, of the launch's dynamic shared memory and of the driver's
 // device-memory arena: other accesses (the fibers' stacks, host memory) fall outside all three and cost
 // the check three pairs of comparisons.
 inline uintptr_t staticSharedLo = UINTPTR_MAX, staticSharedHi = 0, dynamicSharedLo = 0, dynamicSharedHi = 0;
 inline uintptr_t deviceLo = 0, deviceHi = 0;
 inline DeviceAccessFn deviceAccess = nullptr;
+inline DeviceWhereFn deviceWhere = nullptr;
 
 ROSE_EMU_UNCHECKED inline void check_shared(const void* p, size_t n, bool write, void* pc);
 ROSE_EMU_UNCHECKED inline void check_device(const void* p, size_t n, bool write, void* pc);
@@ -726,8 +751,169 @@ ROSE_EMU_UNCHECKED inline uint32_t module_offset(void* pc)
     return (uint32_t)((uintptr_t)pc - base);
 }
 
-// Device memory: the driver keeps the records (blocks run on several workers, each with its own copy
-// of this module) and judges only accesses of different blocks; within a block it is unchecked.
+// One access `now` against a cell's records, which it then joins; the record it races with (and in
+// *otherWrote whether that was a write), else null.
+ROSE_EMU_UNCHECKED_INLINE inline const Access* check_cell(const Thread* threads, Shadow& sh, bool write, const Access& now, bool* otherWrote)
+{
+    *otherWrote = true;
+    if (!ordered(threads, now.phase, sh.write, now.thread)) return &sh.write;
+    *otherWrote = false;
+    if (write)
+    {
+        if (!ordered(threads, now.phase, sh.read, now.thread)) return &sh.read;
+        if (!ordered(threads, now.phase, sh.otherRead, now.thread)) return &sh.otherRead;
+        sh.write = now;
+        sh.read = sh.otherRead = Access{0, 0, 0, 0};
+    }
+    else if (same(sh.read, now) || same(sh.otherRead, now))
+        ;   // this thread's read in this interval is on record already
+    else if (sh.read.thread == 0 || sh.read.phase != now.phase || sh.read.thread == now.thread)
+        sh.read = now;
+    else
+        sh.otherRead = now;
+    return nullptr;
+}
+
+// Checks an access to [from, end) against a store of records and adds it to them: a word keeps one record
+// while accesses cover it whole, and a narrower or misaligned one splits it into a record per byte (as
+// they were), which a whole-word write joins again. The store gives `Shadow& word(start)` (the word at
+// address `start`), `Shadow* bytes(start)` (its byte records, null while whole), `Shadow* split(start)`,
+// `void join(start)` and `void report(byte, write, other, otherWrote, pc)`. False when it races.
+template <class Store>
+ROSE_EMU_UNCHECKED_INLINE inline bool check_span(State& s, Store& store, uintptr_t from, uintptr_t end, bool write, const Access& now)
+{
+    bool otherWrote;
+    for (uintptr_t at = from; at < end;)
+    {
+        const uintptr_t wordStart = at & ~(uintptr_t)3, wordEnd = wordStart + 4;
+        const uintptr_t stop = end < wordEnd ? end : wordEnd;
+        const bool whole = at == wordStart && stop == wordEnd;
+        Shadow& w = store.word(wordStart);
+        Shadow* bytes = store.bytes(wordStart);
+        if (whole && !bytes)
+        {
+            if (const Access* other = check_cell(s.threadBase, w, write, now, &otherWrote))
+                return store.report(at, write, *other, otherWrote, now.pc), false;
+        }
+        else
+        {
+            if (!bytes) bytes = store.split(wordStart);
+            for (uintptr_t b = at; b < stop; b++)
+                if (const Access* other = check_cell(s.threadBase, bytes[b - wordStart], write, now, &otherWrote))
+                    return store.report(b, write, *other, otherWrote, now.pc), false;
+            if (whole && write)
+            {
+                w = bytes[0];
+                store.join(wordStart);
+            }
+        }
+        at = stop;
+    }
+    return true;
+}
+
+// A shared array's records (SharedRegion) as check_span's store.
+struct SharedStore
+{
+    State& s;
+    SharedRegion& r;
+
+    ROSE_EMU_UNCHECKED_INLINE size_t index(uintptr_t start) const { return (start - r.base) / 4; }
+    ROSE_EMU_UNCHECKED_INLINE Shadow& word(uintptr_t start) { return r.words[index(start)]; }
+    ROSE_EMU_UNCHECKED_INLINE Shadow* bytes(uintptr_t start) { return r.split[index(start)] ? r.bytes + index(start) * 4 : nullptr; }
+    ROSE_EMU_UNCHECKED_INLINE Shadow* split(uintptr_t start)
+    {
+        const size_t k = index(start);
+        if (!r.bytes) r.bytes = (Shadow*)calloc(((r.hi - r.base + 3) / 4 + 1) * 4, sizeof(Shadow));
+        for (int b = 0; b < 4; b++) r.bytes[k * 4 + b] = r.words[k];
+        r.split[k] = 1;
+        return r.bytes + k * 4;
+    }
+    ROSE_EMU_UNCHECKED_INLINE void join(uintptr_t start) { r.split[index(start)] = 0; }
+    ROSE_EMU_UNCHECKED void report(uintptr_t byte, bool write, const Access& other, bool otherWrote, uint32_t pc)
+    {
+        s.race = Race{true, s.blockIdx, s.current->idx, s.threadBase[other.thread - 1].idx, write, otherWrote, r.name, byte - r.lo,
+                      pc, other.pc, false, 0, false};
+    }
+};
+
+// The block's device-memory records (State::deviceInBlock) as check_span's store, for the interval `phase`.
+struct DeviceStore
+{
+    State& s;
+    DeviceTable& t;
+    uint64_t phase;
+    DeviceWord* last = nullptr;   // the entry word() found, for bytes/split/join of the same word
+
+    static size_t slot_of(uintptr_t start, size_t capacity) { return (size_t)(((start >> 2) * 0x9E3779B97F4A7C15ull) >> 17) & (capacity - 1); }
+
+    ROSE_EMU_UNCHECKED void grow()
+    {
+        const size_t capacity = t.capacity ? t.capacity * 2 : 4096;
+        auto* slots = (DeviceWord*)calloc(capacity, sizeof(DeviceWord));
+        if (!slots) throw LaunchError("the race check cannot grow its records of device memory");
+        for (size_t i = 0; i < t.capacity; i++)
+        {
+            if (t.slots[i].phase != phase) continue;
+            size_t k = slot_of(t.slots[i].word, capacity);
+            while (slots[k].phase == phase) k = (k + 1) & (capacity - 1);
+            slots[k] = t.slots[i];
+        }
+        free(t.slots);
+        t.slots = slots;
+        t.capacity = capacity;
+    }
+    ROSE_EMU_UNCHECKED Shadow& word(uintptr_t start)
+    {
+        if (t.phase != phase)
+        {
+            t.phase = phase;
+            t.live = t.byteCount = 0;
+        }
+        if ((t.live + 1) * 2 > t.capacity) grow();
+        for (size_t k = slot_of(start, t.capacity);; k = (k + 1) & (t.capacity - 1))
+        {
+            DeviceWord& e = t.slots[k];
+            if (e.phase != phase)
+            {
+                e = DeviceWord{phase, start, Shadow{}, 0};
+                t.live++;
+            }
+            else if (e.word != start)
+                continue;
+            last = &e;
+            return e.whole;
+        }
+    }
+    ROSE_EMU_UNCHECKED_INLINE Shadow* bytes(uintptr_t) { return last->split ? t.bytes + (last->split - 1) * 4 : nullptr; }
+    ROSE_EMU_UNCHECKED Shadow* split(uintptr_t)
+    {
+        if (t.byteCount + 4 > t.byteCapacity)
+        {
+            const size_t capacity = t.byteCapacity ? t.byteCapacity * 2 : 1024;
+            auto* bytes = (Shadow*)realloc(t.bytes, capacity * sizeof(Shadow));
+            if (!bytes) throw LaunchError("the race check cannot grow its records of device memory");
+            t.bytes = bytes;
+            t.byteCapacity = capacity;
+        }
+        Shadow* four = t.bytes + t.byteCount;
+        for (int b = 0; b < 4; b++) four[b] = last->whole;
+        last->split = (uint32_t)(t.byteCount / 4 + 1);
+        t.byteCount += 4;
+        return four;
+    }
+    ROSE_EMU_UNCHECKED_INLINE void join(uintptr_t) { last->split = 0; }
+    ROSE_EMU_UNCHECKED void report(uintptr_t byte, bool write, const Access& other, bool otherWrote, uint32_t pc)
+    {
+        uint64_t offset = byte, allocationBytes = 0;
+        if (deviceWhere) deviceWhere(byte, &offset, &allocationBytes);
+        s.race = Race{true, s.blockIdx, s.current->idx, s.threadBase[other.thread - 1].idx, write, otherWrote, "device memory", offset,
+                      pc, other.pc, true, allocationBytes, true};
+    }
+};
+
+// Device memory: the driver keeps the records between blocks (blocks run on several workers, each with
+// its own copy of this module) and this module those between the threads of the running block.
 ROSE_EMU_UNCHECKED inline void check_device(const void* p, size_t n, bool write, void* pc)
 {
     if (!constructed || !deviceAccess) return;
@@ -743,39 +929,16 @@ ROSE_EMU_UNCHECKED inline void check_device(const void* p, size_t n, bool write,
     {
         const uint3 other{otherBlock % s.grid.x, otherBlock / s.grid.x % s.grid.y, otherBlock / (s.grid.x * s.grid.y)};
         s.race = Race{true, s.blockIdx, s.current->idx, other, write, otherWrote != 0, "device memory", byte, offset, otherPc, true,
-                      allocationBytes};
+                      allocationBytes, false};
+    }
+    else
+    {
+        const Access now{(uint32_t)s.current->linear + 1, s.current->syncs, (uint32_t)s.phase, offset};
+        DeviceStore store{s, s.deviceInBlock, s.phase};
+        const uintptr_t start = (uintptr_t)p, end = start + n < deviceHi ? start + n : deviceHi;
+        check_span(s, store, start, end, write, now);
     }
     s.checking = false;
-}
-
-// One access `now` against a cell's records, which it then joins; false (and the race reported) when
-// it races with one of them.
-ROSE_EMU_UNCHECKED_INLINE inline bool check_cell(State& s, const SharedRegion& r, Shadow& sh, uintptr_t byte, bool write,
-    const Access& now)
-{
-    const Thread* threads = s.threadBase;
-    if (!ordered(threads, now.phase, sh.write, now.thread)) { report(s, r, byte, write, sh.write, true, now.pc); return false; }
-    if (write)
-    {
-        if (!ordered(threads, now.phase, sh.read, now.thread)) { report(s, r, byte, true, sh.read, false, now.pc); return false; }
-        if (!ordered(threads, now.phase, sh.otherRead, now.thread)) { report(s, r, byte, true, sh.otherRead, false, now.pc); return false; }
-        sh.write = now;
-        sh.read = sh.otherRead = Access{0, 0, 0, 0};
-    }
-    else if (same(sh.read, now) || same(sh.otherRead, now))
-        ;   // this thread's read in this interval is on record already
-    else if (sh.read.thread == 0 || sh.read.phase != now.phase || sh.read.thread == now.thread)
-        sh.read = now;
-    else
-        sh.otherRead = now;
-    return true;
-}
-
-ROSE_EMU_UNCHECKED inline void split_word(SharedRegion& r, size_t word)
-{
-    if (!r.bytes) r.bytes = (Shadow*)calloc(((r.hi - r.base + 3) / 4 + 1) * 4, sizeof(Shadow));
-    for (int k = 0; k < 4; k++) r.bytes[word * 4 + k] = r.words[word];
-    r.split[word] = 1;
 }
 
 ROSE_EMU_UNCHECKED inline void check_shared(const void* p, size_t n, bool write, void* pc)
@@ -790,29 +953,8 @@ ROSE_EMU_UNCHECKED inline void check_shared(const void* p, size_t n, bool write,
     {
         SharedRegion& r = s.regions[k];
         if (a >= r.hi || a + n <= r.lo) continue;
-        const uintptr_t from = a > r.lo ? a : r.lo, end = a + n < r.hi ? a + n : r.hi;
-        bool clean = true;
-        for (uintptr_t at = from; at < end && clean;)
-        {
-            const size_t word = (at - r.base) / 4;
-            const uintptr_t wordStart = r.base + word * 4, wordEnd = wordStart + 4;
-            const uintptr_t stop = end < wordEnd ? end : wordEnd;
-            const bool whole = at == wordStart && stop == wordEnd;
-            if (whole && !r.split[word])
-                clean = check_cell(s, r, r.words[word], at, write, now);
-            else
-            {
-                if (!r.split[word]) split_word(r, word);
-                for (uintptr_t b = at; b < stop && clean; b++) clean = check_cell(s, r, r.bytes[b - r.base], b, write, now);
-                if (clean && whole && write)
-                {
-                    r.words[word] = r.bytes[word * 4];
-                    r.split[word] = 0;
-                }
-            }
-            at = stop;
-        }
-        if (!clean) break;
+        SharedStore store{s, r};
+        if (!check_span(s, store, a > r.lo ? a : r.lo, a + n < r.hi ? a + n : r.hi, write, now)) break;
     }
     s.checking = false;
 }
@@ -858,6 +1000,11 @@ inline std::string source_line(uint32_t pc)
 inline std::string describe_race(const Race& r)
 {
     auto xyz = [](uint3 i) { return "(" + std::to_string(i.x) + "," + std::to_string(i.y) + "," + std::to_string(i.z) + ")"; };
+    if (r.device && r.inBlock)
+        return "device-memory race in block " + xyz(r.block) + ": thread " + xyz(r.thread) + (r.wrote ? " writes" : " reads") + " byte " +
+               std::to_string(r.byte) + " of a " + std::to_string(r.allocationBytes) + "-byte allocation at " + source_line(r.pc) +
+               " that thread " + xyz(r.other) + (r.otherWrote ? " wrote" : " read") + " at " + source_line(r.otherPc) +
+               " with no __syncthreads (or __syncwarp of both lanes) between";
     if (r.device)
         return "device-memory race between blocks " + xyz(r.block) + " and " + xyz(r.other) + ": thread " + xyz(r.thread) + " of block " +
                xyz(r.block) + (r.wrote ? " writes" : " reads") + " byte " + std::to_string(r.byte) + " of a " +
@@ -946,11 +1093,11 @@ struct BlockOrder
 
 // Runs a worker's share of one launch: the blocks at positions first, first + stride, ... of
 // BlockOrder, each as described at the top. Returns 0, or 1 with the reason in `error`.
-// [deviceLo, deviceHi) is the driver's device-memory arena and `check` the race check's hook for it
-// (called by kernels built with the check).
+// [deviceLo, deviceHi) is the driver's device-memory arena, `check` the race check's hook for it between
+// blocks and `where` the one that names an address's allocation (called by kernels built with the check).
 extern "C" __attribute__((visibility("default"))) ROSE_EMU_QUIET int rose_emu_launch(void (*entry)(void**), const unsigned* grid,
     const unsigned* block, unsigned sharedBytes, void** params, unsigned first, unsigned stride, uintptr_t deviceLo, uintptr_t deviceHi,
-    ::rose_emu::DeviceAccessFn check, char* error, int errorLength)
+    ::rose_emu::DeviceAccessFn check, ::rose_emu::DeviceWhereFn where, char* error, int errorLength)
 {
     using namespace ::rose_emu;
     State& s = state();
@@ -958,10 +1105,12 @@ extern "C" __attribute__((visibility("default"))) ROSE_EMU_QUIET int rose_emu_la
     ::rose_emu::deviceLo = deviceLo;
     ::rose_emu::deviceHi = deviceHi;
     ::rose_emu::deviceAccess = check;
+    ::rose_emu::deviceWhere = where;
 #else
     (void)deviceLo;
     (void)deviceHi;
     (void)check;
+    (void)where;
 #endif
     s.grid = {grid[0], grid[1], grid[2]};
     s.block = {block[0], block[1], block[2]};

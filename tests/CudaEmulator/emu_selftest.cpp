@@ -213,6 +213,31 @@ extern "C" __global__ void blocks_share(int mode, unsigned* words)
     words[16 + b] = seen;
 }
 
+// Threads of one block (64: two warps) and words of device memory. Mode 0: each thread writes its own
+// word and reads it back; 1: thread 0 writes word 0 and thread 33 (the other warp) reads it; 2: the same
+// with a __syncthreads between; 3: thread 1 (the same warp) reads it after a __syncwarp; 4: after a
+// shuffle, which orders no memory; 5: each thread writes its own byte; 6: thread 1 reads byte 1 of the
+// word thread 0 wrote whole; 7: every thread reads word 0 (an earlier launch wrote it); 8: every thread
+// adds to word 0 atomically. 1, 4 and 6 race.
+extern "C" __global__ void threads_share(int mode, unsigned* words)
+{
+    const unsigned t = threadIdx.x;
+    unsigned seen = 0;
+    if (mode == 0) words[t] = t, seen = words[t];
+    if (mode >= 1 && mode <= 4 && t == 0) words[0] = 7;
+    if (mode == 2) __syncthreads();
+    if (mode == 3) __syncwarp();
+    if (mode == 4) seen = __shfl_sync(0xffffffffu, t, 0);
+    if ((mode == 1 || mode == 2) && t == 33) seen += words[0];
+    if ((mode == 3 || mode == 4) && t == 1) seen += words[0];
+    if (mode == 5) ((unsigned char*)words)[t] = (unsigned char)t;
+    if (mode == 6 && t == 0) words[0] = 0x01020304u;
+    if (mode == 6 && t == 1) seen = ((const unsigned char*)words)[1];
+    if (mode == 7) seen = words[0];
+    if (mode == 8) atomicAdd(&words[0], 1u);
+    words[64 + t] = seen;
+}
+
 // Every thread bumps one shared counter in the same barrier interval: atomics do not race.
 extern "C" __global__ void shared_counter(unsigned* out)
 {
@@ -409,7 +434,7 @@ int LaunchReporting(void* module, const char* name, unsigned grid, unsigned bloc
 void RaceChecks(void* module)
 {
     uint64_t dout;
-    cuMemAlloc_v2(&dout, 128 * sizeof(int));
+    cuMemAlloc_v2(&dout, 128 * sizeof(int));   // 512 bytes: the race reports name the size
     auto exchange = [&](int sync, int far, int dynamic, std::string* message) {
         void* args[] = {&sync, &far, &dynamic, &dout};
         return LaunchReporting(module, "exchange", 2, 64, dynamic ? 64 * sizeof(int) : 0, args, message);
@@ -490,6 +515,33 @@ void RaceChecks(void* module)
     rose_emu_set_launch_count(0x1fffe);
     status |= blocksShare(6, &message);  // stamped 0xffff again: reads what blocks wrote 65536 launches before
     Check(status == 0 && message.empty(), "records of a launch 65536 launches back are forgotten: " + message);
+    auto threadsShare = [&](int mode, std::string* message) {
+        void* args[] = {&mode, &dout};
+        return LaunchReporting(module, "threads_share", 1, 64, 0, args, message);
+    };
+    status = threadsShare(0, &message);
+    Check(status == 0 && message.empty(), "threads writing and reading words of their own do not race: " + message);
+    status = threadsShare(1, &message);
+    Check(status == 719 && message.find("device-memory race in block (0,0,0)") != std::string::npos &&
+              message.find("thread (33,0,0) reads byte 0 of a 512-byte allocation at selftest.cu:") != std::string::npos &&
+              message.find("that thread (0,0,0) wrote at selftest.cu:") != std::string::npos,
+          "a thread reading a word another thread of its block writes races, with the allocation and both source lines: " + message);
+    status = threadsShare(2, &message);
+    Check(status == 0 && message.empty(), "__syncthreads orders device memory between the threads of a block: " + message);
+    status = threadsShare(3, &message);
+    Check(status == 0 && message.empty(), "__syncwarp orders it between the lanes of a warp: " + message);
+    status = threadsShare(4, &message);
+    Check(status == 719 && message.find("device-memory race in block") != std::string::npos, "a shuffle orders no memory: " + message);
+    status = threadsShare(5, &message);
+    Check(status == 0 && message.empty(), "threads writing their own bytes of device words do not race: " + message);
+    status = threadsShare(6, &message);
+    Check(status == 719 && message.find("reads byte 1 of a 512-byte allocation") != std::string::npos,
+          "a byte read races with another thread's write of its whole word: " + message);
+    status = threadsShare(0, &message);
+    status |= threadsShare(7, &message);
+    Check(status == 0 && message.empty(), "reading a word an earlier launch wrote does not race: " + message);
+    status = threadsShare(8, &message);
+    Check(status == 0 && message.empty(), "atomics on one word of device memory do not race within a block: " + message);
     void* args[] = {&dout};
     status = LaunchReporting(module, "shared_counter", 1, 96, 0, args, &message);
     Check(status == 0 && message.empty() && Download<unsigned>(dout, 1)[0] == 96, "atomics on one shared word do not race: " + message);
@@ -562,7 +614,7 @@ int main()
 
     {   // A kernel compiled for at most 64 threads a block is refused more, as a GPU refuses it.
         uint64_t dout;
-        cuMemAlloc_v2(&dout, 128 * sizeof(int));
+        cuMemAlloc_v2(&dout, 128 * sizeof(int));   // 512 bytes: the race reports name the size
         void* args[] = {&dout};
         fprintf(stderr, "(an expected refusal follows)\n");
         Check(cuLaunchKernel(Kernel(module, "bounded"), 1, 1, 1, 128, 1, 1, 0, nullptr, args, nullptr) == 701,

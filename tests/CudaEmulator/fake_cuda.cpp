@@ -53,10 +53,12 @@ enum : int
     NotReady = 600, LaunchOutOfResources = 701, LaunchFailed = 719,
 };
 
-// The race check's hook for device memory, which a launch hands its module (see CheckDeviceAccess).
+// The race check's hooks for device memory, which a launch hands its module (see CheckDeviceAccess and
+// WhereInDevice).
 using DeviceAccessFn = int (*)(uintptr_t, size_t, int, uint32_t, uint32_t, uint32_t*, uint32_t*, int*, uint64_t*, uint64_t*);
+using DeviceWhereFn = void (*)(uintptr_t, uint64_t*, uint64_t*);
 using LaunchFn = int (*)(void (*)(void**), const unsigned*, const unsigned*, unsigned, void**, unsigned, unsigned, uintptr_t, uintptr_t,
-    DeviceAccessFn, char*, int);
+    DeviceAccessFn, DeviceWhereFn, char*, int);
 
 // One copy of a kernel module, with statics of its own (the block scheduler's state, `__shared__` arrays).
 struct ModuleCopy
@@ -268,6 +270,20 @@ bool Pinned(const void* p, size_t bytes)
     return a && a->second.host && (uintptr_t)p + bytes <= a->first + a->second.bytes;
 }
 
+// The race check's hook that names where a device address lies, for a report: its offset in the allocation
+// before it and that allocation's size (the address itself and 0 when there is none).
+void WhereInDevice(uintptr_t p, uint64_t* offset, uint64_t* allocationBytes)
+{
+    *offset = p;
+    *allocationBytes = 0;
+    std::lock_guard<std::mutex> guard(allocationLock);
+    if (const auto* a = AllocationFrom(p))
+    {
+        *offset = p - a->first;
+        *allocationBytes = a->second.bytes;
+    }
+}
+
 // The race check's hook for device memory: block `block` of the running launch accesses [p, p + n) (in
 // the arena) from code offset `pc`. 0 when that races with nothing; else 1, with the other access's
 // block, code offset and kind, and where the byte lies (its offset in its allocation, and that size).
@@ -279,14 +295,7 @@ int CheckDeviceAccess(uintptr_t p, size_t n, int write, uint32_t block, uint32_t
     *otherBlock = conflict.other.block;
     *otherPc = conflict.other.pc;
     *otherWrote = conflict.otherWrote ? 1 : 0;
-    *offset = conflict.address;
-    *allocationBytes = 0;
-    std::lock_guard<std::mutex> guard(allocationLock);
-    if (const auto* a = AllocationFrom(conflict.address))
-    {
-        *offset = conflict.address - a->first;
-        *allocationBytes = a->second.bytes;
-    }
+    WhereInDevice(conflict.address, offset, allocationBytes);
     return 1;
 }
 
@@ -654,7 +663,7 @@ int cuLaunchKernel(void* function, unsigned gx, unsigned gy, unsigned gz, unsign
         rose_emu_threads::RunOnThreads((int)shares, [&](int w) {
             errors[w][0] = 0;
             failed[w] = f->module->copies[w].launch(f->entries[w], grid.data(), block.data(), sharedBytes, arguments->pointers.data(),
-                (unsigned)w, (unsigned)shares, arena.Lo(), arena.Hi(), CheckDeviceAccess, errors[w].data(), (int)errors[w].size());
+                (unsigned)w, (unsigned)shares, arena.Lo(), arena.Hi(), CheckDeviceAccess, WhereInDevice, errors[w].data(), (int)errors[w].size());
         });
         for (uint64_t w = 0; w < shares; w++)
         {
