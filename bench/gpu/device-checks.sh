@@ -46,7 +46,10 @@ cli="dotnet .gpu/Rose.Tests/Rose.Cli.dll"
 bench="dotnet $T/Rose.Bench/Rose.Bench.dll"
 tmo() { local s=$1; shift; timeout $(( s * scale )) "$@"; }
 t0=$(date +%s); stamp() { echo "[$(( $(date +%s) - t0 )) s] $*"; }
-( nvidia-smi; which nsys ncu; nproc; free -g; df -h /tmp
+( nvidia-smi; which nsys ncu; nproc; free -g; df -h $T
+  # The pipeline forces each written layer to disk (0.4 GB per 7B layer) while the next computes: how fast
+  # this disk takes it says whether writing can keep up (before the 13 GB synthesis below competes for it).
+  echo "disk write: $(dd if=/dev/zero of=$T/rose-disk-probe bs=16M count=32 conv=fdatasync 2>&1 | tail -1)"; rm -f $T/rose-disk-probe
   python3 -c "import torch, importlib.util as u; print('torch', torch.__version__, 'transformers', u.find_spec('transformers') is not None)" ) > "$O/machine.txt" 2>&1
 
 # The 32-layer checkpoint (13 GB) is written by the CPUs while the GPU tests run.

@@ -26,6 +26,10 @@ def test_counts(name):
     return counts, failed
 
 
+machine = read(os.path.join(out, "machine.txt")) or ""
+for line in re.findall(r"^disk write: .*$", machine, re.M):
+    print(f"- {line} (dd, 512 MiB, fdatasync)")
+
 for name in ("gpu-tests.txt", "gpu-tests-simt.txt"):
     result = test_counts(name)
     if result is None:
