@@ -266,7 +266,8 @@ void Check(bool ok, const std::string& what)
     }
 }
 
-void* LoadModule()
+// The self-test kernels' image, built as ROSE_EMU_RACECHECK says now.
+std::vector<char> BuildImage()
 {
     void* program;
     nvrtcCreateProgram(&program, kSource, "selftest.cu", 0, nullptr, nullptr);
@@ -283,6 +284,12 @@ void* LoadModule()
     nvrtcGetCUBINSize(program, &size);
     std::vector<char> image(size);
     nvrtcGetCUBIN(program, image.data());
+    return image;
+}
+
+void* LoadModule()
+{
+    const std::vector<char> image = BuildImage();
     void* module;
     if (cuModuleLoadData(&module, image.data()) != 0)
     {
@@ -415,6 +422,24 @@ std::string StderrOf(const std::function<int()>& launch, int* status)
     close(fd);
     unlink(path);
     return text;
+}
+
+// An image built with the race check switched the other way (a kernel cache that both settings share) is
+// refused with a message rather than loaded, which would drop the check (or keep it) without a word.
+void ImagesOfTheOtherRaceCheckSwitchAreRefused()
+{
+    const char* was = getenv("ROSE_EMU_RACECHECK");
+    const std::string saved = was ? was : "";
+    const bool on = !(was && strcmp(was, "0") == 0);
+    const std::vector<char> image = BuildImage();
+    setenv("ROSE_EMU_RACECHECK", on ? "0" : "1", 1);
+    void* module = nullptr;
+    int status;
+    const std::string message = StderrOf([&] { return cuModuleLoadData(&module, image.data()); }, &status);
+    if (was) setenv("ROSE_EMU_RACECHECK", saved.c_str(), 1);
+    else unsetenv("ROSE_EMU_RACECHECK");
+    Check(status == 200 && message.find(on ? "built with the race check" : "built without the race check") != std::string::npos,
+          "an image of the other race-check switch is refused: " + message);
 }
 
 // A launch of `name` on a row of `grid` blocks of `block` threads: its status after a synchronization, and
@@ -569,6 +594,7 @@ int main()
     // Modules load with as many copies as there are workers: four, whatever this host's cores.
     rose_emu_set_workers(4);
     void* module = LoadModule();
+    ImagesOfTheOtherRaceCheckSwitchAreRefused();
 
     {   // 3 blocks of 256: shuffles within warps, a barrier across them.
         std::vector<float> x(768);

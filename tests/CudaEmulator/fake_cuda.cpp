@@ -546,13 +546,21 @@ int cuModuleLoadData(void** module, const void* image)
 {
     if (!HasContext("cuModuleLoadData")) return InvalidContext;
     const char* library;
-    uint64_t size, preludeHash;
-    if (!image || !rose_emu_image::Unwrap(image, &library, &size, &preludeHash))
+    uint64_t size, buildHash;
+    if (!image || !rose_emu_image::Unwrap(image, &library, &size, &buildHash))
     {
         fprintf(stderr, "rose emulator: cuModuleLoadData was given an image its NVRTC did not build\n");
         return InvalidImage;
     }
-    if (preludeHash != rose_emu_image::Hash(kPrelude, sizeof kPrelude - 1))
+    const bool raceCheck = rose_emu_image::RaceCheck();
+    if (buildHash == rose_emu_image::BuildHash(kPrelude, sizeof kPrelude - 1, !raceCheck))
+    {
+        fprintf(stderr, "rose emulator: a kernel image built %s the race check while ROSE_EMU_RACECHECK%s (from a kernel cache?); "
+                        "point XDG_CACHE_HOME and ROSE_EMU_CACHE at a folder of their own for each setting\n",
+                raceCheck ? "without" : "with", raceCheck ? " is unset or not 0" : "=0");
+        return InvalidImage;
+    }
+    if (buildHash != rose_emu_image::BuildHash(kPrelude, sizeof kPrelude - 1, raceCheck))
     {
         fprintf(stderr, "rose emulator: a kernel image built by another version of the emulator (from a kernel cache?); "
                         "point XDG_CACHE_HOME and ROSE_EMU_CACHE at an empty folder\n");

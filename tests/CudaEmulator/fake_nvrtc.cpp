@@ -88,8 +88,8 @@ int Compile(Program& p, const std::vector<std::string>& options)
     std::string flags = "-std=c++17 -O2 -fPIC -fno-gnu-unique -ffp-contract=off -fno-strict-aliasing -w -DROSE_CPU_EMULATOR";
     // The shared-memory race check (emu_kernel_prelude.h): g++'s ThreadSanitizer instrumentation
     // calling the prelude's hooks, and a line table so a race names its source lines.
-    const char* racecheck = getenv("ROSE_EMU_RACECHECK");
-    if (!racecheck || strcmp(racecheck, "0") != 0)
+    const bool raceCheck = rose_emu_image::RaceCheck();
+    if (raceCheck)
         flags += " -DROSE_EMU_RACECHECK -fsanitize=thread --param tsan-instrument-func-entry-exit=0 -g1";
     std::string keyText = std::string(kPrelude) + '\0' + cxx + '\0' + flags + '\0' + p.name + '\0' + p.source;
     for (auto& [name, text] : p.headers) keyText += '\0' + name + '\0' + text;
@@ -150,7 +150,7 @@ int Compile(Program& p, const std::vector<std::string>& options)
     p.log = "compiled for the Rose CPU emulator with " + cxx + " (options";
     for (auto& o : options) p.log += " " + o;
     p.log += ")";
-    p.image = rose_emu_image::Wrap(library, rose_emu_image::Hash(kPrelude, sizeof kPrelude - 1));
+    p.image = rose_emu_image::Wrap(library, rose_emu_image::BuildHash(kPrelude, sizeof kPrelude - 1, raceCheck));
     return 0;
 }
 
