@@ -15,7 +15,8 @@ bash tests/CudaEmulator/build.sh "$emu" > /dev/null
 emu=$(realpath "$emu")
 # Without the emulator's race check, which ./build.sh test runs: it would make the steps ~1.8x slower than
 # the timeouts (x4) were sized for, and this run is about the script, not the kernels. A kernel cache of its
-# own, since Rose's cache does not know which way an emulator image was built.
+# own: Rose's cache does not know which way an emulator image was built, and the emulator refuses one built
+# the other way.
 export ROSE_EMU_RACECHECK=0
 export ROSE_CUDA_LIB_DIR=$emu XDG_CACHE_HOME=$emu/cache-norace ROSE_EMU_CACHE=$emu/cache-norace
 scratch=$(mktemp -d)
