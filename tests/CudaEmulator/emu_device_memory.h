@@ -1,5 +1,6 @@
 // Device memory of the CPU emulator's driver (fake_cuda.cpp): one reserved arena that every device
-// allocation comes from, and the race check's records for it.
+// allocation comes from, and the race check's records for it, which also mark the bytes outside every
+// allocation (the bounds check).
 // Why one arena: a kernel's race-check hook (emu_kernel_prelude.h) runs on every load and store and must
 // tell device memory from everything else (fiber stacks, host memory, shared memory). With all device
 // memory in one range of address space that takes two comparisons, and an address's records are found
@@ -40,12 +41,20 @@ struct Cell
     BlockAccess write, read, otherRead;   // otherRead: a reader of another block than `read`'s
 };
 
-// The earlier access a new one races with.
+// What no access leaves: the write record of the bytes of the arena's mappings that lie outside every
+// allocation (before its start, or past its end up to the driver's 256-byte granularity), so an access
+// there is reported instead of landing in memory a GPU may have given another allocation. Launch 0 reads
+// as "no access" to the race rule, so only Check, which every access to such a cell reaches, looks for it.
+constexpr BlockAccess kOutside{0, 0xffffff, 0xffffff};
+inline bool IsOutside(const BlockAccess& a) { return a.launch == 0 && a.block == 0xffffff && a.pc == 0xffffff; }
+
+// The earlier access a new one races with, or (`outside`) the byte outside every allocation it touched.
 struct Conflict
 {
     uintptr_t address;
     BlockAccess other;
     bool otherWrote;
+    bool outside;
 };
 
 class Arena
@@ -135,6 +144,32 @@ public:
             }
         }
         free_[lo] = length;
+    }
+
+    // Marks [from, to) (inside the arena) as outside every allocation, or (`outside` false) clears the mark.
+    // The driver marks an allocation's slack when it maps it, clears it when it frees it, and marks every live
+    // allocation's again after Forget. The slack's pages are the allocation's own, so no launch touches its
+    // records meanwhile (an access there fails its launch either way).
+    void MarkOutside(uintptr_t from, uintptr_t to, bool outside)
+    {
+        const Cell mark{outside ? kOutside : BlockAccess{}, BlockAccess{}, BlockAccess{}};
+        for (uintptr_t at = from; at < to;)
+        {
+            const size_t word = (at - lo_) / 4;
+            const uintptr_t wordEnd = lo_ + word * 4 + 4;
+            if (at == wordEnd - 4 && to >= wordEnd && !split_[word])
+            {
+                words_[word] = mark;
+                at = wordEnd;
+                continue;
+            }
+            if (!split_[word])
+            {
+                for (int k = 0; k < 4; k++) bytes_[word * 4 + k] = words_[word];
+                split_[word] = 1;
+            }
+            for (; at < to && at < wordEnd; at++) bytes_[at - lo_] = mark;
+        }
     }
 
     // Every record dropped, as when the launch count wraps: the driver calls it between launches.
@@ -227,6 +262,11 @@ private:
 
     static bool Check(Cell& c, const BlockAccess& now, bool write, uintptr_t address, Conflict* conflict)
     {
+        if (IsOutside(c.write))
+        {
+            *conflict = Conflict{address, BlockAccess{}, false, true};
+            return false;
+        }
         auto races = [&](const BlockAccess& a) { return a.launch == now.launch && a.block != now.block; };
         const BlockAccess* other = races(c.write) ? &c.write
                                  : !write ? nullptr
@@ -234,7 +274,7 @@ private:
                                  : races(c.otherRead) ? &c.otherRead : nullptr;
         if (other)
         {
-            *conflict = Conflict{address, *other, other == &c.write};
+            *conflict = Conflict{address, *other, other == &c.write, false};
             return false;
         }
         if (write)

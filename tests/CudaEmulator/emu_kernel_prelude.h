@@ -17,7 +17,8 @@
 //   * with ROSE_EMU_RACECHECK (the default; fake_nvrtc.cpp), every load and store is checked for a
 //     race on shared memory between threads of the block, and on device memory between threads of the
 //     block and between blocks of the launch (the race check, below; the driver keeps device memory's
-//     records between blocks, emu_device_memory.h).
+//     records between blocks, emu_device_memory.h), and an access to device memory outside every
+//     allocation fails the launch (the bounds check: the driver marks each allocation's slack).
 // What it cannot show: the memory model (fences, a flag one thread spins on), timing.
 #pragma once
 
@@ -188,6 +189,8 @@ struct Race
     bool device;
     uint64_t allocationBytes;
     bool inBlock;
+    bool outside;   // device memory outside every allocation: `byte` is the offset past the start, or
+    bool before;    // with `before` the distance before it, of an allocation of allocationBytes
 };
 #endif
 // The driver's hooks for device memory (fake_cuda.cpp): CheckDeviceAccess checks an access between blocks,
@@ -833,7 +836,7 @@ struct SharedStore
     ROSE_EMU_UNCHECKED void report(uintptr_t byte, bool write, const Access& other, bool otherWrote, uint32_t pc)
     {
         s.race = Race{true, s.blockIdx, s.current->idx, s.threadBase[other.thread - 1].idx, write, otherWrote, r.name, byte - r.lo,
-                      pc, other.pc, false, 0, false};
+                      pc, other.pc, false, 0, false, false, false};
     }
 };
 
@@ -908,7 +911,7 @@ struct DeviceStore
         uint64_t offset = byte, allocationBytes = 0;
         if (deviceWhere) deviceWhere(byte, &offset, &allocationBytes);
         s.race = Race{true, s.blockIdx, s.current->idx, s.threadBase[other.thread - 1].idx, write, otherWrote, "device memory", offset,
-                      pc, other.pc, true, allocationBytes, true};
+                      pc, other.pc, true, allocationBytes, true, false, false};
     }
 };
 
@@ -925,11 +928,15 @@ ROSE_EMU_UNCHECKED inline void check_device(const void* p, size_t n, bool write,
     uint32_t otherBlock = 0, otherPc = 0;
     int otherWrote = 0;
     uint64_t byte = 0, allocationBytes = 0;
-    if (deviceAccess((uintptr_t)p, n, write, block, offset, &otherBlock, &otherPc, &otherWrote, &byte, &allocationBytes))
+    const int verdict = deviceAccess((uintptr_t)p, n, write, block, offset, &otherBlock, &otherPc, &otherWrote, &byte, &allocationBytes);
+    if (verdict == 2)
+        s.race = Race{true, s.blockIdx, s.current->idx, {}, write, false, "device memory", byte, offset, 0, true, allocationBytes, false,
+                      true, otherWrote != 0};
+    else if (verdict)
     {
         const uint3 other{otherBlock % s.grid.x, otherBlock / s.grid.x % s.grid.y, otherBlock / (s.grid.x * s.grid.y)};
         s.race = Race{true, s.blockIdx, s.current->idx, other, write, otherWrote != 0, "device memory", byte, offset, otherPc, true,
-                      allocationBytes, false};
+                      allocationBytes, false, false, false};
     }
     else
     {
@@ -1000,6 +1007,11 @@ inline std::string source_line(uint32_t pc)
 inline std::string describe_race(const Race& r)
 {
     auto xyz = [](uint3 i) { return "(" + std::to_string(i.x) + "," + std::to_string(i.y) + "," + std::to_string(i.z) + ")"; };
+    if (r.outside)
+        return "device-memory access out of bounds in block " + xyz(r.block) + ": thread " + xyz(r.thread) + (r.wrote ? " writes" : " reads") +
+               (r.before ? " " + std::to_string(r.byte) + " bytes before the start of a " : " byte " + std::to_string(r.byte) + " of a ") +
+               std::to_string(r.allocationBytes) + "-byte allocation at " + source_line(r.pc) +
+               " (outside it, where a GPU may have put another allocation)";
     if (r.device && r.inBlock)
         return "device-memory race in block " + xyz(r.block) + ": thread " + xyz(r.thread) + (r.wrote ? " writes" : " reads") + " byte " +
                std::to_string(r.byte) + " of a " + std::to_string(r.allocationBytes) + "-byte allocation at " + source_line(r.pc) +

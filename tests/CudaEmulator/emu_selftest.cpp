@@ -32,6 +32,7 @@ int cuMemAlloc_v2(uint64_t*, size_t);
 int cuMemFree_v2(uint64_t);
 int cuMemcpyHtoD_v2(uint64_t, const void*, size_t);
 int cuMemcpyDtoH_v2(void*, uint64_t, size_t);
+int cuMemcpyDtoD_v2(uint64_t, uint64_t, size_t);
 int cuMemcpyHtoDAsync_v2(uint64_t, const void*, size_t, void*);
 int cuMemcpyDtoHAsync_v2(void*, uint64_t, size_t, void*);
 int cuMemsetD32_v2(uint64_t, unsigned, size_t);
@@ -249,6 +250,14 @@ extern "C" __global__ void shared_counter(unsigned* out)
     if (threadIdx.x == 0) out[0] = count;
 }
 
+// One thread touches x (n floats) at element `at`: in bounds for 0 <= at < n; past its end (inside the
+// driver's 256-byte granularity, before the guard page) or before its start otherwise.
+extern "C" __global__ void touch_at(float* x, int at, int write, float* out)
+{
+    if (write) x[at] = 1.0f;
+    else out[0] = x[at];
+}
+
 extern "C" __global__ void past_the_end(const float* x, float* out, int n)
 {
     out[0] = x[n + 64];
@@ -460,6 +469,8 @@ void RaceChecks(void* module)
 {
     uint64_t dout;
     cuMemAlloc_v2(&dout, 128 * sizeof(int));   // 512 bytes: the race reports name the size
+    uint64_t dx;
+    cuMemAlloc_v2(&dx, 10 * sizeof(float));
     auto exchange = [&](int sync, int far, int dynamic, std::string* message) {
         void* args[] = {&sync, &far, &dynamic, &dout};
         return LaunchReporting(module, "exchange", 2, 64, dynamic ? 64 * sizeof(int) : 0, args, message);
@@ -540,6 +551,31 @@ void RaceChecks(void* module)
     rose_emu_set_launch_count(0x1fffe);
     status |= blocksShare(6, &message);  // stamped 0xffff again: reads what blocks wrote 65536 launches before
     Check(status == 0 && message.empty(), "records of a launch 65536 launches back are forgotten: " + message);
+    // The bounds check: device memory outside every allocation, short of the guard page (dx was allocated
+    // before the launch stamps wrapped above, which drops every record: the driver marks it again).
+    auto touchAt = [&](int at, int write, std::string* message) {
+        void* args[] = {&dx, &at, &write, &dout};
+        return LaunchReporting(module, "touch_at", 1, 1, 0, args, message);
+    };
+    status = touchAt(0, 1, &message);
+    status |= touchAt(9, 1, &message);
+    status |= touchAt(9, 0, &message);
+    Check(status == 0 && message.empty(), "the first and last elements are in bounds: " + message);
+    status = touchAt(10, 0, &message);
+    Check(status == 719 && message.find("device-memory access out of bounds in block (0,0,0): thread (0,0,0) reads byte 40 of a 40-byte "
+                                        "allocation at selftest.cu:") != std::string::npos,
+          "a read just past the end is out of bounds, with its source line: " + message);
+    status = touchAt(20, 1, &message);
+    Check(status == 719 && message.find("writes byte 80 of a 40-byte allocation") != std::string::npos,
+          "a write past the end is out of bounds: " + message);
+    status = touchAt(-1, 0, &message);
+    Check(status == 719 && message.find("reads 4 bytes before the start of a 40-byte allocation") != std::string::npos,
+          "a read before the start is out of bounds: " + message);
+    cuMemFree_v2(dx);
+    cuMemAlloc_v2(&dx, 10 * sizeof(float));   // where the last one was, most likely: its marks are its own
+    status = touchAt(9, 0, &message);
+    Check(status == 0 && message.empty(), "a new allocation in a freed one's place is in bounds to its end: " + message);
+    cuMemFree_v2(dx);
     auto threadsShare = [&](int mode, std::string* message) {
         void* args[] = {&mode, &dout};
         return LaunchReporting(module, "threads_share", 1, 64, 0, args, message);
@@ -641,6 +677,8 @@ int main()
     {   // A kernel compiled for at most 64 threads a block is refused more, as a GPU refuses it.
         uint64_t dout;
         cuMemAlloc_v2(&dout, 128 * sizeof(int));   // 512 bytes: the race reports name the size
+    uint64_t dx;
+    cuMemAlloc_v2(&dx, 10 * sizeof(float));
         void* args[] = {&dout};
         fprintf(stderr, "(an expected refusal follows)\n");
         Check(cuLaunchKernel(Kernel(module, "bounded"), 1, 1, 1, 128, 1, 1, 0, nullptr, args, nullptr) == 701,
@@ -733,6 +771,23 @@ int main()
               cuLaunchKernel(Kernel(module, "past_the_end"), 1, 1, 1, 1, 1, 1, 0, nullptr, args, nullptr);
           }),
           "a read past the end of an allocation faults");
+
+    {   // A copy or memset whose device range leaves its allocation is refused (CUDA_ERROR_INVALID_VALUE), as
+        // the driver refuses it, instead of writing past the end short of the guard page.
+        std::vector<float> eleven(11, 2.0f);
+        uint64_t dx;
+        cuMemAlloc_v2(&dx, 10 * sizeof(float));
+        int status;
+        std::string message = StderrOf([&] { return cuMemcpyHtoD_v2(dx, eleven.data(), 11 * sizeof(float)); }, &status);
+        Check(status == 1 && message.find("at byte 0 of a 40-byte allocation runs past its end") != std::string::npos,
+              "a copy longer than its allocation is refused: " + message);
+        message = StderrOf([&] { return cuMemsetD32_v2(dx + 4 * sizeof(float), 0u, 7); }, &status);
+        Check(status == 1 && message.find("at byte 16 of a 40-byte allocation runs past its end") != std::string::npos,
+              "so is a memset: " + message);
+        message = StderrOf([&] { return cuMemcpyDtoD_v2(dx, dx + 5 * sizeof(float), 5 * sizeof(float)); }, &status);
+        Check(status == 0 && message.empty(), "a copy within one allocation is not: " + message);
+        cuMemFree_v2(dx);
+    }
 
     // So does indexing past the dynamic shared memory a launch asked for.
     Check(FaultsInAChild([&] {

@@ -216,6 +216,16 @@ uint32_t currentLaunch = 0;
 bool currentLaunchShared = false;
 
 // Caller holds allocationLock.
+// The bounds check: an arena allocation's slack (its mapping before `start`, and past its end up to the
+// guard page) marked as outside every allocation, or the mark cleared (emu_device_memory.h, MarkOutside).
+void MarkSlack(uintptr_t start, const Allocation& a, bool outside)
+{
+    if (!a.arena) return;
+    const uintptr_t mappingStart = (uintptr_t)a.mapping, guard = mappingStart + a.mapped - (size_t)sysconf(_SC_PAGESIZE);
+    arena.MarkOutside(mappingStart, start, outside);
+    arena.MarkOutside(start + a.bytes, guard, outside);
+}
+
 void* Allocate(size_t bytes, bool host)
 {
     const size_t page = (size_t)sysconf(_SC_PAGESIZE);
@@ -236,7 +246,9 @@ void* Allocate(size_t bytes, bool host)
     mprotect(mapping + mapped - page, page, PROT_NONE);
     char* p = mapping + mapped - page - rounded;
     memset(p, 0xff, bytes);
-    allocations[(uintptr_t)p] = Allocation{bytes, mapping, mapped, host, inArena};
+    const Allocation a{bytes, mapping, mapped, host, inArena};
+    allocations[(uintptr_t)p] = a;
+    MarkSlack((uintptr_t)p, a, true);
     return p;
 }
 
@@ -246,6 +258,7 @@ bool Release(void* p, size_t* bytes)
     auto it = allocations.find((uintptr_t)p);
     if (it == allocations.end()) return false;
     *bytes = it->second.bytes;
+    MarkSlack(it->first, it->second, false);
     if (it->second.arena)
         arena.Give(it->second.mapping, it->second.mapped);
     else
@@ -284,14 +297,45 @@ void WhereInDevice(uintptr_t p, uint64_t* offset, uint64_t* allocationBytes)
     }
 }
 
+// Where a byte outside every allocation lies: past the end of the allocation whose mapping holds it (*before
+// false, *distance its offset from that allocation's start) or *distance bytes before its start (*before true).
+void WhereOutside(uintptr_t p, uint64_t* distance, uint64_t* allocationBytes, bool* before)
+{
+    *distance = 0;
+    *allocationBytes = 0;
+    *before = false;
+    std::lock_guard<std::mutex> guard(allocationLock);
+    auto next = allocations.upper_bound(p);
+    if (next != allocations.end() && p >= (uintptr_t)next->second.mapping)
+    {
+        *distance = next->first - p;
+        *allocationBytes = next->second.bytes;
+        *before = true;
+    }
+    else if (const auto* a = AllocationFrom(p))
+    {
+        *distance = p - a->first;
+        *allocationBytes = a->second.bytes;
+    }
+}
+
 // The race check's hook for device memory: block `block` of the running launch accesses [p, p + n) (in
-// the arena) from code offset `pc`. 0 when that races with nothing; else 1, with the other access's
-// block, code offset and kind, and where the byte lies (its offset in its allocation, and that size).
+// the arena) from code offset `pc`. 0 when that races with nothing; 1 when it races, with the other
+// access's block, code offset and kind, and where the byte lies (its offset in its allocation, and that
+// size); 2 when it touches a byte outside every allocation, with where that lies (WhereOutside; *otherWrote
+// 1 for before an allocation's start).
 int CheckDeviceAccess(uintptr_t p, size_t n, int write, uint32_t block, uint32_t pc, uint32_t* otherBlock, uint32_t* otherPc,
     int* otherWrote, uint64_t* offset, uint64_t* allocationBytes)
 {
     rose_emu_device::Conflict conflict;
     if (arena.Access(p, n, write != 0, currentLaunch, block, pc, currentLaunchShared, &conflict)) return 0;
+    if (conflict.outside)
+    {
+        bool before;
+        WhereOutside(conflict.address, offset, allocationBytes, &before);
+        *otherWrote = before ? 1 : 0;
+        return 2;
+    }
     *otherBlock = conflict.other.block;
     *otherPc = conflict.other.pc;
     *otherWrote = conflict.otherWrote ? 1 : 0;
@@ -385,11 +429,29 @@ int QueueAndWait(Stream* s, std::function<int()> run)
     return TakeDeferredError();
 }
 
+// Whether [p, p + bytes) lies inside one allocation (device or pinned host memory), as the driver requires of
+// a copy's or a memset's device range; otherwise it says so and the call fails with CUDA_ERROR_INVALID_VALUE
+// (here it would write past the end unnoticed, up to the guard page).
+bool InsideOneAllocation(uint64_t p, size_t bytes, const char* call)
+{
+    if (bytes == 0) return true;
+    std::lock_guard<std::mutex> guard(allocationLock);
+    const auto* a = AllocationFrom((uintptr_t)p);
+    if (a && p + bytes <= a->first + a->second.bytes) return true;
+    if (a && p < a->first + a->second.bytes)
+        fprintf(stderr, "rose emulator: %s of %zu bytes at byte %llu of a %zu-byte allocation runs past its end\n", call, bytes,
+            (unsigned long long)(p - a->first), a->second.bytes);
+    else
+        fprintf(stderr, "rose emulator: %s of %zu bytes at 0x%llx: no allocation holds that address\n", call, bytes, (unsigned long long)p);
+    return false;
+}
+
 // Host to device: a pinned source is read when the copy runs, so the host must not refill it before
 // then; a pageable one is staged (copied) at once, as the driver does before it returns.
 int CopyHtoD(Stream* s, uint64_t destination, const void* source, size_t bytes, const char* call, bool wait)
 {
     if (!HasContext(call)) return InvalidContext;
+    if (!InsideOneAllocation(destination, bytes, call)) return InvalidValue;
     std::lock_guard<std::recursive_mutex> guard(streamLock);
     const bool pinned = Pinned(source, bytes);
     census.Add(std::string(call) + " from " + (pinned ? "pinned" : "pageable"), (long long)bytes);
@@ -411,6 +473,7 @@ int CopyHtoD(Stream* s, uint64_t destination, const void* source, size_t bytes, 
 int CopyDtoH(Stream* s, void* destination, uint64_t source, size_t bytes, const char* call, bool wait)
 {
     if (!HasContext(call)) return InvalidContext;
+    if (!InsideOneAllocation(source, bytes, call)) return InvalidValue;
     std::lock_guard<std::recursive_mutex> guard(streamLock);
     const bool pinned = Pinned(destination, bytes);
     census.Add(std::string(call) + " to " + (pinned ? "pinned" : "pageable"), (long long)bytes);
@@ -426,6 +489,7 @@ int CopyDtoH(Stream* s, void* destination, uint64_t source, size_t bytes, const 
 int CopyDtoD(Stream* s, uint64_t destination, uint64_t source, size_t bytes, const char* call)
 {
     if (!HasContext(call)) return InvalidContext;
+    if (!InsideOneAllocation(destination, bytes, call) || !InsideOneAllocation(source, bytes, call)) return InvalidValue;
     std::lock_guard<std::recursive_mutex> guard(streamLock);
     census.Add(call, (long long)bytes);
     Queue(s, [=] { memmove((void*)(uintptr_t)destination, (const void*)(uintptr_t)source, bytes); return (int)Success; });
@@ -437,6 +501,7 @@ int CopyDtoD(Stream* s, uint64_t destination, uint64_t source, size_t bytes, con
 int Memset(Stream* s, uint64_t destination, size_t bytes, bool blocking, std::function<int()> fill)
 {
     if (!HasContext("cuMemset")) return InvalidContext;
+    if (!InsideOneAllocation(destination, bytes, "cuMemset")) return InvalidValue;
     std::lock_guard<std::recursive_mutex> guard(streamLock);
     if (blocking && Pinned((const void*)(uintptr_t)destination, bytes)) return QueueAndWait(s, std::move(fill));
     Queue(s, std::move(fill));
@@ -663,7 +728,12 @@ int cuLaunchKernel(void* function, unsigned gx, unsigned gy, unsigned gz, unsign
         // The records carry 16 bits of the count: when they wrap, the records go (0 stands for none).
         if ((++launchSerial & 0xffffu) == 0)
         {
-            if (arena.Reserved()) arena.Forget();
+            if (arena.Reserved())
+            {
+                arena.Forget();
+                std::lock_guard<std::mutex> guard(allocationLock);
+                for (const auto& [start, a] : allocations) MarkSlack(start, a, true);
+            }
             ++launchSerial;
         }
         currentLaunch = launchSerial;

@@ -8,9 +8,10 @@ namespace Rose.Tests.Cuda;
 /// <summary>The CPU emulator's race check against our own kernels. In shared memory: a barrier taken out of
 /// the kernel text makes the launch fail with both source lines. In device memory, between the threads of a
 /// block or between blocks of a launch: a kernel run in place, or a grid-stride loop that strides too short,
-/// fails the same way. The kernels as they are pass (every other GPU test runs with the check on too). Only
-/// the emulator checks: on a GPU, compute-sanitizer's racecheck covers shared memory, and nothing covers
-/// device memory.</summary>
+/// fails the same way, as does an access outside every allocation that the guard page after it would miss.
+/// The kernels as they are pass (every other GPU test runs with the checks on too). Only the emulator checks
+/// races in device memory: on a GPU, compute-sanitizer's racecheck covers shared memory (its memcheck finds
+/// accesses out of bounds).</summary>
 [TestFixture, Category("Gpu"), NonParallelizable]
 public sealed class EmulatorRaceCheckTests
 {
@@ -141,6 +142,25 @@ public sealed class EmulatorRaceCheckTests
         string? race = RaceOf(context, () => kernel.Launch(blocks, 256, 0, null, a, a, (long)count));
         Assert.That(race, Does.Contain(kind).And.Contain("-byte allocation at cholesky.cu:").And.Contain(detail), race);
         TestContext.Out.WriteLine(race);
+    }
+
+    /// <summary>The bounds check that comes with the race check: rose_reverse told of one element more than its
+    /// output holds writes just past the output's end, short of the page that would fault, where a GPU's
+    /// allocator may have put another allocation.</summary>
+    [Test]
+    public void ACountOneLongerThanTheOutputWritesOutOfBounds()
+    {
+        var context = RequireEmulator();
+        const int count = 200;
+        using var a = DeviceBuffer<float>.FromHost(context, new float[count]);
+        using var shorter = context.Allocate<float>(count - 1);
+        using var module = context.LoadModule(new KernelCompiler(cache: null).Compile("cholesky.cu", context).Image);
+        var kernel = module.GetKernel("rose_reverse");
+
+        Assert.That(RaceOf(context, () => kernel.Launch(1, 256, 0, null, a, shorter, (long)count - 1)), Is.Null, "the count it holds");
+        string? error = RaceOf(context, () => kernel.Launch(1, 256, 0, null, a, shorter, (long)count));
+        Assert.That(error, Does.Contain("device-memory access out of bounds in block (0,0,0): thread (199,0,0) writes byte 796 of a 796-byte allocation at cholesky.cu:"), error);
+        TestContext.Out.WriteLine(error);
     }
 
     /// <summary>rose_set_identity's grid-stride loop striding one block instead of the grid: blocks write each other's elements.</summary>
