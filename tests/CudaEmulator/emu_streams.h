@@ -1,11 +1,15 @@
 // Stream order for the emulated cuBLAS and cuSOLVER: their work is queued on the handle's stream in
 // the emulated driver (libcuda.so.1's rose_emu_enqueue), behind the kernels and copies queued there
 // before it, and runs when the host synchronizes, as on a GPU. Without the emulated driver loaded
-// (the libraries' own self-test) it runs at once.
+// (the libraries' own self-test) it runs at once. And their operands' bounds: a matrix that does not
+// fit in its allocation is refused (the driver's rose_emu_inside_allocation), where a GPU would read
+// or write past its end.
 #pragma once
 #include <dlfcn.h>
+#include <stdint.h>
 
 #include <functional>
+#include <string>
 #include <utility>
 
 namespace rose_emu
@@ -19,6 +23,26 @@ inline EnqueueFn DriverEnqueue()
         return driver ? reinterpret_cast<EnqueueFn>(dlsym(driver, "rose_emu_enqueue")) : nullptr;
     }();
     return enqueue;
+}
+
+// Whether a column-major matrix of rows × cols with leading dimension ld (elements of `size` bytes), `batches`
+// of them `stride` elements apart, lies inside one allocation of the emulated driver; if not, *why says
+// where it leaves it. Always true without the driver.
+inline bool InsideDevice(const void* p, int64_t rows, int64_t cols, int64_t ld, int size, std::string* why, int64_t batches = 1,
+                         int64_t stride = 0)
+{
+    if (rows <= 0 || cols <= 0 || batches <= 0) return true;
+    using InsideFn = int (*)(uintptr_t, size_t, char*, int);
+    static const InsideFn inside = [] {
+        void* driver = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_NOLOAD);
+        return driver ? reinterpret_cast<InsideFn>(dlsym(driver, "rose_emu_inside_allocation")) : nullptr;
+    }();
+    if (!inside) return true;
+    const int64_t elements = (batches - 1) * stride + (cols - 1) * ld + rows;
+    char text[256] = {0};
+    if (inside(reinterpret_cast<uintptr_t>(p), (size_t)elements * size, text, (int)sizeof text)) return true;
+    *why = text;
+    return false;
 }
 
 // Queues `work` on `stream`; returns `ok` once queued (the work's own status, when it runs at once).

@@ -411,6 +411,26 @@ void gemmTyped(const GemmShape& s, float alpha, const void* a, int abType, const
 
 int elementSize(int type) { return type == kR32F ? 4 : 2; }
 
+// A, B and C of every batch inside their allocations (the emulated driver's bounds; emu_streams.h):
+// cuBLAS itself does not look, and on a GPU a matrix that does not fit is read or written past its end.
+int checkOperands(const char* function, const GemmShape& s, const void* a, const void* b, int abSize, const void* c, int cSize,
+                  int64_t ldc, int64_t batches = 1, int64_t strideA = 0, int64_t strideB = 0, int64_t strideC = 0)
+{
+    std::string why;
+    const int64_t aRows = s.transA ? s.k : s.m, aCols = s.transA ? s.m : s.k;
+    const int64_t bRows = s.transB ? s.n : s.k, bCols = s.transB ? s.k : s.n;
+    if (!rose_emu::InsideDevice(a, aRows, aCols, s.lda, abSize, &why, batches, strideA))
+        return fail(kInvalidValue, function, "A (%lld x %lld, lda %lld) does not fit in its allocation: %s", (long long)aRows,
+                    (long long)aCols, (long long)s.lda, why.c_str());
+    if (!rose_emu::InsideDevice(b, bRows, bCols, s.ldb, abSize, &why, batches, strideB))
+        return fail(kInvalidValue, function, "B (%lld x %lld, ldb %lld) does not fit in its allocation: %s", (long long)bRows,
+                    (long long)bCols, (long long)s.ldb, why.c_str());
+    if (!rose_emu::InsideDevice(c, s.m, s.n, ldc, cSize, &why, batches, strideC))
+        return fail(kInvalidValue, function, "C (%d x %d, ldc %lld) does not fit in its allocation: %s", s.m, s.n, (long long)ldc,
+                    why.c_str());
+    return kSuccess;
+}
+
 // The GEMM census (read through rose_emu_blas_census): calls and flops (2·m·n·k per product) by
 // depth k, which tells a linear layer (k = its input features) from a Hessian fold (k = tokens), so
 // a test can hold the flops a run asks for against the ones its report counts.
@@ -478,6 +498,8 @@ EMU_EXPORT int cublasSgemm_v2(void* handle, int transA, int transB, int m, int n
     int status = checkGemm("cublasSgemm_v2", handle, transA, transB, m, n, k, lda, ldb, ldc, shape);
     if (status != kSuccess) return status;
     if (alpha == nullptr || beta == nullptr) return fail(kInvalidValue, "cublasSgemm_v2", "null alpha or beta");
+    status = checkOperands("cublasSgemm_v2", shape, a, b, sizeof(float), c, sizeof(float), ldc);
+    if (status != kSuccess) return status;
     Count("cublasSgemm_v2", m, n, k, 1);
     const float alphaValue = *alpha, betaValue = *beta;
     return rose_emu::OnStream(static_cast<Handle*>(handle)->stream, [=] {
@@ -504,6 +526,8 @@ EMU_EXPORT int cublasGemmEx(void* handle, int transA, int transB, int m, int n, 
     status = checkTypes(fn, aType, bType, cType, computeType, algo);
     if (status != kSuccess) return status;
     if (alpha == nullptr || beta == nullptr) return fail(kInvalidValue, fn, "null alpha or beta");
+    status = checkOperands(fn, shape, a, b, elementSize(aType), c, elementSize(cType), ldc);
+    if (status != kSuccess) return status;
     Count(fn, m, n, k, 1);
     const float alphaValue = *static_cast<const float*>(alpha), betaValue = *static_cast<const float*>(beta);
     return rose_emu::OnStream(static_cast<Handle*>(handle)->stream, [=] {
@@ -533,6 +557,8 @@ EMU_EXPORT int cublasGemmStridedBatchedEx(void* handle, int transA, int transB, 
     if (status != kSuccess) return status;
     if (batchCount < 0) return fail(kInvalidValue, fn, "negative batchCount %d", batchCount);
     if (alpha == nullptr || beta == nullptr) return fail(kInvalidValue, fn, "null alpha or beta");
+    status = checkOperands(fn, shape, a, b, elementSize(aType), c, elementSize(cType), ldc, batchCount, strideA, strideB, strideC);
+    if (status != kSuccess) return status;
     Count(fn, m, n, k, batchCount);
     float alphaValue = *static_cast<const float*>(alpha), betaValue = *static_cast<const float*>(beta);
     // Strides count elements of each operand's own type.

@@ -429,20 +429,31 @@ int QueueAndWait(Stream* s, std::function<int()> run)
     return TakeDeferredError();
 }
 
-// Whether [p, p + bytes) lies inside one allocation (device or pinned host memory), as the driver requires of
-// a copy's or a memset's device range; otherwise it says so and the call fails with CUDA_ERROR_INVALID_VALUE
-// (here it would write past the end unnoticed, up to the guard page).
-bool InsideOneAllocation(uint64_t p, size_t bytes, const char* call)
+// Whether [p, p + bytes) lies inside one allocation (device or pinned host memory); else *why says where it is.
+bool InsideOneAllocation(uint64_t p, size_t bytes, std::string* why)
 {
     if (bytes == 0) return true;
     std::lock_guard<std::mutex> guard(allocationLock);
     const auto* a = AllocationFrom((uintptr_t)p);
     if (a && p + bytes <= a->first + a->second.bytes) return true;
+    char text[200];
     if (a && p < a->first + a->second.bytes)
-        fprintf(stderr, "rose emulator: %s of %zu bytes at byte %llu of a %zu-byte allocation runs past its end\n", call, bytes,
+        snprintf(text, sizeof text, "%zu bytes at byte %llu of a %zu-byte allocation runs past its end", bytes,
             (unsigned long long)(p - a->first), a->second.bytes);
     else
-        fprintf(stderr, "rose emulator: %s of %zu bytes at 0x%llx: no allocation holds that address\n", call, bytes, (unsigned long long)p);
+        snprintf(text, sizeof text, "%zu bytes at 0x%llx: no allocation holds that address", bytes, (unsigned long long)p);
+    *why = text;
+    return false;
+}
+
+// Whether [p, p + bytes) lies inside one allocation (device or pinned host memory), as the driver requires of
+// a copy's or a memset's device range; otherwise it says so and the call fails with CUDA_ERROR_INVALID_VALUE
+// (here it would write past the end unnoticed, up to the guard page).
+bool InsideOneAllocation(uint64_t p, size_t bytes, const char* call)
+{
+    std::string why;
+    if (InsideOneAllocation(p, bytes, &why)) return true;
+    fprintf(stderr, "rose emulator: %s of %s\n", call, why.c_str());
     return false;
 }
 
@@ -801,6 +812,16 @@ __attribute__((visibility("default"))) long long rose_emu_last_launch_error(char
     std::lock_guard<std::mutex> guard(lastLaunchErrorLock);
     if (buffer && size > 0) memcpy(buffer, lastLaunchError.data(), std::min<size_t>(lastLaunchError.size(), (size_t)size));
     return (long long)lastLaunchError.size();
+}
+
+// For the emulated cuBLAS and cuSOLVER (not a CUDA function): whether an operand's bytes [p, p + bytes) lie
+// inside one allocation; if not, 0 and the reason in `why` (at most `length` bytes, NUL-terminated).
+__attribute__((visibility("default"))) int rose_emu_inside_allocation(uintptr_t p, size_t bytes, char* why, int length)
+{
+    std::string reason;
+    if (InsideOneAllocation(p, bytes, &reason)) return 1;
+    if (why && length > 0) snprintf(why, (size_t)length, "%s", reason.c_str());
+    return 0;
 }
 
 // For the emulated cuBLAS and cuSOLVER (not a CUDA function): queues `run(context)` on `stream` like

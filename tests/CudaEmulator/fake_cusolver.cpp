@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <new>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -219,6 +220,20 @@ int checkSquare(const char* function, const void* handle, int uplo, int64_t n, i
     return kSuccess;
 }
 
+// A matrix operand of rows × cols (leading dimension ld, fp32) and devInfo inside their allocations (the
+// emulated driver's bounds; emu_streams.h): cuSOLVER does not look, and on a GPU a matrix that does not fit
+// is read or written past its end.
+int checkInside(const char* function, const char* what, const void* p, int64_t rows, int64_t cols, int64_t ld, const int* devInfo)
+{
+    std::string why;
+    if (!rose_emu::InsideDevice(p, rows, cols, ld, sizeof(float), &why))
+        return fail(kInvalidValue, function, "%s (%lld x %lld, ld %lld) does not fit in its allocation: %s", what, (long long)rows,
+                    (long long)cols, (long long)ld, why.c_str());
+    if (devInfo && !rose_emu::InsideDevice(devInfo, 1, 1, 1, sizeof(int), &why))
+        return fail(kInvalidValue, function, "devInfo does not fit in its allocation: %s", why.c_str());
+    return kSuccess;
+}
+
 // Reports a rejected argument through devInfo too (-i, as the cuSOLVER docs describe), when given.
 int rejectWithInfo(int status, int badArgument, int* devInfo)
 {
@@ -291,6 +306,7 @@ EMU_EXPORT int cusolverDnSpotrf(void* handle, int uplo, int n, float* a, int lda
     int status = checkSquare(fn, handle, uplo, n, lda, &bad);
     if (status != kSuccess) return rejectWithInfo(status, bad, devInfo);
     if (devInfo == nullptr) return fail(kInvalidValue, fn, "null devInfo");
+    if ((status = checkInside(fn, "A", a, n, n, lda, devInfo)) != kSuccess) return status;
     return rose_emu::OnStream(static_cast<Handle*>(handle)->stream, [=] {
         try
         {
@@ -327,6 +343,7 @@ EMU_EXPORT int cusolverDnSpotri(void* handle, int uplo, int n, float* a, int lda
     int status = checkSquare(fn, handle, uplo, n, lda, &bad);
     if (status != kSuccess) return rejectWithInfo(status, bad, devInfo);
     if (devInfo == nullptr) return fail(kInvalidValue, fn, "null devInfo");
+    if ((status = checkInside(fn, "A", a, n, n, lda, devInfo)) != kSuccess) return status;
     return rose_emu::OnStream(static_cast<Handle*>(handle)->stream, [=]() -> int {
         Matrix m{a, lda};
         bool lower = uplo == kLower;
@@ -402,6 +419,9 @@ EMU_EXPORT int cusolverDnSpotrs(void* handle, int uplo, int n, int nrhs, const f
         return rejectWithInfo(fail(kInvalidValue, fn, "invalid argument %d (uplo=%d n=%d nrhs=%d lda=%d ldb=%d)",
                                    bad, uplo, n, nrhs, lda, ldb), bad, devInfo);
     if (devInfo == nullptr) return fail(kInvalidValue, fn, "null devInfo");
+    int status = checkInside(fn, "A", a, n, n, lda, devInfo);
+    if (status == kSuccess) status = checkInside(fn, "B", b, n, nrhs, ldb, nullptr);
+    if (status != kSuccess) return status;
     return rose_emu::OnStream(static_cast<Handle*>(handle)->stream, [=]() -> int {
         try
         {
@@ -511,6 +531,7 @@ EMU_EXPORT int cusolverDnXtrtri(void* handle, int uplo, int diag, int64_t n, int
     int status = checkTrtri(fn, handle, uplo, diag, n, dataTypeA, lda, &bad);
     if (status != kSuccess) return rejectWithInfo(status, bad, devInfo);
     if (devInfo == nullptr) return fail(kInvalidValue, fn, "null devInfo");
+    if ((status = checkInside(fn, "A", a, n, n, lda, devInfo)) != kSuccess) return status;
     return rose_emu::OnStream(static_cast<Handle*>(handle)->stream, [=]() -> int {
         Matrix m{static_cast<float*>(a), lda};
         bool lower = uplo == kLower, unit = diag == kUnit;

@@ -17,10 +17,9 @@ public sealed class EmulatorRaceCheckTests
 {
     private static CudaContext RequireEmulator()
     {
-        var context = GpuTestEnvironment.RequireGpu();
+        var context = GpuTestEnvironment.RequireEmulator(
+            "the race check is the CPU emulator's; on a GPU, run compute-sanitizer --tool racecheck (shared memory only)");
         GpuTestEnvironment.RequireNvrtc();
-        if (!GpuTestEnvironment.OnEmulator)
-            Assert.Ignore("the race check is the CPU emulator's; on a GPU, run compute-sanitizer --tool racecheck (shared memory only)");
         if (Environment.GetEnvironmentVariable("ROSE_EMU_RACECHECK") == "0")
             Assert.Ignore("ROSE_EMU_RACECHECK=0 builds the emulator's kernels without the race check");
         return context;

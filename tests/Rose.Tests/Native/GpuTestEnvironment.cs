@@ -53,6 +53,15 @@ public static class GpuTestEnvironment
     /// semantics are checked but speed and true parallelism are not.</summary>
     public static bool OnEmulator => SharedContext.Value.Context?.Name == EmulatorDeviceName;
 
+    /// <summary>The emulator's context, for a test of what only the CPU emulator has (its checks, its census);
+    /// elsewhere the test is ignored with <paramref name="onAGpu"/>, which says what stands in for it there.</summary>
+    public static CudaContext RequireEmulator(string onAGpu)
+    {
+        var context = RequireGpu();
+        if (!OnEmulator) Assert.Ignore(onAGpu);
+        return context;
+    }
+
     /// <summary>Ignores a test whose work is too large to emulate in a test run (the reason says what
     /// covers the same code on the emulator); on a real GPU it runs.</summary>
     public static void SkipOnEmulator(string why)
