@@ -54,9 +54,22 @@ enum : int
 };
 
 // The race check's hooks for device memory, which a launch hands its module (see CheckDeviceAccess and
-// WhereInDevice).
-using DeviceAccessFn = int (*)(uintptr_t, size_t, int, uint32_t, uint32_t, uint32_t*, uint32_t*, int*, uint64_t*, uint64_t*);
-using DeviceWhereFn = void (*)(uintptr_t, uint64_t*, uint64_t*);
+// WhereInDevice). The prelude declares the same types in its own text; HooksAgree holds the two together.
+#define ROSE_EMU_DEVICE_ACCESS_FN int (*)(uintptr_t, size_t, int, uint32_t, uint32_t, uint32_t*, uint32_t*, int*, uint64_t*, uint64_t*)
+#define ROSE_EMU_DEVICE_WHERE_FN void (*)(uintptr_t, uint64_t*, uint64_t*)
+using DeviceAccessFn = ROSE_EMU_DEVICE_ACCESS_FN;
+using DeviceWhereFn = ROSE_EMU_DEVICE_WHERE_FN;
+#define ROSE_EMU_TEXT(...) #__VA_ARGS__
+#define ROSE_EMU_EXPANDED_TEXT(...) ROSE_EMU_TEXT(__VA_ARGS__)
+
+// Whether the prelude (compiled into every module) declares the hooks with the types the driver calls them
+// with: a module built against other types would take its arguments from the wrong registers.
+bool HooksAgree()
+{
+    static const bool agree = strstr(kPrelude, "using DeviceAccessFn = " ROSE_EMU_EXPANDED_TEXT(ROSE_EMU_DEVICE_ACCESS_FN) ";") &&
+                              strstr(kPrelude, "using DeviceWhereFn = " ROSE_EMU_EXPANDED_TEXT(ROSE_EMU_DEVICE_WHERE_FN) ";");
+    return agree;
+}
 using LaunchFn = int (*)(void (*)(void**), const unsigned*, const unsigned*, unsigned, void**, unsigned, unsigned, uintptr_t, uintptr_t,
     DeviceAccessFn, DeviceWhereFn, char*, int);
 
@@ -626,6 +639,11 @@ int cuModuleLoadData(void** module, const void* image)
     if (!image || !rose_emu_image::Unwrap(image, &library, &size, &buildHash))
     {
         fprintf(stderr, "rose emulator: cuModuleLoadData was given an image its NVRTC did not build\n");
+        return InvalidImage;
+    }
+    if (!HooksAgree())
+    {
+        fprintf(stderr, "rose emulator: the kernel prelude declares DeviceAccessFn or DeviceWhereFn unlike the driver (fake_cuda.cpp)\n");
         return InvalidImage;
     }
     const bool raceCheck = rose_emu_image::RaceCheck();
