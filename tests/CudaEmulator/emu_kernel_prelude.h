@@ -17,8 +17,9 @@
 //   * with ROSE_EMU_RACECHECK (the default; fake_nvrtc.cpp), every load and store is checked for a
 //     race on shared memory between threads of the block, and on device memory between threads of the
 //     block and between blocks of the launch (the race check, below; the driver keeps device memory's
-//     records between blocks, emu_device_memory.h), and an access to device memory outside every
-//     allocation fails the launch (the bounds check: the driver marks each allocation's slack).
+//     records between blocks, emu_device_memory.h); an access to device memory outside every
+//     allocation (the bounds check: the driver marks each allocation's slack), or an n-byte access at
+//     an address that is not a multiple of n (which stops a GPU's kernel), fails the launch.
 // What it cannot show: the memory model (fences, a flag one thread spins on), timing.
 #pragma once
 
@@ -191,6 +192,7 @@ struct Race
     bool inBlock;
     bool outside;   // device memory outside every allocation: `byte` is the offset past the start, or
     bool before;    // with `before` the distance before it, of an allocation of allocationBytes
+    unsigned misaligned;   // the size of an access whose address is not a multiple of it (0: none)
 };
 #endif
 // The driver's hooks for device memory (fake_cuda.cpp): CheckDeviceAccess checks an access between blocks,
@@ -734,13 +736,21 @@ inline DeviceWhereFn deviceWhere = nullptr;
 
 ROSE_EMU_UNCHECKED inline void check_shared(const void* p, size_t n, bool write, void* pc);
 ROSE_EMU_UNCHECKED inline void check_device(const void* p, size_t n, bool write, void* pc);
+ROSE_EMU_UNCHECKED inline void misaligned(const void* p, size_t n, bool write, void* pc, bool device);
 
-ROSE_EMU_UNCHECKED_INLINE inline void check(const void* p, size_t n, bool write, void* pc)
+// `sized`: a load or store of n bytes (1 to 16) as the kernel wrote it, which a GPU requires to be aligned
+// to n (a CPU does not), rather than a range (memcpy). fake_nvrtc.cpp builds checked kernels without the
+// vectorizers and store merging, which would otherwise put several of the kernel's accesses in one wider one.
+ROSE_EMU_UNCHECKED_INLINE inline void check(const void* p, size_t n, bool write, void* pc, bool sized)
 {
     const uintptr_t start = (uintptr_t)p;
-    if ((start < staticSharedHi && start + n > staticSharedLo) || (start < dynamicSharedHi && start + n > dynamicSharedLo))
+    const bool shared = (start < staticSharedHi && start + n > staticSharedLo) || (start < dynamicSharedHi && start + n > dynamicSharedLo);
+    const bool device = !shared && start < deviceHi && start >= deviceLo;
+    if (sized && (start & (n - 1)) && (shared || device))
+        misaligned(p, n, write, pc, device);
+    else if (shared)
         check_shared(p, n, write, pc);
-    else if (start < deviceHi && start >= deviceLo)
+    else if (device)
         check_device(p, n, write, pc);
 }
 
@@ -836,7 +846,7 @@ struct SharedStore
     ROSE_EMU_UNCHECKED void report(uintptr_t byte, bool write, const Access& other, bool otherWrote, uint32_t pc)
     {
         s.race = Race{true, s.blockIdx, s.current->idx, s.threadBase[other.thread - 1].idx, write, otherWrote, r.name, byte - r.lo,
-                      pc, other.pc, false, 0, false, false, false};
+                      pc, other.pc, false, 0, false, false, false, 0};
     }
 };
 
@@ -911,7 +921,7 @@ struct DeviceStore
         uint64_t offset = byte, allocationBytes = 0;
         if (deviceWhere) deviceWhere(byte, &offset, &allocationBytes);
         s.race = Race{true, s.blockIdx, s.current->idx, s.threadBase[other.thread - 1].idx, write, otherWrote, "device memory", offset,
-                      pc, other.pc, true, allocationBytes, true, false, false};
+                      pc, other.pc, true, allocationBytes, true, false, false, 0};
     }
 };
 
@@ -931,12 +941,12 @@ ROSE_EMU_UNCHECKED inline void check_device(const void* p, size_t n, bool write,
     const int verdict = deviceAccess((uintptr_t)p, n, write, block, offset, &otherBlock, &otherPc, &otherWrote, &byte, &allocationBytes);
     if (verdict == 2)
         s.race = Race{true, s.blockIdx, s.current->idx, {}, write, false, "device memory", byte, offset, 0, true, allocationBytes, false,
-                      true, otherWrote != 0};
+                      true, otherWrote != 0, 0};
     else if (verdict)
     {
         const uint3 other{otherBlock % s.grid.x, otherBlock / s.grid.x % s.grid.y, otherBlock / (s.grid.x * s.grid.y)};
         s.race = Race{true, s.blockIdx, s.current->idx, other, write, otherWrote != 0, "device memory", byte, offset, otherPc, true,
-                      allocationBytes, false, false, false};
+                      allocationBytes, false, false, false, 0};
     }
     else
     {
@@ -945,6 +955,30 @@ ROSE_EMU_UNCHECKED inline void check_device(const void* p, size_t n, bool write,
         const uintptr_t start = (uintptr_t)p, end = start + n < deviceHi ? start + n : deviceHi;
         check_span(s, store, start, end, write, now);
     }
+    s.checking = false;
+}
+
+// A GPU stops a kernel at an access of n bytes whose address is not a multiple of n (misaligned address):
+// the launch fails, naming the array or allocation, the byte and the source line.
+ROSE_EMU_UNCHECKED inline void misaligned(const void* p, size_t n, bool write, void* pc, bool device)
+{
+    if (!constructed) return;
+    State& s = *constructed;
+    if (s.checking || !s.current || s.race.found) return;
+    s.checking = true;
+    const uintptr_t a = (uintptr_t)p;
+    const char* array = "device memory";
+    uint64_t offset = a, allocationBytes = 0;
+    if (device && deviceWhere)
+        deviceWhere(a, &offset, &allocationBytes);
+    for (int k = 0; !device && k < s.regionCount; k++)
+        if (a >= s.regions[k].lo && a < s.regions[k].hi)
+        {
+            array = s.regions[k].name;
+            offset = a - s.regions[k].lo;
+        }
+    s.race = Race{true, s.blockIdx, s.current->idx, {}, write, false, array, offset, module_offset(pc), 0, device, allocationBytes, false,
+                  false, false, (unsigned)n};
     s.checking = false;
 }
 
@@ -1007,6 +1041,12 @@ inline std::string source_line(uint32_t pc)
 inline std::string describe_race(const Race& r)
 {
     auto xyz = [](uint3 i) { return "(" + std::to_string(i.x) + "," + std::to_string(i.y) + "," + std::to_string(i.z) + ")"; };
+    if (r.misaligned)
+        return "misaligned " + std::to_string(r.misaligned) + "-byte " + (r.wrote ? "write" : "read") + " in block " + xyz(r.block) +
+               ": thread " + xyz(r.thread) + (r.wrote ? " writes" : " reads") + " byte " + std::to_string(r.byte) +
+               (r.device ? " of a " + std::to_string(r.allocationBytes) + "-byte allocation" : std::string(" of `") + r.array + "`") +
+               " at " + source_line(r.pc) + ", not a multiple of " + std::to_string(r.misaligned) +
+               " (a GPU stops the kernel: misaligned address)";
     if (r.outside)
         return "device-memory access out of bounds in block " + xyz(r.block) + ": thread " + xyz(r.thread) + (r.wrote ? " writes" : " reads") +
                (r.before ? " " + std::to_string(r.byte) + " bytes before the start of a " : " byte " + std::to_string(r.byte) + " of a ") +
@@ -1032,15 +1072,15 @@ inline std::string describe_race(const Race& r)
 
 #define ROSE_EMU_HOOK extern "C" __attribute__((visibility("hidden"), no_sanitize_thread))
 #define ROSE_EMU_ACCESS(kind, size, write)                                                                   \
-    ROSE_EMU_HOOK void __tsan_##kind##size(void* p) { ::rose_emu::check(p, size, write, __builtin_return_address(0)); } \
-    ROSE_EMU_HOOK void __tsan_unaligned_##kind##size(void* p) { ::rose_emu::check(p, size, write, __builtin_return_address(0)); } \
-    ROSE_EMU_HOOK void __tsan_volatile_##kind##size(void* p) { ::rose_emu::check(p, size, write, __builtin_return_address(0)); }
+    ROSE_EMU_HOOK void __tsan_##kind##size(void* p) { ::rose_emu::check(p, size, write, __builtin_return_address(0), true); } \
+    ROSE_EMU_HOOK void __tsan_unaligned_##kind##size(void* p) { ::rose_emu::check(p, size, write, __builtin_return_address(0), true); } \
+    ROSE_EMU_HOOK void __tsan_volatile_##kind##size(void* p) { ::rose_emu::check(p, size, write, __builtin_return_address(0), true); }
 ROSE_EMU_ACCESS(read, 1, false) ROSE_EMU_ACCESS(read, 2, false) ROSE_EMU_ACCESS(read, 4, false)
 ROSE_EMU_ACCESS(read, 8, false) ROSE_EMU_ACCESS(read, 16, false)
 ROSE_EMU_ACCESS(write, 1, true) ROSE_EMU_ACCESS(write, 2, true) ROSE_EMU_ACCESS(write, 4, true)
 ROSE_EMU_ACCESS(write, 8, true) ROSE_EMU_ACCESS(write, 16, true)
-ROSE_EMU_HOOK void __tsan_read_range(void* p, unsigned long n) { ::rose_emu::check(p, n, false, __builtin_return_address(0)); }
-ROSE_EMU_HOOK void __tsan_write_range(void* p, unsigned long n) { ::rose_emu::check(p, n, true, __builtin_return_address(0)); }
+ROSE_EMU_HOOK void __tsan_read_range(void* p, unsigned long n) { ::rose_emu::check(p, n, false, __builtin_return_address(0), false); }
+ROSE_EMU_HOOK void __tsan_write_range(void* p, unsigned long n) { ::rose_emu::check(p, n, true, __builtin_return_address(0), false); }
 ROSE_EMU_HOOK void __tsan_init() {}
 ROSE_EMU_HOOK void __tsan_func_entry(void*) {}
 ROSE_EMU_HOOK void __tsan_func_exit() {}

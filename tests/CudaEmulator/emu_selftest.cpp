@@ -250,6 +250,23 @@ extern "C" __global__ void shared_counter(unsigned* out)
     if (threadIdx.x == 0) out[0] = count;
 }
 
+// Accesses at an offset of `bytes` into device memory (words) or a shared array: mode 0, a 4-byte read; 1, a
+// 2-byte write; 2, an 8-byte read; 3, a 4-byte read of shared memory. A GPU faults unless the offset is a
+// multiple of the access's size.
+extern "C" __global__ void aligned_or_not(int mode, int bytes, unsigned* words)
+{
+    __shared__ unsigned cells[8];
+    char* device = (char*)words;
+    if (mode == 0) words[32] = *(const unsigned*)(device + bytes);
+    if (mode == 1) *(unsigned short*)(device + bytes) = 7;
+    if (mode == 2) words[32] = (unsigned)*(const unsigned long long*)(device + bytes);
+    if (mode == 3)
+    {
+        for (int i = 0; i < 8; i++) cells[i] = i;
+        words[32] = *(const unsigned*)((const char*)cells + bytes);
+    }
+}
+
 // One thread touches x (n floats) at element `at`: in bounds for 0 <= at < n; past its end (inside the
 // driver's 256-byte granularity, before the guard page) or before its start otherwise.
 extern "C" __global__ void touch_at(float* x, int at, int write, float* out)
@@ -551,6 +568,27 @@ void RaceChecks(void* module)
     rose_emu_set_launch_count(0x1fffe);
     status |= blocksShare(6, &message);  // stamped 0xffff again: reads what blocks wrote 65536 launches before
     Check(status == 0 && message.empty(), "records of a launch 65536 launches back are forgotten: " + message);
+    // Alignment: an access of n bytes at an address that is not a multiple of n.
+    auto alignedOrNot = [&](int mode, int bytes, std::string* message) {
+        void* args[] = {&mode, &bytes, &dout};
+        return LaunchReporting(module, "aligned_or_not", 1, 1, 0, args, message);
+    };
+    status = alignedOrNot(0, 4, &message);
+    status |= alignedOrNot(1, 6, &message);
+    status |= alignedOrNot(2, 8, &message);
+    status |= alignedOrNot(3, 4, &message);
+    Check(status == 0 && message.empty(), "accesses at multiples of their size are aligned: " + message);
+    status = alignedOrNot(0, 2, &message);
+    Check(status == 719 && message.find("misaligned 4-byte read in block (0,0,0): thread (0,0,0) reads byte 2 of a 512-byte allocation at "
+                                        "selftest.cu:") != std::string::npos,
+          "a 4-byte read at an offset of 2 is misaligned: " + message);
+    status = alignedOrNot(1, 5, &message);
+    Check(status == 719 && message.find("misaligned 2-byte write") != std::string::npos, "so is a 2-byte write at an odd byte: " + message);
+    status = alignedOrNot(2, 4, &message);
+    Check(status == 719 && message.find("misaligned 8-byte read") != std::string::npos, "and an 8-byte read at 4: " + message);
+    status = alignedOrNot(3, 2, &message);
+    Check(status == 719 && message.find("reads byte 2 of `cells`") != std::string::npos, "and in shared memory: " + message);
+
     // The bounds check: device memory outside every allocation, short of the guard page (dx was allocated
     // before the launch stamps wrapped above, which drops every record: the driver marks it again).
     auto touchAt = [&](int at, int write, std::string* message) {

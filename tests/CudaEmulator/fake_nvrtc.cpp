@@ -86,11 +86,13 @@ int Compile(Program& p, const std::vector<std::string>& options)
     // -fno-gnu-unique: g++ would otherwise make the statics of inline functions (the block scheduler's
     // state, `__shared__` arrays) process-wide unique symbols, one object for every module loaded.
     std::string flags = "-std=c++17 -O2 -fPIC -fno-gnu-unique -ffp-contract=off -fno-strict-aliasing -w -DROSE_CPU_EMULATOR";
-    // The shared-memory race check (emu_kernel_prelude.h): g++'s ThreadSanitizer instrumentation
-    // calling the prelude's hooks, and a line table so a race names its source lines.
+    // The race check (emu_kernel_prelude.h): g++'s ThreadSanitizer instrumentation calling the prelude's
+    // hooks, and a line table so a race names its source lines; no vectorizers or store merging, which
+    // would hand the alignment check wide accesses the kernel never made.
     const bool raceCheck = rose_emu_image::RaceCheck();
     if (raceCheck)
-        flags += " -DROSE_EMU_RACECHECK -fsanitize=thread --param tsan-instrument-func-entry-exit=0 -g1";
+        flags += " -DROSE_EMU_RACECHECK -fsanitize=thread --param tsan-instrument-func-entry-exit=0 -g1"
+                 " -fno-tree-vectorize -fno-tree-slp-vectorize -fno-store-merging";
     std::string keyText = std::string(kPrelude) + '\0' + cxx + '\0' + flags + '\0' + p.name + '\0' + p.source;
     for (auto& [name, text] : p.headers) keyText += '\0' + name + '\0' + text;
     char key[32];

@@ -8,7 +8,8 @@ namespace Rose.Tests.Cuda;
 /// <summary>The CPU emulator's race check against our own kernels. In shared memory: a barrier taken out of
 /// the kernel text makes the launch fail with both source lines. In device memory, between the threads of a
 /// block or between blocks of a launch: a kernel run in place, or a grid-stride loop that strides too short,
-/// fails the same way, as does an access outside every allocation that the guard page after it would miss.
+/// fails the same way, as does an access outside every allocation that the guard page after it would miss, or
+/// one at an address that is not a multiple of its size.
 /// The kernels as they are pass (every other GPU test runs with the checks on too). Only the emulator checks
 /// races in device memory: on a GPU, compute-sanitizer's racecheck covers shared memory (its memcheck finds
 /// accesses out of bounds).</summary>
@@ -159,6 +160,26 @@ public sealed class EmulatorRaceCheckTests
         Assert.That(RaceOf(context, () => kernel.Launch(1, 256, 0, null, a, shorter, (long)count - 1)), Is.Null, "the count it holds");
         string? error = RaceOf(context, () => kernel.Launch(1, 256, 0, null, a, shorter, (long)count));
         Assert.That(error, Does.Contain("device-memory access out of bounds in block (0,0,0): thread (199,0,0) writes byte 796 of a 796-byte allocation at cholesky.cu:"), error);
+        TestContext.Out.WriteLine(error);
+    }
+
+    /// <summary>The alignment check that comes with the race check: a GPU stops a kernel whose n-byte access is
+    /// not at a multiple of n, where a CPU reads and writes anyway. rose_narrow_bf16 handed an output one byte
+    /// into its buffer writes its 2-byte values at odd addresses.</summary>
+    [Test]
+    public void NarrowingToAnOddAddressIsMisaligned()
+    {
+        var context = RequireEmulator();
+        const int count = 40;
+        using var x = DeviceBuffer<float>.FromHost(context, Enumerable.Range(0, count).Select(i => (float)i).ToArray());
+        using var y = context.Allocate<ushort>(count + 1);
+        using var module = context.LoadModule(new KernelCompiler(cache: null).Compile("convert.cu", context).Image);
+        var kernel = module.GetKernel("rose_narrow_bf16");
+
+        Assert.That(RaceOf(context, () => kernel.Launch(1, 256, 0, null, x, y.Pointer, (long)count)), Is.Null, "at the buffer's start");
+        string? error = RaceOf(context, () => kernel.Launch(1, 256, 0, null, x, new CUdeviceptr(y.Pointer.Value + 1), (long)count));
+        Assert.That(error, Does.Contain("misaligned 2-byte write in block (0,0,0)").And.Contain("byte 1 of a 82-byte allocation at rose_io.cuh:")
+            .And.Contain("not a multiple of 2"), error);
         TestContext.Out.WriteLine(error);
     }
 
