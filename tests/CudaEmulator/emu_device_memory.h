@@ -48,13 +48,15 @@ struct Cell
 constexpr BlockAccess kOutside{0, 0xffffff, 0xffffff};
 inline bool IsOutside(const BlockAccess& a) { return a.launch == 0 && a.block == 0xffffff && a.pc == 0xffffff; }
 
-// The earlier access a new one races with, or (`outside`) the byte outside every allocation it touched.
+// The earlier access a new one races with, or (`outside`) the byte outside every allocation it touched, or
+// (`unwritten`) the byte it read that nothing has written since its allocation.
 struct Conflict
 {
     uintptr_t address;
     BlockAccess other;
     bool otherWrote;
     bool outside;
+    bool unwritten;
 };
 
 class Arena
@@ -70,12 +72,14 @@ public:
         void* words = mmap(nullptr, bytes / 4 * sizeof(Cell), PROT_READ | PROT_WRITE, reserve, -1, 0);
         void* cells = mmap(nullptr, bytes * sizeof(Cell), PROT_READ | PROT_WRITE, reserve, -1, 0);
         void* split = mmap(nullptr, bytes / 4, PROT_READ | PROT_WRITE, reserve, -1, 0);
-        if (space == MAP_FAILED || words == MAP_FAILED || cells == MAP_FAILED || split == MAP_FAILED)
+        void* written = mmap(nullptr, bytes / 8, PROT_READ | PROT_WRITE, reserve, -1, 0);
+        if (space == MAP_FAILED || words == MAP_FAILED || cells == MAP_FAILED || split == MAP_FAILED || written == MAP_FAILED)
         {
             if (space != MAP_FAILED) munmap(space, bytes);
             if (words != MAP_FAILED) munmap(words, bytes / 4 * sizeof(Cell));
             if (cells != MAP_FAILED) munmap(cells, bytes * sizeof(Cell));
             if (split != MAP_FAILED) munmap(split, bytes / 4);
+            if (written != MAP_FAILED) munmap(written, bytes / 8);
             return false;
         }
         lo_ = (uintptr_t)space;
@@ -83,6 +87,7 @@ public:
         words_ = (Cell*)words;
         bytes_ = (Cell*)cells;
         split_ = (unsigned char*)split;
+        written_ = (unsigned char*)written;
         free_[lo_] = bytes;
         return true;
     }
@@ -113,6 +118,58 @@ public:
         return nullptr;
     }
 
+    // The initialization check: a bit per byte of the arena, set when a kernel, a copy, a memset or a library
+    // call writes the byte and cleared when its allocation is freed, so a kernel that reads a byte nothing has
+    // written since its allocation is told so (the 0xff fill shows such a read only where its NaN survives:
+    // fmaxf and comparisons drop it). Kernels' writes come from several workers, so bits are set atomically.
+    void MarkWritten(uintptr_t p, size_t n)
+    {
+        const uintptr_t end = p + n < hi_ ? p + n : hi_;
+        for (uintptr_t at = p; at < end;)
+        {
+            const size_t bit = at - lo_;
+            if (bit % 8 == 0 && at + 8 <= end)
+            {
+                if (written_[bit / 8] != 0xff) __atomic_store_n(&written_[bit / 8], (unsigned char)0xff, __ATOMIC_RELAXED);
+                at += 8;
+                continue;
+            }
+            __atomic_fetch_or(&written_[bit / 8], (unsigned char)(1u << (bit % 8)), __ATOMIC_RELAXED);
+            at++;
+        }
+    }
+
+    // The first byte of [p, p + n) that nothing has written, or 0 when every byte has been.
+    uintptr_t FirstUnwritten(uintptr_t p, size_t n) const
+    {
+        const uintptr_t end = p + n < hi_ ? p + n : hi_;
+        for (uintptr_t at = p; at < end; at++)
+        {
+            const size_t bit = at - lo_;
+            if (bit % 8 == 0 && at + 8 <= end && __atomic_load_n(&written_[bit / 8], __ATOMIC_RELAXED) == 0xff)
+            {
+                at += 7;
+                continue;
+            }
+            if (!(__atomic_load_n(&written_[bit / 8], __ATOMIC_RELAXED) >> (bit % 8) & 1u)) return at;
+        }
+        return 0;
+    }
+
+    // A device-to-device copy of n bytes carries its source's bits: a copy of bytes nothing wrote is no write.
+    void CopyWritten(uintptr_t to, uintptr_t from, size_t n)
+    {
+        for (size_t i = 0; i < n; i++)
+        {
+            const size_t f = from + i - lo_, t = to + i - lo_;
+            const unsigned char mask = (unsigned char)(1u << (t % 8));
+            if (written_[f / 8] >> (f % 8) & 1u) written_[t / 8] |= mask;
+            else written_[t / 8] &= (unsigned char)~mask;
+        }
+    }
+
+    bool Holds(uintptr_t p, size_t n) const { return p >= lo_ && p + n <= hi_ && p + n >= p; }
+
     // [start, start + mapped) back to reserved space, its pages dropped, and a large range's records too.
     // Frees come between launches (the driver runs queued work first), so every record is stale already;
     // a small range's are left for the next allocation there, which saves a system call per free.
@@ -120,6 +177,9 @@ public:
     {
         mmap(start, mapped, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
         const uintptr_t from = (uintptr_t)start - lo_;
+        // Mappings start and end on pages, so their bits are whole bytes of the bitmap; the bitmap pages they
+        // share with neighbours keep the neighbours' bits.
+        Zero(written_ + from / 8, mapped / 8);
         if (mapped >= (1u << 16))
         {
             Drop(words_ + from / 4, mapped / 4 * sizeof(Cell));
@@ -188,6 +248,12 @@ public:
     {
         const BlockAccess now{launch & 0xffffu, block & 0xffffffu, pc & 0xffffffu};
         const uintptr_t end = p + n < hi_ ? p + n : hi_;
+        if (!write)
+            if (const uintptr_t unwritten = FirstUnwritten(p, end - p); unwritten && !Outside(unwritten))
+            {
+                *conflict = Conflict{unwritten, BlockAccess{}, false, false, true};
+                return false;
+            }
         for (uintptr_t at = p; at < end;)
         {
             const size_t word = (at - lo_) / 4;
@@ -224,6 +290,7 @@ public:
             if (!clean) return false;
             at = stop;
         }
+        if (write) MarkWritten(p, end - p);
         return true;
     }
 
@@ -264,7 +331,7 @@ private:
     {
         if (IsOutside(c.write))
         {
-            *conflict = Conflict{address, BlockAccess{}, false, true};
+            *conflict = Conflict{address, BlockAccess{}, false, true, false};
             return false;
         }
         auto races = [&](const BlockAccess& a) { return a.launch == now.launch && a.block != now.block; };
@@ -274,7 +341,7 @@ private:
                                  : races(c.otherRead) ? &c.otherRead : nullptr;
         if (other)
         {
-            *conflict = Conflict{address, *other, other == &c.write, false};
+            *conflict = Conflict{address, *other, other == &c.write, false, false};
             return false;
         }
         if (write)
@@ -290,6 +357,27 @@ private:
         return true;
     }
 
+    // Whether the byte at p is marked outside every allocation (the bounds check reports it, not this one).
+    bool Outside(uintptr_t p) const
+    {
+        const size_t word = (p - lo_) / 4;
+        return IsOutside(split_[word] ? bytes_[p - lo_].write : words_[word].write);
+    }
+
+    // Exactly [p, p + bytes) of a record array back to zeros: whole pages dropped, the ends cleared.
+    void Zero(unsigned char* p, size_t bytes)
+    {
+        const uintptr_t from = ((uintptr_t)p + page_ - 1) / page_ * page_, to = ((uintptr_t)p + bytes) / page_ * page_;
+        if (from >= to)
+        {
+            memset(p, 0, bytes);
+            return;
+        }
+        memset(p, 0, from - (uintptr_t)p);
+        madvise((void*)from, to - from, MADV_DONTNEED);
+        memset((void*)to, 0, (uintptr_t)p + bytes - to);
+    }
+
     void Drop(void* p, size_t bytes)
     {
         const uintptr_t from = (uintptr_t)p / page_ * page_;
@@ -302,6 +390,7 @@ private:
     Cell* words_ = nullptr;
     Cell* bytes_ = nullptr;
     unsigned char* split_ = nullptr;
+    unsigned char* written_ = nullptr;   // a bit per byte: written since its allocation
     std::map<uintptr_t, size_t> free_;   // start → length
     Lock locks_[kLocks];
 };

@@ -18,8 +18,9 @@
 //     race on shared memory between threads of the block, and on device memory between threads of the
 //     block and between blocks of the launch (the race check, below; the driver keeps device memory's
 //     records between blocks, emu_device_memory.h); an access to device memory outside every
-//     allocation (the bounds check: the driver marks each allocation's slack), or an n-byte access at
-//     an address that is not a multiple of n (which stops a GPU's kernel), fails the launch.
+//     allocation (the bounds check: the driver marks each allocation's slack), an n-byte access at
+//     an address that is not a multiple of n (which stops a GPU's kernel), or a read of device memory
+//     nothing has written since its allocation (the initialization check), fails the launch.
 // What it cannot show: the memory model (fences, a flag one thread spins on), timing.
 #pragma once
 
@@ -193,6 +194,7 @@ struct Race
     bool outside;   // device memory outside every allocation: `byte` is the offset past the start, or
     bool before;    // with `before` the distance before it, of an allocation of allocationBytes
     unsigned misaligned;   // the size of an access whose address is not a multiple of it (0: none)
+    bool unwritten;        // a read of device memory nothing has written since its allocation
 };
 #endif
 // The driver's hooks for device memory (fake_cuda.cpp): CheckDeviceAccess checks an access between blocks,
@@ -846,7 +848,7 @@ struct SharedStore
     ROSE_EMU_UNCHECKED void report(uintptr_t byte, bool write, const Access& other, bool otherWrote, uint32_t pc)
     {
         s.race = Race{true, s.blockIdx, s.current->idx, s.threadBase[other.thread - 1].idx, write, otherWrote, r.name, byte - r.lo,
-                      pc, other.pc, false, 0, false, false, false, 0};
+                      pc, other.pc, false, 0, false, false, false, 0, false};
     }
 };
 
@@ -921,7 +923,7 @@ struct DeviceStore
         uint64_t offset = byte, allocationBytes = 0;
         if (deviceWhere) deviceWhere(byte, &offset, &allocationBytes);
         s.race = Race{true, s.blockIdx, s.current->idx, s.threadBase[other.thread - 1].idx, write, otherWrote, "device memory", offset,
-                      pc, other.pc, true, allocationBytes, true, false, false, 0};
+                      pc, other.pc, true, allocationBytes, true, false, false, 0, false};
     }
 };
 
@@ -939,14 +941,17 @@ ROSE_EMU_UNCHECKED inline void check_device(const void* p, size_t n, bool write,
     int otherWrote = 0;
     uint64_t byte = 0, allocationBytes = 0;
     const int verdict = deviceAccess((uintptr_t)p, n, write, block, offset, &otherBlock, &otherPc, &otherWrote, &byte, &allocationBytes);
-    if (verdict == 2)
+    if (verdict == 3)
         s.race = Race{true, s.blockIdx, s.current->idx, {}, write, false, "device memory", byte, offset, 0, true, allocationBytes, false,
-                      true, otherWrote != 0, 0};
+                      false, false, 0, true};
+    else if (verdict == 2)
+        s.race = Race{true, s.blockIdx, s.current->idx, {}, write, false, "device memory", byte, offset, 0, true, allocationBytes, false,
+                      true, otherWrote != 0, 0, false};
     else if (verdict)
     {
         const uint3 other{otherBlock % s.grid.x, otherBlock / s.grid.x % s.grid.y, otherBlock / (s.grid.x * s.grid.y)};
         s.race = Race{true, s.blockIdx, s.current->idx, other, write, otherWrote != 0, "device memory", byte, offset, otherPc, true,
-                      allocationBytes, false, false, false, 0};
+                      allocationBytes, false, false, false, 0, false};
     }
     else
     {
@@ -978,7 +983,7 @@ ROSE_EMU_UNCHECKED inline void misaligned(const void* p, size_t n, bool write, v
             offset = a - s.regions[k].lo;
         }
     s.race = Race{true, s.blockIdx, s.current->idx, {}, write, false, array, offset, module_offset(pc), 0, device, allocationBytes, false,
-                  false, false, (unsigned)n};
+                  false, false, (unsigned)n, false};
     s.checking = false;
 }
 
@@ -1041,6 +1046,10 @@ inline std::string source_line(uint32_t pc)
 inline std::string describe_race(const Race& r)
 {
     auto xyz = [](uint3 i) { return "(" + std::to_string(i.x) + "," + std::to_string(i.y) + "," + std::to_string(i.z) + ")"; };
+    if (r.unwritten)
+        return "read of unwritten device memory in block " + xyz(r.block) + ": thread " + xyz(r.thread) + " reads byte " +
+               std::to_string(r.byte) + " of a " + std::to_string(r.allocationBytes) + "-byte allocation at " + source_line(r.pc) +
+               ", which no kernel, copy, memset or library call has written since it was allocated";
     if (r.misaligned)
         return "misaligned " + std::to_string(r.misaligned) + "-byte " + (r.wrote ? "write" : "read") + " in block " + xyz(r.block) +
                ": thread " + xyz(r.thread) + (r.wrote ? " writes" : " reads") + " byte " + std::to_string(r.byte) +

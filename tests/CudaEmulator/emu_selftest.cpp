@@ -611,9 +611,34 @@ void RaceChecks(void* module)
           "a read before the start is out of bounds: " + message);
     cuMemFree_v2(dx);
     cuMemAlloc_v2(&dx, 10 * sizeof(float));   // where the last one was, most likely: its marks are its own
-    status = touchAt(9, 0, &message);
+    status = touchAt(9, 1, &message);
+    status |= touchAt(9, 0, &message);
     Check(status == 0 && message.empty(), "a new allocation in a freed one's place is in bounds to its end: " + message);
+
+    // The initialization check: a kernel's read of device memory that nothing has written since it was allocated.
+    status = touchAt(3, 0, &message);
+    Check(status == 719 && message.find("read of unwritten device memory in block (0,0,0): thread (0,0,0) reads byte 12 of a 40-byte "
+                                        "allocation at selftest.cu:") != std::string::npos,
+          "a read of a fresh allocation's element that nothing wrote fails: " + message);
+    uint64_t dy;
+    cuMemAlloc_v2(&dy, 10 * sizeof(float));
+    cuMemcpyDtoD_v2(dx, dy, 10 * sizeof(float));   // dy was never written: neither is dx after the copy
+    status = touchAt(3, 0, &message);
+    Check(status == 719 && message.find("reads byte 12 of a 40-byte") != std::string::npos,
+          "a copy of memory nothing wrote writes nothing: " + message);
+    cuMemsetD32_v2(dy, 0u, 10);
+    cuMemcpyDtoD_v2(dx, dy, 10 * sizeof(float));
+    status = touchAt(3, 0, &message);
+    Check(status == 0 && message.empty(), "after a memset and a copy of it, it reads what they wrote: " + message);
+    const std::vector<float> ten(10, 1.0f);
+    cuMemFree_v2(dy);
+    cuMemAlloc_v2(&dy, 10 * sizeof(float));
+    cuMemcpyHtoD_v2(dy, ten.data(), 10 * sizeof(float));
+    std::swap(dx, dy);
+    status = touchAt(3, 0, &message);
+    Check(status == 0 && message.empty(), "an upload writes: " + message);
     cuMemFree_v2(dx);
+    cuMemFree_v2(dy);
     auto threadsShare = [&](int mode, std::string* message) {
         void* args[] = {&mode, &dout};
         return LaunchReporting(module, "threads_share", 1, 64, 0, args, message);

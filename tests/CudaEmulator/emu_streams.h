@@ -3,7 +3,7 @@
 // before it, and runs when the host synchronizes, as on a GPU. Without the emulated driver loaded
 // (the libraries' own self-test) it runs at once. And their operands' bounds: a matrix that does not
 // fit in its allocation is refused (the driver's rose_emu_inside_allocation), where a GPU would read
-// or write past its end.
+// or write past its end; and what they write is recorded for the driver's initialization check.
 #pragma once
 #include <dlfcn.h>
 #include <stdint.h>
@@ -43,6 +43,18 @@ inline bool InsideDevice(const void* p, int64_t rows, int64_t cols, int64_t ld, 
     if (inside(reinterpret_cast<uintptr_t>(p), (size_t)elements * size, text, (int)sizeof text)) return true;
     *why = text;
     return false;
+}
+
+// The initialization check's record that a library call wrote a matrix (as InsideDevice describes it), called
+// as the call's work runs. Nothing without the driver.
+inline void MarkWritten(const void* p, int64_t rows, int64_t cols, int64_t ld, int size, int64_t batches = 1, int64_t stride = 0)
+{
+    using MarkFn = void (*)(uintptr_t, int64_t, int64_t, int64_t, int, int64_t, int64_t);
+    static const MarkFn mark = [] {
+        void* driver = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_NOLOAD);
+        return driver ? reinterpret_cast<MarkFn>(dlsym(driver, "rose_emu_mark_written")) : nullptr;
+    }();
+    if (mark && rows > 0 && cols > 0) mark(reinterpret_cast<uintptr_t>(p), rows, cols, ld, size, batches, stride);
 }
 
 // Queues `work` on `stream`; returns `ok` once queued (the work's own status, when it runs at once).

@@ -506,6 +506,7 @@ EMU_EXPORT int cublasSgemm_v2(void* handle, int transA, int transB, int m, int n
         try
         {
             gemm(shape, alphaValue, a, b, betaValue, c, ldc);
+            rose_emu::MarkWritten(c, m, n, ldc, sizeof(float));
         }
         catch (const std::bad_alloc&)
         {
@@ -534,6 +535,7 @@ EMU_EXPORT int cublasGemmEx(void* handle, int transA, int transB, int m, int n, 
         try
         {
             gemmTyped(shape, alphaValue, a, aType, b, betaValue, c, cType, ldc);
+            rose_emu::MarkWritten(c, m, n, ldc, elementSize(cType));
         }
         catch (const std::bad_alloc&)
         {
@@ -573,6 +575,7 @@ EMU_EXPORT int cublasGemmStridedBatchedEx(void* handle, int transA, int transB, 
                 auto cBatch = static_cast<char*>(c) + batch * strideC * cSize;
                 gemmTyped(shape, alphaValue, aBatch, aType, bBatch, betaValue, cBatch, cType, ldc);
             }
+            rose_emu::MarkWritten(c, m, n, ldc, cSize, batchCount, strideC);
         }
         catch (const std::bad_alloc&)
         {

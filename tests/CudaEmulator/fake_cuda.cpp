@@ -336,7 +336,8 @@ void WhereOutside(uintptr_t p, uint64_t* distance, uint64_t* allocationBytes, bo
 // the arena) from code offset `pc`. 0 when that races with nothing; 1 when it races, with the other
 // access's block, code offset and kind, and where the byte lies (its offset in its allocation, and that
 // size); 2 when it touches a byte outside every allocation, with where that lies (WhereOutside; *otherWrote
-// 1 for before an allocation's start).
+// 1 for before an allocation's start); 3 when it reads a byte nothing has written since its allocation,
+// with where that lies.
 int CheckDeviceAccess(uintptr_t p, size_t n, int write, uint32_t block, uint32_t pc, uint32_t* otherBlock, uint32_t* otherPc,
     int* otherWrote, uint64_t* offset, uint64_t* allocationBytes)
 {
@@ -348,6 +349,11 @@ int CheckDeviceAccess(uintptr_t p, size_t n, int write, uint32_t block, uint32_t
         WhereOutside(conflict.address, offset, allocationBytes, &before);
         *otherWrote = before ? 1 : 0;
         return 2;
+    }
+    if (conflict.unwritten)
+    {
+        WhereInDevice(conflict.address, offset, allocationBytes);
+        return 3;
     }
     *otherBlock = conflict.other.block;
     *otherPc = conflict.other.pc;
@@ -442,6 +448,12 @@ int QueueAndWait(Stream* s, std::function<int()> run)
     return TakeDeferredError();
 }
 
+// The initialization check's record of a write by a copy, a memset or a library call (device memory only).
+void MarkWritten(uint64_t p, size_t bytes)
+{
+    if (arena.Holds(p, bytes)) arena.MarkWritten(p, bytes);
+}
+
 // Whether [p, p + bytes) lies inside one allocation (device or pinned host memory); else *why says where it is.
 bool InsideOneAllocation(uint64_t p, size_t bytes, std::string* why)
 {
@@ -481,11 +493,19 @@ int CopyHtoD(Stream* s, uint64_t destination, const void* source, size_t bytes, 
     census.Add(std::string(call) + " from " + (pinned ? "pinned" : "pageable"), (long long)bytes);
     std::function<int()> copy;
     if (pinned)
-        copy = [=] { memmove((void*)(uintptr_t)destination, source, bytes); return (int)Success; };
+        copy = [=] {
+            memmove((void*)(uintptr_t)destination, source, bytes);
+            MarkWritten(destination, bytes);
+            return (int)Success;
+        };
     else
     {
         auto staged = std::make_shared<std::vector<unsigned char>>((const unsigned char*)source, (const unsigned char*)source + bytes);
-        copy = [=] { memmove((void*)(uintptr_t)destination, staged->data(), bytes); return (int)Success; };
+        copy = [=] {
+            memmove((void*)(uintptr_t)destination, staged->data(), bytes);
+            MarkWritten(destination, bytes);
+            return (int)Success;
+        };
     }
     if (wait) return QueueAndWait(s, std::move(copy));
     Queue(s, std::move(copy));
@@ -516,7 +536,12 @@ int CopyDtoD(Stream* s, uint64_t destination, uint64_t source, size_t bytes, con
     if (!InsideOneAllocation(destination, bytes, call) || !InsideOneAllocation(source, bytes, call)) return InvalidValue;
     std::lock_guard<std::recursive_mutex> guard(streamLock);
     census.Add(call, (long long)bytes);
-    Queue(s, [=] { memmove((void*)(uintptr_t)destination, (const void*)(uintptr_t)source, bytes); return (int)Success; });
+    Queue(s, [=] {
+        memmove((void*)(uintptr_t)destination, (const void*)(uintptr_t)source, bytes);
+        if (arena.Holds(destination, bytes) && arena.Holds(source, bytes)) arena.CopyWritten(destination, source, bytes);
+        else MarkWritten(destination, bytes);
+        return (int)Success;
+    });
     return Success;
 }
 
@@ -527,8 +552,13 @@ int Memset(Stream* s, uint64_t destination, size_t bytes, bool blocking, std::fu
     if (!HasContext("cuMemset")) return InvalidContext;
     if (!InsideOneAllocation(destination, bytes, "cuMemset")) return InvalidValue;
     std::lock_guard<std::recursive_mutex> guard(streamLock);
-    if (blocking && Pinned((const void*)(uintptr_t)destination, bytes)) return QueueAndWait(s, std::move(fill));
-    Queue(s, std::move(fill));
+    auto fillAndMark = [=] {
+        const int status = fill();
+        MarkWritten(destination, bytes);
+        return status;
+    };
+    if (blocking && Pinned((const void*)(uintptr_t)destination, bytes)) return QueueAndWait(s, fillAndMark);
+    Queue(s, fillAndMark);
     return Success;
 }
 } // namespace
@@ -840,6 +870,16 @@ __attribute__((visibility("default"))) int rose_emu_inside_allocation(uintptr_t 
     if (InsideOneAllocation(p, bytes, &reason)) return 1;
     if (why && length > 0) snprintf(why, (size_t)length, "%s", reason.c_str());
     return 0;
+}
+
+// For the emulated cuBLAS and cuSOLVER (not a CUDA function), as their work runs: the initialization check's
+// record that they wrote a column-major matrix of rows × cols (leading dimension ld, elements of `size` bytes),
+// `batches` of them `stride` elements apart.
+__attribute__((visibility("default"))) void rose_emu_mark_written(uintptr_t p, int64_t rows, int64_t cols, int64_t ld, int size,
+    int64_t batches, int64_t stride)
+{
+    for (int64_t b = 0; b < batches; b++)
+        for (int64_t j = 0; j < cols; j++) MarkWritten(p + (uint64_t)((b * stride + j * ld) * size), (size_t)(rows * size));
 }
 
 // For the emulated cuBLAS and cuSOLVER (not a CUDA function): queues `run(context)` on `stream` like

@@ -234,6 +234,14 @@ int checkInside(const char* function, const char* what, const void* p, int64_t r
     return kSuccess;
 }
 
+// The driver's initialization check learns, as a factorization's work runs, that it writes A (the whole
+// n × n: its triangle, and the other one as it was) and devInfo.
+void WroteSquareAndInfo(const void* a, int64_t n, int64_t lda, const int* devInfo)
+{
+    rose_emu::MarkWritten(a, n, n, lda, sizeof(float));
+    rose_emu::MarkWritten(devInfo, 1, 1, 1, sizeof(int));
+}
+
 // Reports a rejected argument through devInfo too (-i, as the cuSOLVER docs describe), when given.
 int rejectWithInfo(int status, int badArgument, int* devInfo)
 {
@@ -308,6 +316,7 @@ EMU_EXPORT int cusolverDnSpotrf(void* handle, int uplo, int n, float* a, int lda
     if (devInfo == nullptr) return fail(kInvalidValue, fn, "null devInfo");
     if ((status = checkInside(fn, "A", a, n, n, lda, devInfo)) != kSuccess) return status;
     return rose_emu::OnStream(static_cast<Handle*>(handle)->stream, [=] {
+        WroteSquareAndInfo(a, n, lda, devInfo);
         try
         {
             *devInfo = static_cast<int>(choleskyInPlace(Matrix{a, lda}, n, uplo == kLower));
@@ -345,6 +354,7 @@ EMU_EXPORT int cusolverDnSpotri(void* handle, int uplo, int n, float* a, int lda
     if (devInfo == nullptr) return fail(kInvalidValue, fn, "null devInfo");
     if ((status = checkInside(fn, "A", a, n, n, lda, devInfo)) != kSuccess) return status;
     return rose_emu::OnStream(static_cast<Handle*>(handle)->stream, [=]() -> int {
+        WroteSquareAndInfo(a, n, lda, devInfo);
         Matrix m{a, lda};
         bool lower = uplo == kLower;
         int64_t info = firstZeroDiagonal(m, n, false);
@@ -423,6 +433,8 @@ EMU_EXPORT int cusolverDnSpotrs(void* handle, int uplo, int n, int nrhs, const f
     if (status == kSuccess) status = checkInside(fn, "B", b, n, nrhs, ldb, nullptr);
     if (status != kSuccess) return status;
     return rose_emu::OnStream(static_cast<Handle*>(handle)->stream, [=]() -> int {
+        rose_emu::MarkWritten(b, n, nrhs, ldb, sizeof(float));
+        rose_emu::MarkWritten(devInfo, 1, 1, 1, sizeof(int));
         try
         {
             const int64_t N = n;
@@ -533,6 +545,7 @@ EMU_EXPORT int cusolverDnXtrtri(void* handle, int uplo, int diag, int64_t n, int
     if (devInfo == nullptr) return fail(kInvalidValue, fn, "null devInfo");
     if ((status = checkInside(fn, "A", a, n, n, lda, devInfo)) != kSuccess) return status;
     return rose_emu::OnStream(static_cast<Handle*>(handle)->stream, [=]() -> int {
+        WroteSquareAndInfo(a, n, lda, devInfo);
         Matrix m{static_cast<float*>(a), lda};
         bool lower = uplo == kLower, unit = diag == kUnit;
         int64_t info = firstZeroDiagonal(m, n, unit);

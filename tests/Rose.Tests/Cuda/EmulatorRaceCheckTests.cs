@@ -8,8 +8,8 @@ namespace Rose.Tests.Cuda;
 /// <summary>The CPU emulator's race check against our own kernels. In shared memory: a barrier taken out of
 /// the kernel text makes the launch fail with both source lines. In device memory, between the threads of a
 /// block or between blocks of a launch: a kernel run in place, or a grid-stride loop that strides too short,
-/// fails the same way, as does an access outside every allocation that the guard page after it would miss, or
-/// one at an address that is not a multiple of its size.
+/// fails the same way, as does an access outside every allocation that the guard page after it would miss, one
+/// at an address that is not a multiple of its size, or a read of device memory nothing has written.
 /// The kernels as they are pass (every other GPU test runs with the checks on too). Only the emulator checks
 /// races in device memory: on a GPU, compute-sanitizer's racecheck covers shared memory (its memcheck finds
 /// accesses out of bounds).</summary>
@@ -181,6 +181,26 @@ public sealed class EmulatorRaceCheckTests
         Assert.That(error, Does.Contain("misaligned 2-byte write in block (0,0,0)").And.Contain("byte 1 of a 82-byte allocation at rose_io.cuh:")
             .And.Contain("not a multiple of 2"), error);
         TestContext.Out.WriteLine(error);
+    }
+
+    /// <summary>The initialization check that comes with the race check: rose_reverse reading a buffer that was
+    /// allocated and never written reads whatever the GPU left there (here the 0xff fill, NaN, which a max or a
+    /// comparison would drop without a trace); once a memset has written it, the same launch is clean.</summary>
+    [Test]
+    public void ReversingAFreshAllocationReadsUnwrittenMemory()
+    {
+        var context = RequireEmulator();
+        const int count = 300;
+        using var fresh = context.Allocate<float>(count);
+        using var output = context.Allocate<float>(count);
+        using var module = context.LoadModule(new KernelCompiler(cache: null).Compile("cholesky.cu", context).Image);
+        var kernel = module.GetKernel("rose_reverse");
+
+        string? error = RaceOf(context, () => kernel.Launch(2, 256, 0, null, fresh, output, (long)count));
+        Assert.That(error, Does.Contain("read of unwritten device memory in block").And.Contain("of a 1200-byte allocation at cholesky.cu:"), error);
+        TestContext.Out.WriteLine(error);
+        fresh.ClearAsync(null);
+        Assert.That(RaceOf(context, () => kernel.Launch(2, 256, 0, null, fresh, output, (long)count)), Is.Null, "after a memset");
     }
 
     /// <summary>rose_set_identity's grid-stride loop striding one block instead of the grid: blocks write each other's elements.</summary>
