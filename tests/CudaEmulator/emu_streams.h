@@ -57,6 +57,25 @@ inline void MarkWritten(const void* p, int64_t rows, int64_t cols, int64_t ld, i
     if (mark && rows > 0 && cols > 0) mark(reinterpret_cast<uintptr_t>(p), rows, cols, ld, size, batches, stride);
 }
 
+// Whether every byte a library call reads of a matrix (as InsideDevice describes it; `triangle` 1: the lower
+// triangle of each column, 2: the upper) has been written since its allocation, asked as the call's work
+// runs; if not, *why says which byte. Always true without the driver.
+inline bool AllWritten(const void* p, int64_t rows, int64_t cols, int64_t ld, int size, std::string* why, int triangle = 0,
+                       int64_t batches = 1, int64_t stride = 0)
+{
+    using UnwrittenFn = int (*)(uintptr_t, int64_t, int64_t, int64_t, int, int64_t, int64_t, int, uint64_t*, uint64_t*);
+    static const UnwrittenFn unwritten = [] {
+        void* driver = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_NOLOAD);
+        return driver ? reinterpret_cast<UnwrittenFn>(dlsym(driver, "rose_emu_unwritten_in")) : nullptr;
+    }();
+    uint64_t offset = 0, bytes = 0;
+    if (!unwritten || !unwritten(reinterpret_cast<uintptr_t>(p), rows, cols, ld, size, batches, stride, triangle, &offset, &bytes))
+        return true;
+    *why = "byte " + std::to_string(offset) + " of a " + std::to_string(bytes) +
+           "-byte allocation, which nothing has written since it was allocated";
+    return false;
+}
+
 // Queues `work` on `stream`; returns `ok` once queued (the work's own status, when it runs at once).
 // Arguments the caller passes by host pointer (alpha, beta) must be captured by value: the caller may
 // reuse them as soon as the call returns.

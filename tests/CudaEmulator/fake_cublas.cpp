@@ -411,6 +411,25 @@ void gemmTyped(const GemmShape& s, float alpha, const void* a, int abType, const
 
 int elementSize(int type) { return type == kR32F ? 4 : 2; }
 
+constexpr int kExecutionFailed = 13;
+
+// As the work runs: A and B, and C where beta makes it an input, hold nothing unwritten (the driver's
+// initialization check); a GPU would compute with whatever the memory held.
+int checkInputsWritten(const char* function, const GemmShape& s, const void* a, const void* b, int abSize, const void* c, int cSize,
+                       int64_t ldc, float beta, int64_t batches = 1, int64_t strideA = 0, int64_t strideB = 0, int64_t strideC = 0)
+{
+    std::string why;
+    const int64_t aRows = s.transA ? s.k : s.m, aCols = s.transA ? s.m : s.k;
+    const int64_t bRows = s.transB ? s.n : s.k, bCols = s.transB ? s.k : s.n;
+    if (!rose_emu::AllWritten(a, aRows, aCols, s.lda, abSize, &why, 0, batches, strideA))
+        return fail(kExecutionFailed, function, "A reads %s", why.c_str());
+    if (!rose_emu::AllWritten(b, bRows, bCols, s.ldb, abSize, &why, 0, batches, strideB))
+        return fail(kExecutionFailed, function, "B reads %s", why.c_str());
+    if (beta != 0.0f && !rose_emu::AllWritten(c, s.m, s.n, ldc, cSize, &why, 0, batches, strideC))
+        return fail(kExecutionFailed, function, "C (beta %g) reads %s", beta, why.c_str());
+    return kSuccess;
+}
+
 // A, B and C of every batch inside their allocations (the emulated driver's bounds; emu_streams.h):
 // cuBLAS itself does not look, and on a GPU a matrix that does not fit is read or written past its end.
 int checkOperands(const char* function, const GemmShape& s, const void* a, const void* b, int abSize, const void* c, int cSize,
@@ -503,6 +522,8 @@ EMU_EXPORT int cublasSgemm_v2(void* handle, int transA, int transB, int m, int n
     Count("cublasSgemm_v2", m, n, k, 1);
     const float alphaValue = *alpha, betaValue = *beta;
     return rose_emu::OnStream(static_cast<Handle*>(handle)->stream, [=] {
+        if (int unwritten = checkInputsWritten("cublasSgemm_v2", shape, a, b, sizeof(float), c, sizeof(float), ldc, betaValue))
+            return unwritten;
         try
         {
             gemm(shape, alphaValue, a, b, betaValue, c, ldc);
@@ -532,6 +553,8 @@ EMU_EXPORT int cublasGemmEx(void* handle, int transA, int transB, int m, int n, 
     Count(fn, m, n, k, 1);
     const float alphaValue = *static_cast<const float*>(alpha), betaValue = *static_cast<const float*>(beta);
     return rose_emu::OnStream(static_cast<Handle*>(handle)->stream, [=] {
+        if (int unwritten = checkInputsWritten(fn, shape, a, b, elementSize(aType), c, elementSize(cType), ldc, betaValue))
+            return unwritten;
         try
         {
             gemmTyped(shape, alphaValue, a, aType, b, betaValue, c, cType, ldc);
@@ -566,6 +589,8 @@ EMU_EXPORT int cublasGemmStridedBatchedEx(void* handle, int transA, int transB, 
     // Strides count elements of each operand's own type.
     int abSize = elementSize(aType), cSize = elementSize(cType);
     return rose_emu::OnStream(static_cast<Handle*>(handle)->stream, [=] {
+        if (int unwritten = checkInputsWritten(fn, shape, a, b, abSize, c, cSize, ldc, betaValue, batchCount, strideA, strideB, strideC))
+            return unwritten;
         try
         {
             for (int batch = 0; batch < batchCount; batch++)

@@ -882,6 +882,32 @@ __attribute__((visibility("default"))) void rose_emu_mark_written(uintptr_t p, i
         for (int64_t j = 0; j < cols; j++) MarkWritten(p + (uint64_t)((b * stride + j * ld) * size), (size_t)(rows * size));
 }
 
+// For the emulated cuBLAS and cuSOLVER (not a CUDA function), as their work runs: 1 when a column-major matrix
+// they read (rows × cols, leading dimension ld, `size`-byte elements, `batches` of them `stride` elements apart;
+// `triangle` 1: only rows j.. of column j, 2: only rows ..j) holds a byte of device memory that nothing has
+// written since its allocation, with its offset there and the allocation's size; else 0. Only with the race
+// check: kernels built without it do not record their writes.
+__attribute__((visibility("default"))) int rose_emu_unwritten_in(uintptr_t p, int64_t rows, int64_t cols, int64_t ld, int size,
+    int64_t batches, int64_t stride, int triangle, uint64_t* offset, uint64_t* allocationBytes)
+{
+    if (!rose_emu_image::RaceCheck()) return 0;
+    for (int64_t b = 0; b < batches; b++)
+        for (int64_t j = 0; j < cols; j++)
+        {
+            const int64_t first = triangle == 1 ? std::min(j, rows) : 0, last = triangle == 2 ? std::min(j + 1, rows) : rows;
+            if (first >= last) continue;
+            const uintptr_t start = p + (uint64_t)((b * stride + j * ld + first) * size);
+            const size_t bytes = (size_t)((last - first) * size);
+            if (!arena.Holds(start, bytes)) continue;
+            if (const uintptr_t unwritten = arena.FirstUnwritten(start, bytes))
+            {
+                WhereInDevice(unwritten, offset, allocationBytes);
+                return 1;
+            }
+        }
+    return 0;
+}
+
 // For the emulated cuBLAS and cuSOLVER (not a CUDA function): queues `run(context)` on `stream` like
 // any other work there; a nonzero return counts as a failed launch.
 __attribute__((visibility("default"))) int rose_emu_enqueue(void* stream, int (*run)(void*), void* context)

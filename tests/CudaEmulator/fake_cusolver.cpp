@@ -234,6 +234,17 @@ int checkInside(const char* function, const char* what, const void* p, int64_t r
     return kSuccess;
 }
 
+constexpr int kExecutionFailed = 6;
+
+// As a call's work runs: the triangle of A it reads (uplo's, of the column-major matrix) holds nothing that
+// has not been written since its allocation (the driver's initialization check).
+int checkTriangleWritten(const char* function, const void* a, int64_t n, int64_t lda, int uplo)
+{
+    std::string why;
+    if (rose_emu::AllWritten(a, n, n, lda, sizeof(float), &why, uplo == kLower ? 1 : 2)) return kSuccess;
+    return fail(kExecutionFailed, function, "A's %s triangle reads %s", uplo == kLower ? "lower" : "upper", why.c_str());
+}
+
 // The driver's initialization check learns, as a factorization's work runs, that it writes A (the whole
 // n × n: its triangle, and the other one as it was) and devInfo.
 void WroteSquareAndInfo(const void* a, int64_t n, int64_t lda, const int* devInfo)
@@ -316,6 +327,7 @@ EMU_EXPORT int cusolverDnSpotrf(void* handle, int uplo, int n, float* a, int lda
     if (devInfo == nullptr) return fail(kInvalidValue, fn, "null devInfo");
     if ((status = checkInside(fn, "A", a, n, n, lda, devInfo)) != kSuccess) return status;
     return rose_emu::OnStream(static_cast<Handle*>(handle)->stream, [=] {
+        if (int unwritten = checkTriangleWritten(fn, a, n, lda, uplo)) return unwritten;
         WroteSquareAndInfo(a, n, lda, devInfo);
         try
         {
@@ -354,6 +366,7 @@ EMU_EXPORT int cusolverDnSpotri(void* handle, int uplo, int n, float* a, int lda
     if (devInfo == nullptr) return fail(kInvalidValue, fn, "null devInfo");
     if ((status = checkInside(fn, "A", a, n, n, lda, devInfo)) != kSuccess) return status;
     return rose_emu::OnStream(static_cast<Handle*>(handle)->stream, [=]() -> int {
+        if (int unwritten = checkTriangleWritten(fn, a, n, lda, uplo)) return unwritten;
         WroteSquareAndInfo(a, n, lda, devInfo);
         Matrix m{a, lda};
         bool lower = uplo == kLower;
@@ -433,6 +446,9 @@ EMU_EXPORT int cusolverDnSpotrs(void* handle, int uplo, int n, int nrhs, const f
     if (status == kSuccess) status = checkInside(fn, "B", b, n, nrhs, ldb, nullptr);
     if (status != kSuccess) return status;
     return rose_emu::OnStream(static_cast<Handle*>(handle)->stream, [=]() -> int {
+        if (int unwritten = checkTriangleWritten(fn, a, n, lda, uplo)) return unwritten;
+        std::string why;
+        if (!rose_emu::AllWritten(b, n, nrhs, ldb, sizeof(float), &why)) return fail(kExecutionFailed, fn, "B reads %s", why.c_str());
         rose_emu::MarkWritten(b, n, nrhs, ldb, sizeof(float));
         rose_emu::MarkWritten(devInfo, 1, 1, 1, sizeof(int));
         try
@@ -545,6 +561,7 @@ EMU_EXPORT int cusolverDnXtrtri(void* handle, int uplo, int diag, int64_t n, int
     if (devInfo == nullptr) return fail(kInvalidValue, fn, "null devInfo");
     if ((status = checkInside(fn, "A", a, n, n, lda, devInfo)) != kSuccess) return status;
     return rose_emu::OnStream(static_cast<Handle*>(handle)->stream, [=]() -> int {
+        if (int unwritten = checkTriangleWritten(fn, a, n, lda, uplo)) return unwritten;
         WroteSquareAndInfo(a, n, lda, devInfo);
         Matrix m{static_cast<float*>(a), lda};
         bool lower = uplo == kLower, unit = diag == kUnit;

@@ -126,7 +126,7 @@ public sealed class EmulatorRaceCheckTests
     /// <summary>rose_reverse (out[k] = in[count−1−k]) run in place: over several blocks, a block reads what
     /// another block writes; in one block, thread k writes element k, which thread count−1−k reads, with no
     /// barrier between (and none would help: a thread's read and write are one step).</summary>
-    [TestCase(4, 4096, "device-memory race between blocks", " wrote at cholesky.cu:")]
+    [TestCase(4, 4096, "device-memory race between blocks", "in the same launch")]
     [TestCase(1, 200, "device-memory race in block (0,0,0)", "with no __syncthreads")]
     public void ReversingInPlaceRaces(int blocks, int count, string kind, string detail)
     {
@@ -201,6 +201,26 @@ public sealed class EmulatorRaceCheckTests
         TestContext.Out.WriteLine(error);
         fresh.ClearAsync(null);
         Assert.That(RaceOf(context, () => kernel.Launch(2, 256, 0, null, fresh, output, (long)count)), Is.Null, "after a memset");
+    }
+
+    /// <summary>The initialization check covers the emulated libraries' inputs too: a GEMM whose B was allocated
+    /// and never written fails when its work runs (reported by the next synchronization, as a GPU reports a
+    /// failed kernel), and runs once an upload has written B.</summary>
+    [Test]
+    public void AGemmReadingAnOperandNothingWroteFails()
+    {
+        var context = RequireEmulator();
+        GpuTestEnvironment.RequireLibrary("cublas");
+        const int m = 8, n = 5, k = 3;
+        using var a = DeviceBuffer<float>.FromHost(context, new float[m * k]);
+        using var b = context.Allocate<float>(k * n);
+        using var c = context.Allocate<float>(m * n);
+        using var blas = new CublasHandle(context);
+
+        void Gemm() => blas.Sgemm(CublasOperation.None, CublasOperation.None, m, n, k, 1f, a.Pointer, m, b.Pointer, k, 0f, c.Pointer, m);
+        Assert.Throws<CudaException>(() => { Gemm(); context.Synchronize(); }, "B was never written");
+        b.CopyFrom(new float[k * n]);
+        Assert.DoesNotThrow(() => { Gemm(); context.Synchronize(); }, "after an upload");
     }
 
     /// <summary>rose_set_identity's grid-stride loop striding one block instead of the grid: blocks write each other's elements.</summary>
