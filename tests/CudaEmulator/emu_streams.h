@@ -14,14 +14,18 @@
 
 namespace rose_emu
 {
+// A function the emulated driver exports for these libraries, or null when no driver is loaded.
+template <class Fn> Fn DriverFunction(const char* name)
+{
+    void* driver = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_NOLOAD);
+    return driver ? reinterpret_cast<Fn>(dlsym(driver, name)) : nullptr;
+}
+
 using EnqueueFn = int (*)(void* stream, int (*run)(void*), void* context);
 
 inline EnqueueFn DriverEnqueue()
 {
-    static const EnqueueFn enqueue = [] {
-        void* driver = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_NOLOAD);
-        return driver ? reinterpret_cast<EnqueueFn>(dlsym(driver, "rose_emu_enqueue")) : nullptr;
-    }();
+    static const EnqueueFn enqueue = DriverFunction<EnqueueFn>("rose_emu_enqueue");
     return enqueue;
 }
 
@@ -33,10 +37,7 @@ inline bool InsideDevice(const void* p, int64_t rows, int64_t cols, int64_t ld, 
 {
     if (rows <= 0 || cols <= 0 || batches <= 0) return true;
     using InsideFn = int (*)(uintptr_t, size_t, char*, int);
-    static const InsideFn inside = [] {
-        void* driver = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_NOLOAD);
-        return driver ? reinterpret_cast<InsideFn>(dlsym(driver, "rose_emu_inside_allocation")) : nullptr;
-    }();
+    static const InsideFn inside = DriverFunction<InsideFn>("rose_emu_inside_allocation");
     if (!inside) return true;
     const int64_t elements = (batches - 1) * stride + (cols - 1) * ld + rows;
     char text[256] = {0};
@@ -50,10 +51,7 @@ inline bool InsideDevice(const void* p, int64_t rows, int64_t cols, int64_t ld, 
 inline void MarkWritten(const void* p, int64_t rows, int64_t cols, int64_t ld, int size, int64_t batches = 1, int64_t stride = 0)
 {
     using MarkFn = void (*)(uintptr_t, int64_t, int64_t, int64_t, int, int64_t, int64_t);
-    static const MarkFn mark = [] {
-        void* driver = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_NOLOAD);
-        return driver ? reinterpret_cast<MarkFn>(dlsym(driver, "rose_emu_mark_written")) : nullptr;
-    }();
+    static const MarkFn mark = DriverFunction<MarkFn>("rose_emu_mark_written");
     if (mark && rows > 0 && cols > 0) mark(reinterpret_cast<uintptr_t>(p), rows, cols, ld, size, batches, stride);
 }
 
@@ -64,10 +62,7 @@ inline bool AllWritten(const void* p, int64_t rows, int64_t cols, int64_t ld, in
                        int64_t batches = 1, int64_t stride = 0)
 {
     using UnwrittenFn = int (*)(uintptr_t, int64_t, int64_t, int64_t, int, int64_t, int64_t, int, uint64_t*, uint64_t*);
-    static const UnwrittenFn unwritten = [] {
-        void* driver = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_NOLOAD);
-        return driver ? reinterpret_cast<UnwrittenFn>(dlsym(driver, "rose_emu_unwritten_in")) : nullptr;
-    }();
+    static const UnwrittenFn unwritten = DriverFunction<UnwrittenFn>("rose_emu_unwritten_in");
     uint64_t offset = 0, bytes = 0;
     if (!unwritten || !unwritten(reinterpret_cast<uintptr_t>(p), rows, cols, ld, size, batches, stride, triangle, &offset, &bytes))
         return true;
