@@ -226,12 +226,14 @@ struct State
     std::map<void*, uint64_t> sharedPoisoned;   // static shared array → block that last poisoned it
     // Barrier intervals, counted across blocks: a new block and every released __syncthreads start one.
     uint64_t phase = 0;
+    uint64_t blockFirstPhase = 0;   // the running block's first barrier interval
     Thread* threadBase = nullptr;   // threads.data(), for code that must not call into the library
 #if defined(ROSE_EMU_RACECHECK)
     SharedRegion regions[64];       // [0]: the launch's dynamic shared memory; then static arrays
     int regionCount = 1;
     bool checking = false;          // inside the check itself: its own accesses are not the kernel's
     Race race{};                    // the first race of this launch
+    Race unwrittenRead{};           // the block's first read of shared memory no thread of it wrote
     DeviceTable deviceInBlock;      // device memory's records between this block's threads
 
     ~State()
@@ -408,6 +410,7 @@ ROSE_EMU_QUIET inline void run_block(State& s)
     const int count = (int)s.threads.size();
     s.blockSerial++;
     s.phase++;
+    s.blockFirstPhase = s.phase;
     for (Thread& t : s.threads)
     {
         t.started = t.done = false;
@@ -793,7 +796,10 @@ ROSE_EMU_UNCHECKED_INLINE inline const Access* check_cell(const Thread* threads,
 // while accesses cover it whole, and a narrower or misaligned one splits it into a record per byte (as
 // they were), which a whole-word write joins again. The store gives `Shadow& word(start)` (the word at
 // address `start`), `Shadow* bytes(start)` (its byte records, null while whole), `Shadow* split(start)`,
-// `void join(start)` and `void report(byte, write, other, otherWrote, pc)`. False when it races.
+// `void join(start)`, `void report(byte, write, other, otherWrote, pc)`, and `bool unwritten(cell)` with
+// `void noteUnwritten(byte, pc)` for a read of a cell nothing wrote (noted, and reported at the block's end
+// unless a race is: a thread that reads before another writes in the same interval races with it, which is
+// the better diagnosis). False when it races.
 template <class Store>
 ROSE_EMU_UNCHECKED_INLINE inline bool check_span(State& s, Store& store, uintptr_t from, uintptr_t end, bool write, const Access& now)
 {
@@ -807,6 +813,7 @@ ROSE_EMU_UNCHECKED_INLINE inline bool check_span(State& s, Store& store, uintptr
         Shadow* bytes = store.bytes(wordStart);
         if (whole && !bytes)
         {
+            if (!write && store.unwritten(w)) store.noteUnwritten(at, now.pc);
             if (const Access* other = check_cell(s.threadBase, w, write, now, &otherWrote))
                 return store.report(at, write, *other, otherWrote, now.pc), false;
         }
@@ -814,8 +821,11 @@ ROSE_EMU_UNCHECKED_INLINE inline bool check_span(State& s, Store& store, uintptr
         {
             if (!bytes) bytes = store.split(wordStart);
             for (uintptr_t b = at; b < stop; b++)
+            {
+                if (!write && store.unwritten(bytes[b - wordStart])) store.noteUnwritten(b, now.pc);
                 if (const Access* other = check_cell(s.threadBase, bytes[b - wordStart], write, now, &otherWrote))
                     return store.report(b, write, *other, otherWrote, now.pc), false;
+            }
             if (whole && write)
             {
                 w = bytes[0];
@@ -849,6 +859,18 @@ struct SharedStore
     {
         s.race = Race{true, s.blockIdx, s.current->idx, s.threadBase[other.thread - 1].idx, write, otherWrote, r.name, byte - r.lo,
                       pc, other.pc, false, 0, false, false, false, 0, false};
+    }
+    // Shared memory starts each block holding what the last one left: a cell no thread of this block has
+    // written (its last write, if any, is from an interval before the block's first) holds garbage.
+    ROSE_EMU_UNCHECKED_INLINE bool unwritten(const Shadow& cell) const
+    {
+        return cell.write.thread == 0 || (uint32_t)(cell.write.phase - (uint32_t)s.blockFirstPhase) > (uint32_t)(s.phase - s.blockFirstPhase);
+    }
+    ROSE_EMU_UNCHECKED void noteUnwritten(uintptr_t byte, uint32_t pc)
+    {
+        if (!s.unwrittenRead.found)
+            s.unwrittenRead = Race{true, s.blockIdx, s.current->idx, {}, false, false, r.name, byte - r.lo, pc, 0, false, 0, false, false,
+                                   false, 0, true};
     }
 };
 
@@ -918,6 +940,9 @@ struct DeviceStore
         return four;
     }
     ROSE_EMU_UNCHECKED_INLINE void join(uintptr_t) { last->split = 0; }
+    // Whether device memory was written is the driver's to say (its bitmap spans blocks and launches).
+    ROSE_EMU_UNCHECKED_INLINE bool unwritten(const Shadow&) const { return false; }
+    ROSE_EMU_UNCHECKED void noteUnwritten(uintptr_t, uint32_t) {}
     ROSE_EMU_UNCHECKED void report(uintptr_t byte, bool write, const Access& other, bool otherWrote, uint32_t pc)
     {
         uint64_t offset = byte, allocationBytes = 0;
@@ -1046,6 +1071,10 @@ inline std::string source_line(uint32_t pc)
 inline std::string describe_race(const Race& r)
 {
     auto xyz = [](uint3 i) { return "(" + std::to_string(i.x) + "," + std::to_string(i.y) + "," + std::to_string(i.z) + ")"; };
+    if (r.unwritten && !r.device)
+        return "read of unwritten shared memory in block " + xyz(r.block) + ": thread " + xyz(r.thread) + " reads byte " +
+               std::to_string(r.byte) + " of `" + r.array + "` at " + source_line(r.pc) +
+               ", which no thread of the block has written (a block's shared memory holds what the last block left)";
     if (r.unwritten)
         return "read of unwritten device memory in block " + xyz(r.block) + ": thread " + xyz(r.thread) + " reads byte " +
                std::to_string(r.byte) + " of a " + std::to_string(r.allocationBytes) + "-byte allocation at " + source_line(r.pc) +
@@ -1236,8 +1265,12 @@ extern "C" __attribute__((visibility("default"))) ROSE_EMU_QUIET int rose_emu_la
         {
             const uint64_t b = order[i];
             s.blockIdx = {(unsigned)(b % grid[0]), (unsigned)(b / grid[0] % grid[1]), (unsigned)(b / ((uint64_t)grid[0] * grid[1]))};
+#if defined(ROSE_EMU_RACECHECK)
+            s.unwrittenRead = Race{};
+#endif
             run_block(s);
 #if defined(ROSE_EMU_RACECHECK)
+            if (!s.race.found && s.unwrittenRead.found) s.race = s.unwrittenRead;
             if (s.race.found)
             {
                 snprintf(error, errorLength, "%s", describe_race(s.race).c_str());

@@ -239,6 +239,18 @@ extern "C" __global__ void threads_share(int mode, unsigned* words)
     words[64 + t] = seen;
 }
 
+// Reads of shared memory that no thread of the block wrote. Mode 0: every thread writes its cell, and after a
+// barrier reads another's; 1: only threads 0-15 write, and 0-15 read cells 16-31; 2: only the last block
+// (which the emulator runs first) writes, and every block reads (block 0's cells hold what it left).
+extern "C" __global__ void shared_unwritten(int mode, int* out)
+{
+    __shared__ int cells[32];
+    const int t = threadIdx.x;
+    if (mode == 0 || (mode == 1 && t < 16) || (mode == 2 && blockIdx.x == gridDim.x - 1)) cells[t] = t;
+    __syncthreads();
+    out[blockIdx.x * 32 + t] = cells[mode == 1 ? t ^ 16 : 31 - t];
+}
+
 // Every thread bumps one shared counter in the same barrier interval: atomics do not race.
 extern "C" __global__ void shared_counter(unsigned* out)
 {
@@ -568,6 +580,21 @@ void RaceChecks(void* module)
     rose_emu_set_launch_count(0x1fffe);
     status |= blocksShare(6, &message);  // stamped 0xffff again: reads what blocks wrote 65536 launches before
     Check(status == 0 && message.empty(), "records of a launch 65536 launches back are forgotten: " + message);
+    // Shared memory a block reads without any of its threads having written it.
+    auto sharedUnwritten = [&](int mode, std::string* message) {
+        void* args[] = {&mode, &dout};
+        return LaunchReporting(module, "shared_unwritten", 2, 32, 0, args, message);
+    };
+    status = sharedUnwritten(0, &message);
+    Check(status == 0 && message.empty(), "cells the block wrote before a barrier read clean: " + message);
+    status = sharedUnwritten(1, &message);
+    Check(status == 719 && message.find("read of unwritten shared memory in block (") != std::string::npos &&
+              message.find(" of `cells` at selftest.cu:") != std::string::npos,
+          "a read of a cell no thread of the block wrote fails: " + message);
+    status = sharedUnwritten(2, &message);
+    Check(status == 719 && message.find("read of unwritten shared memory in block (0,0,0)") != std::string::npos,
+          "what an earlier block wrote is not this block's: " + message);
+
     // Alignment: an access of n bytes at an address that is not a multiple of n.
     auto alignedOrNot = [&](int mode, int bytes, std::string* message) {
         void* args[] = {&mode, &bytes, &dout};
