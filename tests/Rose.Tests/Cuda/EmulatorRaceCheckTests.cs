@@ -26,6 +26,10 @@ public sealed class EmulatorRaceCheckTests
         return context;
     }
 
+    /// <summary>A kernel file as it is, compiled afresh (no cache) and loaded.</summary>
+    private static CudaModule LoadKernels(CudaContext context, string file) =>
+        context.LoadModule(new KernelCompiler(cache: null).Compile(file, context).Image);
+
     /// <summary>The text with the <paramref name="occurrence"/>-th (from 1) <paramref name="statement"/> removed.</summary>
     private static string Without(string text, string statement, int occurrence)
     {
@@ -160,7 +164,7 @@ public sealed class EmulatorRaceCheckTests
         var values = Enumerable.Range(0, count).Select(i => (float)i).ToArray();
         using var a = DeviceBuffer<float>.FromHost(context, values);
         using var b = context.Allocate<float>(count);
-        using var module = context.LoadModule(new KernelCompiler(cache: null).Compile("cholesky.cu", context).Image);
+        using var module = LoadKernels(context, "cholesky.cu");
         var kernel = module.GetKernel("rose_reverse");
 
         Assert.That(RaceOf(context, () => kernel.Launch(blocks, 256, 0, null, a, b, (long)count)), Is.Null, "into another buffer");
@@ -180,7 +184,7 @@ public sealed class EmulatorRaceCheckTests
         const int count = 200;
         using var a = DeviceBuffer<float>.FromHost(context, new float[count]);
         using var shorter = context.Allocate<float>(count - 1);
-        using var module = context.LoadModule(new KernelCompiler(cache: null).Compile("cholesky.cu", context).Image);
+        using var module = LoadKernels(context, "cholesky.cu");
         var kernel = module.GetKernel("rose_reverse");
 
         Assert.That(RaceOf(context, () => kernel.Launch(1, 256, 0, null, a, shorter, (long)count - 1)), Is.Null, "the count it holds");
@@ -199,7 +203,7 @@ public sealed class EmulatorRaceCheckTests
         const int count = 40;
         using var x = DeviceBuffer<float>.FromHost(context, Enumerable.Range(0, count).Select(i => (float)i).ToArray());
         using var y = context.Allocate<ushort>(count + 1);
-        using var module = context.LoadModule(new KernelCompiler(cache: null).Compile("convert.cu", context).Image);
+        using var module = LoadKernels(context, "convert.cu");
         var kernel = module.GetKernel("rose_narrow_bf16");
 
         Assert.That(RaceOf(context, () => kernel.Launch(1, 256, 0, null, x, y.Pointer, (long)count)), Is.Null, "at the buffer's start");
@@ -219,7 +223,7 @@ public sealed class EmulatorRaceCheckTests
         const int count = 300;
         using var fresh = context.Allocate<float>(count);
         using var output = context.Allocate<float>(count);
-        using var module = context.LoadModule(new KernelCompiler(cache: null).Compile("cholesky.cu", context).Image);
+        using var module = LoadKernels(context, "cholesky.cu");
         var kernel = module.GetKernel("rose_reverse");
 
         string? error = RaceOf(context, () => kernel.Launch(2, 256, 0, null, fresh, output, (long)count));
