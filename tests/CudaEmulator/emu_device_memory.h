@@ -223,11 +223,7 @@ public:
                 at = wordEnd;
                 continue;
             }
-            if (!split_[word])
-            {
-                for (int k = 0; k < 4; k++) bytes_[word * 4 + k] = words_[word];
-                split_[word] = 1;
-            }
+            Split(word);
             for (; at < to && at < wordEnd; at++) bytes_[at - lo_] = mark;
         }
     }
@@ -272,11 +268,7 @@ public:
                 clean = Check(words_[word], now, write, at, conflict);
             else
             {
-                if (!split_[word])
-                {
-                    for (int k = 0; k < 4; k++) bytes_[word * 4 + k] = words_[word];
-                    __atomic_store_n(&split_[word], 1, __ATOMIC_RELAXED);
-                }
+                Split(word);
                 for (uintptr_t b = at; b < stop && clean; b++) clean = Check(bytes_[b - lo_], now, write, b, conflict);
                 if (clean && whole && write)
                 {
@@ -355,6 +347,14 @@ private:
         else if (c.read.block != now.block)
             Store(c.otherRead, now);
         return true;
+    }
+
+    // A word's bytes take records of their own, each its word's record as it was (nothing when split already).
+    void Split(size_t word)
+    {
+        if (split_[word]) return;
+        for (int k = 0; k < 4; k++) bytes_[word * 4 + k] = words_[word];
+        __atomic_store_n(&split_[word], 1, __ATOMIC_RELAXED);
     }
 
     // Whether the byte at p is marked outside every allocation (the bounds check reports it, not this one).

@@ -177,24 +177,26 @@ struct DeviceTable
     Shadow* bytes = nullptr;
     size_t byteCount = 0, byteCapacity = 0;
 };
-// The first race of a launch: found during a block, described (with source lines) after it. In shared
-// memory the other access is a thread of the same block; in device memory (`device`), another block, or
-// with `inBlock` another thread of the same block.
+// The first finding of a launch (found during a block, described with source lines after it): a race in
+// shared memory (the other access a thread of the same block) or in device memory (another block, or another
+// thread of the block), an access outside every allocation, a misaligned one, or a read of unwritten memory.
+enum class Kind : unsigned char
+{
+    None, SharedRace, DeviceRaceBetweenBlocks, DeviceRaceInBlock, OutOfBounds, Misaligned, UnwrittenDevice, UnwrittenShared
+};
 struct Race
 {
-    bool found;
-    uint3 block, thread, other;
+    Kind kind;
+    uint3 block, thread, other;    // other: the other access's thread, or (between blocks) its block
     bool wrote, otherWrote;
-    const char* array;
-    uintptr_t byte;
+    const char* array;             // a shared array's name, or "device memory"
+    uintptr_t byte;                // the byte's offset in the array or allocation; out of bounds before its start
+                                   // (`before`), the distance to it
     uint32_t pc, otherPc;
-    bool device;
     uint64_t allocationBytes;
-    bool inBlock;
-    bool outside;   // device memory outside every allocation: `byte` is the offset past the start, or
-    bool before;    // with `before` the distance before it, of an allocation of allocationBytes
-    unsigned misaligned;   // the size of an access whose address is not a multiple of it (0: none)
-    bool unwritten;        // a read of device memory nothing has written since its allocation
+    bool before;
+    unsigned size;                 // a misaligned access's size
+    bool found() const { return kind != Kind::None; }
 };
 #endif
 // The driver's hooks for device memory (fake_cuda.cpp): CheckDeviceAccess checks an access between blocks,
@@ -769,6 +771,22 @@ ROSE_EMU_UNCHECKED inline uint32_t module_offset(void* pc)
     return (uint32_t)((uintptr_t)pc - base);
 }
 
+// A finding by the running thread of the running block: what it did and where (the rest is the caller's).
+ROSE_EMU_UNCHECKED_INLINE inline Race finding(const State& s, Kind kind, bool wrote, const char* array, uintptr_t byte, uint32_t pc,
+                                              uint64_t allocationBytes = 0)
+{
+    Race r{};
+    r.kind = kind;
+    r.block = s.blockIdx;
+    r.thread = s.current->idx;
+    r.wrote = wrote;
+    r.array = array;
+    r.byte = byte;
+    r.pc = pc;
+    r.allocationBytes = allocationBytes;
+    return r;
+}
+
 // One access `now` against a cell's records, which it then joins; the record it races with (and in
 // *otherWrote whether that was a write), else null.
 ROSE_EMU_UNCHECKED_INLINE inline const Access* check_cell(const Thread* threads, Shadow& sh, bool write, const Access& now, bool* otherWrote)
@@ -857,8 +875,10 @@ struct SharedStore
     ROSE_EMU_UNCHECKED_INLINE void join(uintptr_t start) { r.split[index(start)] = 0; }
     ROSE_EMU_UNCHECKED void report(uintptr_t byte, bool write, const Access& other, bool otherWrote, uint32_t pc)
     {
-        s.race = Race{true, s.blockIdx, s.current->idx, s.threadBase[other.thread - 1].idx, write, otherWrote, r.name, byte - r.lo,
-                      pc, other.pc, false, 0, false, false, false, 0, false};
+        s.race = finding(s, Kind::SharedRace, write, r.name, byte - r.lo, pc);
+        s.race.other = s.threadBase[other.thread - 1].idx;
+        s.race.otherWrote = otherWrote;
+        s.race.otherPc = other.pc;
     }
     // Shared memory starts each block holding what the last one left: a cell no thread of this block has
     // written (its last write, if any, is from an interval before the block's first) holds garbage.
@@ -868,9 +888,7 @@ struct SharedStore
     }
     ROSE_EMU_UNCHECKED void noteUnwritten(uintptr_t byte, uint32_t pc)
     {
-        if (!s.unwrittenRead.found)
-            s.unwrittenRead = Race{true, s.blockIdx, s.current->idx, {}, false, false, r.name, byte - r.lo, pc, 0, false, 0, false, false,
-                                   false, 0, true};
+        if (!s.unwrittenRead.found()) s.unwrittenRead = finding(s, Kind::UnwrittenShared, false, r.name, byte - r.lo, pc);
     }
 };
 
@@ -947,8 +965,10 @@ struct DeviceStore
     {
         uint64_t offset = byte, allocationBytes = 0;
         if (deviceWhere) deviceWhere(byte, &offset, &allocationBytes);
-        s.race = Race{true, s.blockIdx, s.current->idx, s.threadBase[other.thread - 1].idx, write, otherWrote, "device memory", offset,
-                      pc, other.pc, true, allocationBytes, true, false, false, 0, false};
+        s.race = finding(s, Kind::DeviceRaceInBlock, write, "device memory", offset, pc, allocationBytes);
+        s.race.other = s.threadBase[other.thread - 1].idx;
+        s.race.otherWrote = otherWrote;
+        s.race.otherPc = other.pc;
     }
 };
 
@@ -958,7 +978,7 @@ ROSE_EMU_UNCHECKED inline void check_device(const void* p, size_t n, bool write,
 {
     if (!constructed || !deviceAccess) return;
     State& s = *constructed;
-    if (s.checking || !s.current || s.race.found) return;
+    if (s.checking || !s.current || s.race.found()) return;
     s.checking = true;
     const uint32_t block = s.blockIdx.x + s.grid.x * (s.blockIdx.y + s.grid.y * s.blockIdx.z);
     const uint32_t offset = module_offset(pc);
@@ -967,16 +987,18 @@ ROSE_EMU_UNCHECKED inline void check_device(const void* p, size_t n, bool write,
     uint64_t byte = 0, allocationBytes = 0;
     const int verdict = deviceAccess((uintptr_t)p, n, write, block, offset, &otherBlock, &otherPc, &otherWrote, &byte, &allocationBytes);
     if (verdict == 3)
-        s.race = Race{true, s.blockIdx, s.current->idx, {}, write, false, "device memory", byte, offset, 0, true, allocationBytes, false,
-                      false, false, 0, true};
+        s.race = finding(s, Kind::UnwrittenDevice, write, "device memory", byte, offset, allocationBytes);
     else if (verdict == 2)
-        s.race = Race{true, s.blockIdx, s.current->idx, {}, write, false, "device memory", byte, offset, 0, true, allocationBytes, false,
-                      true, otherWrote != 0, 0, false};
+    {
+        s.race = finding(s, Kind::OutOfBounds, write, "device memory", byte, offset, allocationBytes);
+        s.race.before = otherWrote != 0;
+    }
     else if (verdict)
     {
-        const uint3 other{otherBlock % s.grid.x, otherBlock / s.grid.x % s.grid.y, otherBlock / (s.grid.x * s.grid.y)};
-        s.race = Race{true, s.blockIdx, s.current->idx, other, write, otherWrote != 0, "device memory", byte, offset, otherPc, true,
-                      allocationBytes, false, false, false, 0, false};
+        s.race = finding(s, Kind::DeviceRaceBetweenBlocks, write, "device memory", byte, offset, allocationBytes);
+        s.race.other = {otherBlock % s.grid.x, otherBlock / s.grid.x % s.grid.y, otherBlock / (s.grid.x * s.grid.y)};
+        s.race.otherWrote = otherWrote != 0;
+        s.race.otherPc = otherPc;
     }
     else
     {
@@ -994,7 +1016,7 @@ ROSE_EMU_UNCHECKED inline void misaligned(const void* p, size_t n, bool write, v
 {
     if (!constructed) return;
     State& s = *constructed;
-    if (s.checking || !s.current || s.race.found) return;
+    if (s.checking || !s.current || s.race.found()) return;
     s.checking = true;
     const uintptr_t a = (uintptr_t)p;
     const char* array = "device memory";
@@ -1007,8 +1029,8 @@ ROSE_EMU_UNCHECKED inline void misaligned(const void* p, size_t n, bool write, v
             array = s.regions[k].name;
             offset = a - s.regions[k].lo;
         }
-    s.race = Race{true, s.blockIdx, s.current->idx, {}, write, false, array, offset, module_offset(pc), 0, device, allocationBytes, false,
-                  false, false, (unsigned)n, false};
+    s.race = finding(s, Kind::Misaligned, write, array, offset, module_offset(pc), allocationBytes);
+    s.race.size = (unsigned)n;
     s.checking = false;
 }
 
@@ -1016,7 +1038,7 @@ ROSE_EMU_UNCHECKED inline void check_shared(const void* p, size_t n, bool write,
 {
     if (!constructed) return;
     State& s = *constructed;
-    if (s.checking || !s.current || s.race.found) return;
+    if (s.checking || !s.current || s.race.found()) return;
     s.checking = true;
     const uintptr_t a = (uintptr_t)p;
     const Access now{(uint32_t)s.current->linear + 1, s.current->syncs, (uint32_t)s.phase, module_offset(pc)};
@@ -1071,40 +1093,39 @@ inline std::string source_line(uint32_t pc)
 inline std::string describe_race(const Race& r)
 {
     auto xyz = [](uint3 i) { return "(" + std::to_string(i.x) + "," + std::to_string(i.y) + "," + std::to_string(i.z) + ")"; };
-    if (r.unwritten && !r.device)
-        return "read of unwritten shared memory in block " + xyz(r.block) + ": thread " + xyz(r.thread) + " reads byte " +
-               std::to_string(r.byte) + " of `" + r.array + "` at " + source_line(r.pc) +
-               ", which no thread of the block has written (a block's shared memory holds what the last block left)";
-    if (r.unwritten)
-        return "read of unwritten device memory in block " + xyz(r.block) + ": thread " + xyz(r.thread) + " reads byte " +
-               std::to_string(r.byte) + " of a " + std::to_string(r.allocationBytes) + "-byte allocation at " + source_line(r.pc) +
-               ", which no kernel, copy, memset or library call has written since it was allocated";
-    if (r.misaligned)
-        return "misaligned " + std::to_string(r.misaligned) + "-byte " + (r.wrote ? "write" : "read") + " in block " + xyz(r.block) +
-               ": thread " + xyz(r.thread) + (r.wrote ? " writes" : " reads") + " byte " + std::to_string(r.byte) +
-               (r.device ? " of a " + std::to_string(r.allocationBytes) + "-byte allocation" : std::string(" of `") + r.array + "`") +
-               " at " + source_line(r.pc) + ", not a multiple of " + std::to_string(r.misaligned) +
-               " (a GPU stops the kernel: misaligned address)";
-    if (r.outside)
-        return "device-memory access out of bounds in block " + xyz(r.block) + ": thread " + xyz(r.thread) + (r.wrote ? " writes" : " reads") +
-               (r.before ? " " + std::to_string(r.byte) + " bytes before the start of a " : " byte " + std::to_string(r.byte) + " of a ") +
-               std::to_string(r.allocationBytes) + "-byte allocation at " + source_line(r.pc) +
-               " (outside it, where a GPU may have put another allocation)";
-    if (r.device && r.inBlock)
-        return "device-memory race in block " + xyz(r.block) + ": thread " + xyz(r.thread) + (r.wrote ? " writes" : " reads") + " byte " +
-               std::to_string(r.byte) + " of a " + std::to_string(r.allocationBytes) + "-byte allocation at " + source_line(r.pc) +
-               " that thread " + xyz(r.other) + (r.otherWrote ? " wrote" : " read") + " at " + source_line(r.otherPc) +
-               " with no __syncthreads (or __syncwarp of both lanes) between";
-    if (r.device)
+    const std::string does = r.wrote ? " writes" : " reads", did = r.otherWrote ? " wrote" : " read";
+    const std::string allocation = " of a " + std::to_string(r.allocationBytes) + "-byte allocation";
+    const std::string where = r.kind == Kind::SharedRace || r.kind == Kind::UnwrittenShared || (r.kind == Kind::Misaligned && r.allocationBytes == 0)
+                                  ? std::string(" of `") + r.array + "`" : allocation;
+    const std::string unordered = " with no __syncthreads (or __syncwarp of both lanes) between";
+    switch (r.kind)
+    {
+    case Kind::UnwrittenShared:
+        return "read of unwritten shared memory in block " + xyz(r.block) + ": thread " + xyz(r.thread) + " reads byte " + std::to_string(r.byte) +
+               where + " at " + source_line(r.pc) + ", which no thread of the block has written (a block's shared memory holds what the last block left)";
+    case Kind::UnwrittenDevice:
+        return "read of unwritten device memory in block " + xyz(r.block) + ": thread " + xyz(r.thread) + " reads byte " + std::to_string(r.byte) +
+               where + " at " + source_line(r.pc) + ", which no kernel, copy, memset or library call has written since it was allocated";
+    case Kind::Misaligned:
+        return "misaligned " + std::to_string(r.size) + "-byte " + (r.wrote ? "write" : "read") + " in block " + xyz(r.block) + ": thread " +
+               xyz(r.thread) + does + " byte " + std::to_string(r.byte) + where + " at " + source_line(r.pc) + ", not a multiple of " +
+               std::to_string(r.size) + " (a GPU stops the kernel: misaligned address)";
+    case Kind::OutOfBounds:
+        return "device-memory access out of bounds in block " + xyz(r.block) + ": thread " + xyz(r.thread) + does +
+               (r.before ? " " + std::to_string(r.byte) + " bytes before the start" + allocation
+                         : " byte " + std::to_string(r.byte) + allocation) +
+               " at " + source_line(r.pc) + " (outside it, where a GPU may have put another allocation)";
+    case Kind::DeviceRaceInBlock:
+        return "device-memory race in block " + xyz(r.block) + ": thread " + xyz(r.thread) + does + " byte " + std::to_string(r.byte) + where +
+               " at " + source_line(r.pc) + " that thread " + xyz(r.other) + did + " at " + source_line(r.otherPc) + unordered;
+    case Kind::DeviceRaceBetweenBlocks:
         return "device-memory race between blocks " + xyz(r.block) + " and " + xyz(r.other) + ": thread " + xyz(r.thread) + " of block " +
-               xyz(r.block) + (r.wrote ? " writes" : " reads") + " byte " + std::to_string(r.byte) + " of a " +
-               std::to_string(r.allocationBytes) + "-byte allocation at " + source_line(r.pc) + " that block " + xyz(r.other) +
-               (r.otherWrote ? " wrote" : " read") + " at " + source_line(r.otherPc) +
-               " in the same launch (nothing orders two blocks of a launch; only atomics may share a location)";
-    return "shared-memory race in block " + xyz(r.block) + ": thread " + xyz(r.thread) + (r.wrote ? " writes" : " reads") + " byte " +
-           std::to_string(r.byte) + " of `" + r.array + "` at " + source_line(r.pc) + " that thread " + xyz(r.other) +
-           (r.otherWrote ? " wrote" : " read") + " at " + source_line(r.otherPc) +
-           " with no __syncthreads (or __syncwarp of both lanes) between";
+               xyz(r.block) + does + " byte " + std::to_string(r.byte) + where + " at " + source_line(r.pc) + " that block " + xyz(r.other) +
+               did + " at " + source_line(r.otherPc) + " in the same launch (nothing orders two blocks of a launch; only atomics may share a location)";
+    default:
+        return "shared-memory race in block " + xyz(r.block) + ": thread " + xyz(r.thread) + does + " byte " + std::to_string(r.byte) + where +
+               " at " + source_line(r.pc) + " that thread " + xyz(r.other) + did + " at " + source_line(r.otherPc) + unordered;
+    }
 }
 } // namespace rose_emu
 
@@ -1270,8 +1291,8 @@ extern "C" __attribute__((visibility("default"))) ROSE_EMU_QUIET int rose_emu_la
 #endif
             run_block(s);
 #if defined(ROSE_EMU_RACECHECK)
-            if (!s.race.found && s.unwrittenRead.found) s.race = s.unwrittenRead;
-            if (s.race.found)
+            if (!s.race.found() && s.unwrittenRead.found()) s.race = s.unwrittenRead;
+            if (s.race.found())
             {
                 snprintf(error, errorLength, "%s", describe_race(s.race).c_str());
                 s.current = nullptr;

@@ -124,6 +124,12 @@ struct GemmShape
     int m, n, k;
     bool transA, transB;
     int64_t lda, ldb;
+
+    // A and B as stored (column-major, before the transposes).
+    int64_t aRows() const { return transA ? k : m; }
+    int64_t aCols() const { return transA ? m : k; }
+    int64_t bRows() const { return transB ? n : k; }
+    int64_t bCols() const { return transB ? k : n; }
 };
 
 // Packs op(A)[i0:i0+mc, p0:p0+kc] as MR-row panels, each stored p-major (MR floats per p), with
@@ -353,8 +359,7 @@ int checkGemm(const char* function, const void* handle, int transA, int transB, 
     if (m < 0 || n < 0 || k < 0) return fail(kInvalidValue, function, "negative size m=%d n=%d k=%d", m, n, k);
     // For real data OP_C is the plain transpose.
     shape = GemmShape{m, n, k, transA != kOpN, transB != kOpN, lda, ldb};
-    int64_t aRows = shape.transA ? k : m, bRows = shape.transB ? n : k;
-    if (lda < std::max<int64_t>(1, aRows) || ldb < std::max<int64_t>(1, bRows) || ldc < std::max(1, m))
+    if (lda < std::max<int64_t>(1, shape.aRows()) || ldb < std::max<int64_t>(1, shape.bRows()) || ldc < std::max(1, m))
         return fail(kInvalidValue, function, "leading dimension too small (m=%d n=%d k=%d lda=%lld ldb=%lld ldc=%lld)",
                     m, n, k, static_cast<long long>(lda), static_cast<long long>(ldb), static_cast<long long>(ldc));
     return kSuccess;
@@ -419,11 +424,9 @@ int checkInputsWritten(const char* function, const GemmShape& s, const void* a, 
                        int64_t ldc, float beta, int64_t batches = 1, int64_t strideA = 0, int64_t strideB = 0, int64_t strideC = 0)
 {
     std::string why;
-    const int64_t aRows = s.transA ? s.k : s.m, aCols = s.transA ? s.m : s.k;
-    const int64_t bRows = s.transB ? s.n : s.k, bCols = s.transB ? s.k : s.n;
-    if (!rose_emu::AllWritten(a, aRows, aCols, s.lda, abSize, &why, 0, batches, strideA))
+    if (!rose_emu::AllWritten(a, s.aRows(), s.aCols(), s.lda, abSize, &why, 0, batches, strideA))
         return fail(kExecutionFailed, function, "A reads %s", why.c_str());
-    if (!rose_emu::AllWritten(b, bRows, bCols, s.ldb, abSize, &why, 0, batches, strideB))
+    if (!rose_emu::AllWritten(b, s.bRows(), s.bCols(), s.ldb, abSize, &why, 0, batches, strideB))
         return fail(kExecutionFailed, function, "B reads %s", why.c_str());
     if (beta != 0.0f && !rose_emu::AllWritten(c, s.m, s.n, ldc, cSize, &why, 0, batches, strideC))
         return fail(kExecutionFailed, function, "C (beta %g) reads %s", beta, why.c_str());
@@ -436,14 +439,12 @@ int checkOperands(const char* function, const GemmShape& s, const void* a, const
                   int64_t ldc, int64_t batches = 1, int64_t strideA = 0, int64_t strideB = 0, int64_t strideC = 0)
 {
     std::string why;
-    const int64_t aRows = s.transA ? s.k : s.m, aCols = s.transA ? s.m : s.k;
-    const int64_t bRows = s.transB ? s.n : s.k, bCols = s.transB ? s.k : s.n;
-    if (!rose_emu::InsideDevice(a, aRows, aCols, s.lda, abSize, &why, batches, strideA))
-        return fail(kInvalidValue, function, "A (%lld x %lld, lda %lld) does not fit in its allocation: %s", (long long)aRows,
-                    (long long)aCols, (long long)s.lda, why.c_str());
-    if (!rose_emu::InsideDevice(b, bRows, bCols, s.ldb, abSize, &why, batches, strideB))
-        return fail(kInvalidValue, function, "B (%lld x %lld, ldb %lld) does not fit in its allocation: %s", (long long)bRows,
-                    (long long)bCols, (long long)s.ldb, why.c_str());
+    if (!rose_emu::InsideDevice(a, s.aRows(), s.aCols(), s.lda, abSize, &why, batches, strideA))
+        return fail(kInvalidValue, function, "A (%lld x %lld, lda %lld) does not fit in its allocation: %s", (long long)s.aRows(),
+                    (long long)s.aCols(), (long long)s.lda, why.c_str());
+    if (!rose_emu::InsideDevice(b, s.bRows(), s.bCols(), s.ldb, abSize, &why, batches, strideB))
+        return fail(kInvalidValue, function, "B (%lld x %lld, ldb %lld) does not fit in its allocation: %s", (long long)s.bRows(),
+                    (long long)s.bCols(), (long long)s.ldb, why.c_str());
     if (!rose_emu::InsideDevice(c, s.m, s.n, ldc, cSize, &why, batches, strideC))
         return fail(kInvalidValue, function, "C (%d x %d, ldc %lld) does not fit in its allocation: %s", s.m, s.n, (long long)ldc,
                     why.c_str());

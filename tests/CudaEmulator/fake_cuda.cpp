@@ -561,6 +561,21 @@ int Memset(Stream* s, uint64_t destination, size_t bytes, bool blocking, std::fu
     Queue(s, fillAndMark);
     return Success;
 }
+// The bytes of a column-major matrix, column by column: rows × cols with leading dimension ld, `size`-byte
+// elements, `batches` of them `stride` elements apart; `triangle` 1 keeps rows j.. of column j, 2 rows ..j.
+// `visit(start, bytes)` returns false to stop.
+template <class Visit>
+void ForEachColumn(uintptr_t p, int64_t rows, int64_t cols, int64_t ld, int size, int64_t batches, int64_t stride, int triangle,
+    Visit visit)
+{
+    for (int64_t b = 0; b < batches; b++)
+        for (int64_t j = 0; j < cols; j++)
+        {
+            const int64_t first = triangle == 1 ? std::min(j, rows) : 0, last = triangle == 2 ? std::min(j + 1, rows) : rows;
+            if (first < last && !visit(p + (uint64_t)((b * stride + j * ld + first) * size), (size_t)((last - first) * size))) return;
+        }
+}
+
 } // namespace
 
 extern "C"
@@ -878,8 +893,10 @@ __attribute__((visibility("default"))) int rose_emu_inside_allocation(uintptr_t 
 __attribute__((visibility("default"))) void rose_emu_mark_written(uintptr_t p, int64_t rows, int64_t cols, int64_t ld, int size,
     int64_t batches, int64_t stride)
 {
-    for (int64_t b = 0; b < batches; b++)
-        for (int64_t j = 0; j < cols; j++) MarkWritten(p + (uint64_t)((b * stride + j * ld) * size), (size_t)(rows * size));
+    ForEachColumn(p, rows, cols, ld, size, batches, stride, 0, [](uintptr_t start, size_t bytes) {
+        MarkWritten(start, bytes);
+        return true;
+    });
 }
 
 // For the emulated cuBLAS and cuSOLVER (not a CUDA function), as their work runs: 1 when a column-major matrix
@@ -891,21 +908,14 @@ __attribute__((visibility("default"))) int rose_emu_unwritten_in(uintptr_t p, in
     int64_t batches, int64_t stride, int triangle, uint64_t* offset, uint64_t* allocationBytes)
 {
     if (!rose_emu_image::RaceCheck()) return 0;
-    for (int64_t b = 0; b < batches; b++)
-        for (int64_t j = 0; j < cols; j++)
-        {
-            const int64_t first = triangle == 1 ? std::min(j, rows) : 0, last = triangle == 2 ? std::min(j + 1, rows) : rows;
-            if (first >= last) continue;
-            const uintptr_t start = p + (uint64_t)((b * stride + j * ld + first) * size);
-            const size_t bytes = (size_t)((last - first) * size);
-            if (!arena.Holds(start, bytes)) continue;
-            if (const uintptr_t unwritten = arena.FirstUnwritten(start, bytes))
-            {
-                WhereInDevice(unwritten, offset, allocationBytes);
-                return 1;
-            }
-        }
-    return 0;
+    uintptr_t unwritten = 0;
+    ForEachColumn(p, rows, cols, ld, size, batches, stride, triangle, [&](uintptr_t start, size_t bytes) {
+        if (arena.Holds(start, bytes)) unwritten = arena.FirstUnwritten(start, bytes);
+        return unwritten == 0;
+    });
+    if (!unwritten) return 0;
+    WhereInDevice(unwritten, offset, allocationBytes);
+    return 1;
 }
 
 // For the emulated cuBLAS and cuSOLVER (not a CUDA function): queues `run(context)` on `stream` like
