@@ -83,14 +83,19 @@ public sealed class OutputFolder : IDisposable
     /// <summary>Copies config, tokenizer and other side files (everything but the weights).</summary>
     public void CopySideFiles(string inputDir)
     {
-        foreach (var file in Directory.EnumerateFiles(inputDir))
+        foreach (var file in SideFiles(inputDir))
+            File.Copy(file, Path.Combine(TempPath, Path.GetFileName(file)), overwrite: true);
+    }
+
+    /// <summary>The input's files that the output gets as they are: everything but the weights, their index and
+    /// an earlier prune's report.</summary>
+    public static IEnumerable<string> SideFiles(string inputDir) =>
+        Directory.EnumerateFiles(inputDir).Where(file =>
         {
             string name = Path.GetFileName(file);
-            if (name.EndsWith(".safetensors", StringComparison.Ordinal) || name == SafeTensors.Checkpoint.IndexFileName
-                || name == "rose-report.json") continue;
-            File.Copy(file, Path.Combine(TempPath, name), overwrite: true);
-        }
-    }
+            return !name.EndsWith(".safetensors", StringComparison.Ordinal) && name != SafeTensors.Checkpoint.IndexFileName
+                && name != "rose-report.json";
+        });
 
     /// <summary>Moves the finished folder to --out. The resume files go only after the move, so a
     /// failure here still leaves a resumable folder.</summary>

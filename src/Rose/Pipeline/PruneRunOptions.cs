@@ -33,4 +33,7 @@ public sealed record PruneRunOptions
     public string CommandLine { get; init; } = "";
     /// <summary>Stop with a clear message when the activations need more than this many bytes.</summary>
     public long? MemoryLimitBytes { get; init; }
+    /// <summary>Stop with a clear message when the output needs more disk than this many bytes (default: what
+    /// the file system holding --out has free).</summary>
+    public long? DiskLimitBytes { get; init; }
 }

@@ -55,6 +55,16 @@ public sealed class PruningPipeline
         }
         double secondsBefore = resumed?.Seconds.GetValueOrDefault("total") ?? 0;
         int start = resumed?.CompletedLayers ?? 0;
+        bool needsStatistics = options.Prune.Method != PruneMethod.Magnitude;
+        // Sampling gives exactly NSamples windows (or stops), so the activations' size is known before it runs.
+        long activationBytes = needsStatistics && start < model.LayerCount
+            ? CalibrationRunner.StateBytes(model.Shape, options.NSamples, seqLen, model.ActivationDType) : 0;
+        var space = OutputSpace.Of(model.Checkpoint, options.ModelDirectory, start, activationBytes);
+        long? diskFree = options.DiskLimitBytes ?? OutputSpace.FreeBytes(output.TempPath);
+        _log.WriteLine($"disk needed: {ByteSize.Format(space.Needed)} in {output.TempPath}"
+            + (diskFree is { } free ? $"; free {ByteSize.Format(free)}" : ""));
+        if (diskFree is { } available && space.Shortfall(output.TempPath, available) is { } full)
+            throw new RoseException(full);
         // Layers covered by the newest resume point this run can continue from (a resumed run counts its
         // point only once the shards and states reopened, so a broken point is not offered again).
         int saved = 0;
@@ -82,7 +92,6 @@ public sealed class PruningPipeline
                 _log.WriteLine($"perplexity before pruning: {pplBefore:F4}");
             }
 
-            bool needsStatistics = options.Prune.Method != PruneMethod.Magnitude;
             // Sampling is seeded, so a resumed run rebuilds the same windows; only their states are restored.
             int[][] windows = needsStatistics ? SampleCalibration(model, options, seqLen) : [];
             long tokens = (long)windows.Length * seqLen;

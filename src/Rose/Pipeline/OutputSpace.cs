@@ -1,0 +1,62 @@
+using Rose.SafeTensors;
+
+namespace Rose.Pipeline;
+
+/// <summary>The disk a prune still has to fill beside --out, checked before the first layer so that a run
+/// does not stop hours in on a full disk. The output is as large as the input (the same dtypes, shapes and
+/// shards; a shard is a sparse file that fills as its layers are written); a resume point that carries the
+/// calibration activations writes its new copy beside the old one before replacing it, so a fresh run needs
+/// room for two copies and a resumed one, whose copy is on disk already, for one more.</summary>
+/// <param name="TensorBytes">The tensors not yet written.</param>
+/// <param name="OtherFileBytes">The config, tokenizer and other files copied beside the tensors (0 when resumed: already there).</param>
+/// <param name="ResumePointBytes">The activations' copies that resume points may add.</param>
+public sealed record OutputSpace(long TensorBytes, long OtherFileBytes, long ResumePointBytes)
+{
+    public long Needed => TensorBytes + OtherFileBytes + ResumePointBytes;
+
+    /// <summary>What a run still writes: the tensors of layers from <paramref name="firstLayer"/> on, and on a
+    /// fresh run (<paramref name="firstLayer"/> 0) every other tensor and file too; <paramref name="activationBytes"/>
+    /// is one resume point's calibration activations, or 0 when the points carry none.</summary>
+    public static OutputSpace Of(Checkpoint input, string inputDirectory, int firstLayer, long activationBytes)
+    {
+        bool fresh = firstLayer == 0;
+        long tensors = input.TensorNames
+            .Where(name => fresh || LayerOf(name) >= firstLayer)
+            .Sum(name => input.GetInfo(name).ByteLength);
+        long others = fresh ? OutputFolder.SideFiles(inputDirectory).Sum(path => new FileInfo(path).Length) : 0;
+        return new OutputSpace(tensors, others, (fresh ? 2 : 1) * activationBytes);
+    }
+
+    /// <summary>Why this does not fit in the <paramref name="free"/> bytes where <paramref name="folder"/> is, or null.</summary>
+    public string? Shortfall(string folder, long free)
+    {
+        if (Needed <= free) return null;
+        string parts = $"tensors {ByteSize.Format(TensorBytes)}, other files {ByteSize.Format(OtherFileBytes)}"
+            + (ResumePointBytes > 0 ? $", resume points' calibration activations {ByteSize.Format(ResumePointBytes)}" : "");
+        return $"the pruned model needs {ByteSize.Format(Needed)} of disk in {folder} ({parts}) but only {ByteSize.Format(free)} is free there; "
+            + "free some space or choose an --out on another disk";
+    }
+
+    /// <summary>The bytes this user may still write on the file system holding <paramref name="folder"/>, or null
+    /// where the system does not tell.</summary>
+    public static long? FreeBytes(string folder)
+    {
+        try
+        {
+            return new DriveInfo(Path.GetFullPath(folder)).AvailableFreeSpace;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or PlatformNotSupportedException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The decoder layer a tensor belongs to ("model.layers.N."), or -1 for the others.</summary>
+    private static int LayerOf(string name)
+    {
+        const string prefix = "model.layers.";
+        if (!name.StartsWith(prefix, StringComparison.Ordinal)) return -1;
+        int end = name.IndexOf('.', prefix.Length);
+        return end > prefix.Length && int.TryParse(name.AsSpan(prefix.Length, end - prefix.Length), out int layer) ? layer : -1;
+    }
+}
