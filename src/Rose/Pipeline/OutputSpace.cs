@@ -1,4 +1,4 @@
-using Rose.SafeTensors;
+using Rose.Modeling;
 
 namespace Rose.Pipeline;
 
@@ -17,14 +17,14 @@ public sealed record OutputSpace(long TensorBytes, long OtherFileBytes, long Res
     /// <summary>What a run still writes: the tensors of layers from <paramref name="firstLayer"/> on, and on a
     /// fresh run (<paramref name="firstLayer"/> 0) every other tensor and file too; <paramref name="activationBytes"/>
     /// is one resume point's calibration activations, or 0 when the points carry none.</summary>
-    public static OutputSpace Of(Checkpoint input, string inputDirectory, int firstLayer, long activationBytes)
+    public static OutputSpace Of(LlamaModel input, int firstLayer, long activationBytes)
     {
         bool fresh = firstLayer == 0;
-        long tensors = input.TensorNames
-            .Where(name => fresh || LayerOf(name) >= firstLayer)
-            .Sum(name => input.GetInfo(name).ByteLength);
-        long others = fresh ? OutputFolder.SideFiles(inputDirectory).Sum(path => new FileInfo(path).Length) : 0;
-        return new OutputSpace(tensors, others, (fresh ? 2 : 1) * activationBytes);
+        var tensors = fresh
+            ? input.Checkpoint.TensorNames
+            : Enumerable.Range(firstLayer, input.LayerCount - firstLayer).SelectMany(l => PruningPipeline.TensorsOfLayer(input.Checkpoint, l));
+        long others = fresh ? OutputFolder.SideFiles(input.Directory).Sum(path => new FileInfo(path).Length) : 0;
+        return new OutputSpace(tensors.Sum(name => input.Checkpoint.GetInfo(name).ByteLength), others, (fresh ? 2 : 1) * activationBytes);
     }
 
     /// <summary>Why this does not fit in the <paramref name="free"/> bytes where <paramref name="folder"/> is, or null.</summary>
@@ -49,14 +49,5 @@ public sealed record OutputSpace(long TensorBytes, long OtherFileBytes, long Res
         {
             return null;
         }
-    }
-
-    /// <summary>The decoder layer a tensor belongs to ("model.layers.N."), or -1 for the others.</summary>
-    private static int LayerOf(string name)
-    {
-        const string prefix = "model.layers.";
-        if (!name.StartsWith(prefix, StringComparison.Ordinal)) return -1;
-        int end = name.IndexOf('.', prefix.Length);
-        return end > prefix.Length && int.TryParse(name.AsSpan(prefix.Length, end - prefix.Length), out int layer) ? layer : -1;
     }
 }

@@ -56,15 +56,7 @@ public sealed class PruningPipeline
         double secondsBefore = resumed?.Seconds.GetValueOrDefault("total") ?? 0;
         int start = resumed?.CompletedLayers ?? 0;
         bool needsStatistics = options.Prune.Method != PruneMethod.Magnitude;
-        // Sampling gives exactly NSamples windows (or stops), so the activations' size is known before it runs.
-        long activationBytes = needsStatistics && start < model.LayerCount
-            ? CalibrationRunner.StateBytes(model.Shape, options.NSamples, seqLen, model.ActivationDType) : 0;
-        var space = OutputSpace.Of(model.Checkpoint, options.ModelDirectory, start, activationBytes);
-        long? diskFree = options.DiskLimitBytes ?? OutputSpace.FreeBytes(output.TempPath);
-        _log.WriteLine($"disk needed: {ByteSize.Format(space.Needed)} in {output.TempPath}"
-            + (diskFree is { } free ? $"; free {ByteSize.Format(free)}" : ""));
-        if (diskFree is { } available && space.Shortfall(output.TempPath, available) is { } full)
-            throw new RoseException(full);
+        EnsureDiskSpace(model, options, output.TempPath, start, needsStatistics ? seqLen : 0);
         // Layers covered by the newest resume point this run can continue from (a resumed run counts its
         // point only once the shards and states reopened, so a broken point is not offered again).
         int saved = 0;
@@ -348,7 +340,21 @@ public sealed class PruningPipeline
         return result;
     }
 
-    private static IEnumerable<string> TensorsOfLayer(Checkpoint input, int l) =>
+    /// <summary>Prints the disk the run still needs where it writes and stops when less is free (a resume point's
+    /// activations count when <paramref name="seqLen"/> is not 0: sampling gives exactly NSamples windows or stops,
+    /// so their size is known before it runs).</summary>
+    private void EnsureDiskSpace(LlamaModel model, PruneRunOptions options, string folder, int start, int seqLen)
+    {
+        long activationBytes = seqLen > 0 && start < model.LayerCount
+            ? CalibrationRunner.StateBytes(model.Shape, options.NSamples, seqLen, model.ActivationDType) : 0;
+        var space = OutputSpace.Of(model, start, activationBytes);
+        long? free = options.DiskLimitBytes ?? OutputSpace.FreeBytes(folder);
+        _log.WriteLine($"disk needed: {ByteSize.Format(space.Needed)} in {folder}" + (free is { } f ? $"; free {ByteSize.Format(f)}" : ""));
+        if (free is { } available && space.Shortfall(folder, available) is { } why)
+            throw new RoseException(why);
+    }
+
+    internal static IEnumerable<string> TensorsOfLayer(Checkpoint input, int l) =>
         input.TensorNames.Where(n => n.StartsWith($"model.layers.{l}.", StringComparison.Ordinal));
 
     private int[][] SampleCalibration(LlamaModel model, PruneRunOptions options, int seqLen)

@@ -43,7 +43,7 @@ public class OutputSpaceTests
     private OutputSpace SpaceOf(int firstLayer, long activationBytes)
     {
         using var model = LlamaModel.Open(_model);
-        return OutputSpace.Of(model.Checkpoint, _model, firstLayer, activationBytes);
+        return OutputSpace.Of(model, firstLayer, activationBytes);
     }
 
     private long ActivationBytes()
