@@ -47,6 +47,8 @@ for path in sorted(glob.glob(os.path.join(out, "reports", "*.json"))):
     rose_by_layers.setdefault(layers, []).append((label, total))
     phases = ", ".join(f"{k} {v:.2f}" for k, v in seconds.items() if v >= 0.005 and k != "total")
     print(f"- {label}: {total:.1f} s for {layers} layers ({total / layers:.2f} s per layer); phases (s): {phases}")
+    # Random weights give no matrix the uneven block losses that make ROSE reorder; a real model's do.
+    print(f"  - reordered by ROSE: {report.get('reordered_matrices', 0)} of {len(report['matrices'])} matrices")
     tflops = report.get("throughput_tflops") or {}
     gbps = report.get("throughput_gbps") or {}
     peak = report.get("percent_of_peak") or {}
