@@ -4,7 +4,8 @@ namespace Rose.Pruning;
 /// held in the backend and folded one calibration sequence at a time (k = 1..n):
 /// H ← H·(k−1)/k + (2/k)·XᵀX, s_official ← s_official·(k−1)/k + (2/k²)‖X[:,j]‖²,
 /// s_mean ← s_mean·(k−1)/k + (1/k)‖X[:,j]‖². Pruning never modifies these (it works on copies),
-/// so one instance serves every linear that reads the same input.</summary>
+/// so one instance serves every linear that reads the same input, and it keeps the factor of the damped H⁻¹
+/// that the first SparseGPT prune made for the others (until the next fold or the last reader).</summary>
 public sealed class LayerInputStatistics : IDisposable
 {
     public LayerInputStatistics(IPruningBackend backend, int cols)
@@ -52,9 +53,32 @@ public sealed class LayerInputStatistics : IDisposable
     public BackendVector Scale(ScoreStatistic statistic) =>
         statistic == ScoreStatistic.Official ? OfficialScale : MeanScale;
 
+    private ObsFactor? _sharedFactor;
+    private double _sharedFactorDamp;
+
+    /// <summary>The factor of the damped H⁻¹ (damping <paramref name="damp"/>) that an earlier prune of this input left
+    /// for the other weights reading it, or null.</summary>
+    internal ObsFactor? SharedFactor(double damp) => _sharedFactor is { } f && _sharedFactorDamp == damp ? f : null;
+
+    /// <summary>Keeps <paramref name="factor"/> (now owned here) for the other weights reading this input.</summary>
+    internal void Share(ObsFactor factor, double damp)
+    {
+        _sharedFactor?.Dispose();
+        _sharedFactor = factor;
+        _sharedFactorDamp = damp;
+    }
+
+    /// <summary>Frees the shared factor once no weight is left to read it.</summary>
+    internal void ReleaseSharedFactor()
+    {
+        _sharedFactor?.Dispose();
+        _sharedFactor = null;
+    }
+
     /// <summary>Folds one calibration sequence, x = tokens × Columns row-major.</summary>
     public void Fold(ReadOnlySpan<float> x, int tokens)
     {
+        ReleaseSharedFactor();
         Backend.FoldSequence(Hessian, OfficialScale, MeanScale, x, tokens, SampleCount + 1);
         SampleCount++;
     }
@@ -63,6 +87,7 @@ public sealed class LayerInputStatistics : IDisposable
     /// and k (the device pipeline folds activations that never leave the GPU).</summary>
     internal void FoldWith(Action<LayerInputStatistics, int> fold)
     {
+        ReleaseSharedFactor();
         fold(this, SampleCount + 1);
         SampleCount++;
     }
@@ -72,6 +97,7 @@ public sealed class LayerInputStatistics : IDisposable
     internal void FoldManyWith(int count, Action<LayerInputStatistics, int> fold)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        ReleaseSharedFactor();
         fold(this, SampleCount + 1);
         SampleCount += count;
     }
@@ -92,6 +118,7 @@ public sealed class LayerInputStatistics : IDisposable
 
     public void Dispose()
     {
+        ReleaseSharedFactor();
         Hessian.Dispose();
         OfficialScale.Dispose();
         MeanScale.Dispose();

@@ -17,8 +17,9 @@ public static class MatrixPruner
     /// (the host backend in the array itself, a device one on an uploaded copy whose fp32 result comes back
     /// into it); if the prune fails, its values are undefined.</param>
     /// <param name="lastUseOfStatistics">No prune after this one reads <paramref name="stats"/>: SparseGPT then
-    /// damps its Hessian in place instead of a copy (a 7B down_proj's is 484 MB), and the statistics are not to
-    /// be used again. The pruned weight is the same either way.</param>
+    /// damps its Hessian in place instead of a copy (a 7B down_proj's is 484 MB) and shares no factor, the factor
+    /// an earlier prune shared is freed, and the statistics are not to be used again. The pruned weight is the same
+    /// either way.</param>
     public static MatrixPruneResult Prune(IPruningBackend backend, float[] weight, int rows, int cols,
         LayerInputStatistics? stats, PruneOptions options, IResidentWeight? resident = null, bool lastUseOfStatistics = false)
     {
@@ -84,6 +85,7 @@ public static class MatrixPruner
                 default:
                     throw new ArgumentException($"Unknown pruning method {options.Method}.", nameof(options));
             }
+            if (lastUseOfStatistics) stats?.ReleaseSharedFactor();
             transfer.Restart();
             if (resident is null) backend.Download(w, weight);
             else resident.Commit(w, weight);
@@ -95,15 +97,35 @@ public static class MatrixPruner
         return new MatrixPruneResult(rows, cols, sparsity, loss, relativeRange, reordered, damp, nonPd, identity, dead, phases);
     }
 
-    /// <summary>SparseGPT over the standard blocks, on a copy of the statistics' Hessian unless this is its last use.</summary>
+    /// <summary>SparseGPT over the standard blocks. The factor of the damped H⁻¹ depends on H and λ alone, so the first
+    /// weight of an input group to come here makes it (on a copy of the statistics' Hessian unless this is its last
+    /// use) and leaves it with the statistics; the others reading that input (k and v after q, up after gate) sweep
+    /// with it, the same bits, without a copy or a factorization. Not where a column is dead: its preparation also
+    /// zeroes that column of each weight.</summary>
     private static SparseGptOutcome RunStandardBlocks(IPruningBackend backend, BackendMatrix w, LayerInputStatistics stats,
         PruneOptions options, Dictionary<string, double> phases, bool lastUseOfStatistics)
     {
+        var blocks = SparseGpt.StandardBlocks(w.Cols, options.BlockSize, options.Pattern);
+        if (stats.SharedFactor(options.Damp) is { } shared)
+            return SparseGpt.Sweep(backend, w, shared, blocks, options.Rule, phases);
+
         var clock = Stopwatch.StartNew();
-        using var copy = lastUseOfStatistics ? null : backend.Clone(stats.Hessian);
-        SparseGpt.Add(phases, "prepare", clock);
-        return SparseGpt.Run(backend, w, copy ?? stats.Hessian, SparseGpt.StandardBlocks(w.Cols, options.BlockSize, options.Pattern),
-            options.Rule, options.Damp, phases);
+        ObsFactor factor;
+        using (var copy = lastUseOfStatistics ? null : backend.Clone(stats.Hessian))
+        {
+            SparseGpt.Add(phases, "prepare", clock);
+            factor = SparseGpt.Factor(backend, w, copy ?? stats.Hessian, options.Damp, phases);
+        }
+        bool share = !lastUseOfStatistics && factor.DeadColumns == 0;
+        try
+        {
+            if (share) stats.Share(factor, options.Damp);
+            return SparseGpt.Sweep(backend, w, factor, blocks, options.Rule, phases);
+        }
+        finally
+        {
+            if (!share) factor.Dispose();
+        }
     }
 
     /// <summary>ROSE: order, permute W and H, SparseGPT over the permuted blocks, un-permute W.</summary>

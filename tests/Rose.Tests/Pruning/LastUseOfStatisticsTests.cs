@@ -5,8 +5,9 @@ using Rose.Pruning.Cpu;
 
 namespace Rose.Tests.Pruning;
 
-/// <summary>The last prune reading a layer input's statistics damps their Hessian in place instead of a copy: the
-/// same pruned weight, and the statistics changed only then.</summary>
+/// <summary>The last prune reading a layer input's statistics sweeps with the factor an earlier one shared, or, when it
+/// is the only reader, damps their Hessian in place instead of a copy: the same pruned weight either way, and the
+/// statistics changed only then.</summary>
 [TestFixture]
 public class LastUseOfStatisticsTests
 {
@@ -35,15 +36,25 @@ public class LastUseOfStatisticsTests
         var copiedResult = MatrixPruner.Prune(backend, copied, rows, cols, shared, options);
         Assert.That(shared.DownloadHessian(), Is.EqualTo(hessian), "a prune that is not the last leaves the statistics as they were");
 
-        var inPlace = (float[])w.Clone();
-        var inPlaceResult = MatrixPruner.Prune(backend, inPlace, rows, cols, shared, options, lastUseOfStatistics: true);
-        Assert.That(inPlace, Is.EqualTo(copied), "the same pruned weight");
-        Assert.That(inPlaceResult.Loss, Is.EqualTo(copiedResult.Loss));
-        Assert.That(inPlaceResult.Reordered, Is.EqualTo(copiedResult.Reordered));
+        // After the first reader: SparseGPT's pass sweeps with the factor it shared, ROSE's reordered one permutes a copy.
+        var last = (float[])w.Clone();
+        var lastResult = MatrixPruner.Prune(backend, last, rows, cols, shared, options, lastUseOfStatistics: true);
+        Assert.That(last, Is.EqualTo(copied), "the same pruned weight");
+        Assert.That(lastResult.Loss, Is.EqualTo(copiedResult.Loss));
+        Assert.That(lastResult.Reordered, Is.EqualTo(copiedResult.Reordered));
+        Assert.That(shared.DownloadHessian(), Is.EqualTo(hessian), "a shared factor or a permuted copy leaves H as it was");
+
+        // The only reader: its own pass damps the statistics' Hessian in place instead of a copy.
+        using var alone = LayerInputStatistics.FromHost(backend, hessian, shared.DownloadScale(ScoreStatistic.Official),
+            shared.DownloadScale(ScoreStatistic.Mean), cols, shared.SampleCount);
+        var only = (float[])w.Clone();
+        var onlyResult = MatrixPruner.Prune(backend, only, rows, cols, alone, options, lastUseOfStatistics: true);
+        Assert.That(only, Is.EqualTo(copied), "the same pruned weight");
+        Assert.That(onlyResult.Loss, Is.EqualTo(copiedResult.Loss));
         if (copiedResult.Reordered == true)
-            Assert.That(shared.DownloadHessian(), Is.EqualTo(hessian), "the reordered pass works on a permuted copy anyway");
+            Assert.That(alone.DownloadHessian(), Is.EqualTo(hessian), "the reordered pass works on a permuted copy anyway");
         else
-            Assert.That(shared.DownloadHessian(), Is.Not.EqualTo(hessian), "the damping went into the statistics' own Hessian");
+            Assert.That(alone.DownloadHessian(), Is.Not.EqualTo(hessian), "the damping went into the statistics' own Hessian");
         if (method == PruneMethod.Rose && uneven > 1f) Assert.That(copiedResult.Reordered, Is.True, "the uneven case reorders");
     }
 }
