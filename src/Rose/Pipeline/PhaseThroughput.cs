@@ -8,8 +8,9 @@ namespace Rose.Pipeline;
 /// (the dense statistics pass stops before down_proj);
 /// the statistics fold is cols² per token for each of the four input groups (XᵀX is symmetric: the
 /// half that needs computing; the GEMM blocks on the diagonal do somewhat more);
-/// the upper factor of H⁻¹ is 2/3·n³ per matrix (one Cholesky factorization n³/3 and one triangular
-/// inverse n³/3, the route both backends take);
+/// the upper factor of H⁻¹ is 2/3·n³ per matrix that made one (one Cholesky factorization n³/3 and one
+/// triangular inverse n³/3, the route both backends take; a matrix sweeping with a factor its input group
+/// shared spent no time on it and counts none);
 /// the OBS sweeps are rows·cols·(cols + B) (the trailing updates rows·cols², the in-block updates
 /// rows·cols·B); the ROSE ordering moves at least (6·rows·cols + 2·cols²)·4 bytes per matrix
 /// (W read for the scores, the scores written and read, W gathered there and back, H permuted).</summary>
