@@ -45,8 +45,7 @@ public class LastUseOfStatisticsTests
         Assert.That(shared.DownloadHessian(), Is.EqualTo(hessian), "a shared factor or a permuted copy leaves H as it was");
 
         // The only reader: its own pass damps the statistics' Hessian in place instead of a copy.
-        using var alone = LayerInputStatistics.FromHost(backend, hessian, shared.DownloadScale(ScoreStatistic.Official),
-            shared.DownloadScale(ScoreStatistic.Mean), cols, shared.SampleCount);
+        using var alone = PruningTestData.CopyOf(shared);
         var only = (float[])w.Clone();
         var onlyResult = MatrixPruner.Prune(backend, only, rows, cols, alone, options, lastUseOfStatistics: true);
         Assert.That(only, Is.EqualTo(copied), "the same pruned weight");

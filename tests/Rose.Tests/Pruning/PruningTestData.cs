@@ -44,6 +44,11 @@ internal static class PruningTestData
         return stats;
     }
 
+    /// <summary>Statistics equal to <paramref name="stats"/>, in an instance of their own (holding no shared factor).</summary>
+    public static LayerInputStatistics CopyOf(LayerInputStatistics stats) =>
+        LayerInputStatistics.FromHost(stats.Backend, stats.DownloadHessian(), stats.DownloadScale(ScoreStatistic.Official),
+            stats.DownloadScale(ScoreStatistic.Mean), stats.Columns, stats.SampleCount);
+
     public static LayerInputStatistics UniformStatistics(IPruningBackend backend, int cols)
     {
         var h = new float[cols * cols];

@@ -29,8 +29,7 @@ public class SharedFactorTests
         // Inputs of even scale, so that ROSE too keeps the weights in their order and comes through SparseGPT's pass.
         using var shared = new LayerInputStatistics(backend, Cols);
         for (int s = 0; s < 3; s++) shared.Fold(PruningTestData.Gaussian(rng, 2 * Cols * Cols), 2 * Cols);
-        var h = shared.DownloadHessian();
-        var scales = (shared.DownloadScale(ScoreStatistic.Official), shared.DownloadScale(ScoreStatistic.Mean));
+        using var pristine = PruningTestData.CopyOf(shared);
         var originals = Enumerable.Range(0, 3).Select(_ => PruningTestData.Gaussian(rng, Rows * Cols)).ToArray();
         var options = new PruneOptions(method, 0.6, null, Block);
 
@@ -43,7 +42,7 @@ public class SharedFactorTests
 
         for (int i = 0; i < 3; i++)
         {
-            using var alone = LayerInputStatistics.FromHost(backend, h, scales.Item1, scales.Item2, Cols, shared.SampleCount);
+            using var alone = PruningTestData.CopyOf(pristine);
             var w = (float[])originals[i].Clone();
             var result = MatrixPruner.Prune(backend, w, Rows, Cols, alone, options);
             Assert.That(together[i].Weight, Is.EqualTo(w), $"weight {i}");
@@ -89,8 +88,7 @@ public class SharedFactorTests
     private static void AssertPrunesAsAlone(IPruningBackend backend, LayerInputStatistics stats, float[] original, PruneOptions options,
         string what)
     {
-        using var alone = LayerInputStatistics.FromHost(backend, stats.DownloadHessian(), stats.DownloadScale(ScoreStatistic.Official),
-            stats.DownloadScale(ScoreStatistic.Mean), Cols, stats.SampleCount);
+        using var alone = PruningTestData.CopyOf(stats);
         var expected = (float[])original.Clone();
         MatrixPruner.Prune(backend, expected, Rows, Cols, alone, options);
         var result = MatrixPruner.Prune(backend, original, Rows, Cols, stats, options);
