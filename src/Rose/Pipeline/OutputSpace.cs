@@ -14,12 +14,12 @@ public sealed record OutputSpace(long TensorBytes, long OtherFileBytes, long Res
 {
     public long Needed => TensorBytes + OtherFileBytes + ResumePointBytes;
 
-    /// <summary>What a run still writes: the tensors of layers from <paramref name="firstLayer"/> on, and on a
-    /// fresh run (<paramref name="firstLayer"/> 0) every other tensor and file too; <paramref name="activationBytes"/>
-    /// is one resume point's calibration activations, or 0 when the points carry none.</summary>
-    public static OutputSpace Of(LlamaModel input, int firstLayer, long activationBytes)
+    /// <summary>What a run still writes: on a fresh run every tensor and side file; on a resumed one the tensors of
+    /// layers from <paramref name="firstLayer"/> on (the rest is on disk, even when it stopped inside layer 0);
+    /// <paramref name="activationBytes"/> is one resume point's calibration activations, or 0 when the points carry none.</summary>
+    public static OutputSpace Of(LlamaModel input, bool resumed, int firstLayer, long activationBytes)
     {
-        bool fresh = firstLayer == 0;
+        bool fresh = !resumed;
         var tensors = fresh
             ? input.Checkpoint.TensorNames
             : Enumerable.Range(firstLayer, input.LayerCount - firstLayer).SelectMany(l => PruningPipeline.TensorsOfLayer(input.Checkpoint, l));

@@ -56,7 +56,7 @@ public sealed class PruningPipeline
         double secondsBefore = resumed?.Seconds.GetValueOrDefault("total") ?? 0;
         int start = resumed?.CompletedLayers ?? 0;
         bool needsStatistics = options.Prune.Method != PruneMethod.Magnitude;
-        EnsureDiskSpace(model, options, output.TempPath, start, needsStatistics ? seqLen : 0);
+        EnsureDiskSpace(model, options, output.TempPath, resumed is not null, start, needsStatistics ? seqLen : null);
         // Layers covered by the newest resume point this run can continue from (a resumed run counts its
         // point only once the shards and states reopened, so a broken point is not offered again).
         int saved = 0;
@@ -340,14 +340,14 @@ public sealed class PruningPipeline
         return result;
     }
 
-    /// <summary>Prints the disk the run still needs where it writes and stops when less is free (a resume point's
-    /// activations count when <paramref name="seqLen"/> is not 0: sampling gives exactly NSamples windows or stops,
-    /// so their size is known before it runs).</summary>
-    private void EnsureDiskSpace(LlamaModel model, PruneRunOptions options, string folder, int start, int seqLen)
+    /// <summary>Prints the disk the run still needs where it writes and stops when less is free. Resume points carry
+    /// activations of <paramref name="calibrationSeqLen"/> tokens a window where the method has calibration (sampling
+    /// gives exactly NSamples windows or stops, so their size is known before it runs).</summary>
+    private void EnsureDiskSpace(LlamaModel model, PruneRunOptions options, string folder, bool resumed, int start, int? calibrationSeqLen)
     {
-        long activationBytes = seqLen > 0 && start < model.LayerCount
+        long activationBytes = calibrationSeqLen is { } seqLen && start < model.LayerCount
             ? CalibrationRunner.StateBytes(model.Shape, options.NSamples, seqLen, model.ActivationDType) : 0;
-        var space = OutputSpace.Of(model, start, activationBytes);
+        var space = OutputSpace.Of(model, resumed, start, activationBytes);
         long? free = options.DiskLimitBytes ?? OutputSpace.FreeBytes(folder);
         _log.WriteLine($"disk needed: {ByteSize.Format(space.Needed)} in {folder}" + (free is { } f ? $"; free {ByteSize.Format(f)}" : ""));
         if (free is { } available && space.Shortfall(folder, available) is { } why)

@@ -40,10 +40,10 @@ public class OutputSpaceTests
         };
     }
 
-    private OutputSpace SpaceOf(int firstLayer, long activationBytes)
+    private OutputSpace SpaceOf(bool resumed, int firstLayer, long activationBytes)
     {
         using var model = LlamaModel.Open(_model);
-        return OutputSpace.Of(model, firstLayer, activationBytes);
+        return OutputSpace.Of(model, resumed, firstLayer, activationBytes);
     }
 
     private long ActivationBytes()
@@ -55,7 +55,7 @@ public class OutputSpaceTests
     [Test]
     public void TheTensorsAndFilesCountedAreWhatARunWrites()
     {
-        var space = SpaceOf(0, 0);
+        var space = SpaceOf(resumed: false, 0, 0);
         new PruningPipeline(new CpuBackend(), TextWriter.Null).Run(Options(PruneMethod.Magnitude));
 
         string output = Path.Combine(_dir, "out");
@@ -76,8 +76,9 @@ public class OutputSpaceTests
     [Test]
     public void AResumedRunNeedsTheLayersLeftAndOneMoreCopyOfTheActivations()
     {
-        var fresh = SpaceOf(0, 1000);
-        var resumed = SpaceOf(1, 1000);
+        var fresh = SpaceOf(resumed: false, 0, 1000);
+        var resumed = SpaceOf(resumed: true, 1, 1000);
+        var resumedInLayer0 = SpaceOf(resumed: true, 0, 1000);
         long layersLeft;
         using (var model = LlamaModel.Open(_model))
             layersLeft = Enumerable.Range(1, model.LayerCount - 1)
@@ -89,12 +90,15 @@ public class OutputSpaceTests
         Assert.That(resumed.TensorBytes, Is.LessThan(fresh.TensorBytes));
         Assert.That(resumed.OtherFileBytes, Is.Zero, "the side files are copied once, by the fresh run");
         Assert.That((fresh.ResumePointBytes, resumed.ResumePointBytes), Is.EqualTo((2000L, 1000L)));
+        Assert.That((resumedInLayer0.OtherFileBytes, resumedInLayer0.ResumePointBytes), Is.EqualTo((0L, 1000L)),
+            "a run stopped inside layer 0 has its side files and first resume point on disk");
+        Assert.That(resumedInLayer0.TensorBytes, Is.LessThan(fresh.TensorBytes), "and the tensors outside the layers");
     }
 
     [Test]
     public void TooLittleDiskIsRefusedUpFrontNamingTheFolderAndTheSizes()
     {
-        long needed = SpaceOf(0, ActivationBytes()).Needed;
+        long needed = SpaceOf(resumed: false, 0, ActivationBytes()).Needed;
 
         var e = Assert.Throws<RoseException>(() =>
             new PruningPipeline(new CpuBackend(), TextWriter.Null).Run(Options(PruneMethod.SparseGpt, needed - 1)));
