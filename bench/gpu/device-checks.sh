@@ -17,7 +17,8 @@
 #      RMSNorm, RoPE, SwiGLU, residual add; TFLOP/s or GB/s), and an nsys profile of a 2-layer prune, when
 #      nsys is there;
 #   7. Rose against the official loop in PyTorch on 2 7B-shaped layers, the same windows: how many
-#      weights each prunes that the other keeps (bench/gpu/compare_official.py);
+#      weights each prunes that the other keeps and their OBS losses (bench/gpu/compare_official.py),
+#      beside the official loop against itself with its Hessians summed in double (its noise floor);
 #   8. 2 LLaMA-2-70B-shaped layers (28672-wide Hessian and factor), ROSE 70%, 128 x 2048: memory and speed
 #      at the largest shape the tool is for;
 #   9. the pruning primitives one by one at the 7B shapes on CUDA (fold, factor, OBS, permutation, scores,
@@ -95,7 +96,8 @@ if want 3; then
 # 3. One layer, CUDA vs CPU.
 tmo 60 python3 bench/gpu/make_case.py $case_shape $T/case4096.safetensors
 for dev in cuda cpu; do
-  /usr/bin/time -f "prune-layer $dev wall %e s" tmo 60 $cli prune-layer --in $T/case4096.safetensors --out "$T/out-$dev.safetensors" \
+  # timeout, not tmo: /usr/bin/time runs programs, not shell functions.
+  /usr/bin/time -f "prune-layer $dev wall %e s" timeout $(( 60 * scale )) $cli prune-layer --in $T/case4096.safetensors --out "$T/out-$dev.safetensors" \
     --method rose --sparsity 0.7 --device $dev --json > "$O/prune-layer-$dev.json" 2> "$O/prune-layer-$dev.txt"
   tail -1 "$O/prune-layer-$dev.txt"
 done
@@ -154,6 +156,11 @@ if want 7; then
     "$O/fidelity-torch.json" > "$O/fidelity-torch.txt" 2>&1
   tmo 60 python3 bench/gpu/compare_official.py $T/fid-rose $T/fid-torch 2 > "$O/fidelity.txt" 2>&1
   stamp "fidelity: $(tail -1 "$O/fidelity.txt")"
+  # The official loop against itself with its sums in double: how far rounding alone moves its masks.
+  ROSE_TORCH_HESSIAN_DTYPE=float64 ROSE_TORCH_TOKENS=$T/fid-windows.json ROSE_TORCH_OUT=$T/fid-torch64 tmo 120 python3 bench/gpu/torch_baseline.py \
+    $T/l7b2 2 $(( ns / 4 )) $sl 0.7 "$O/fidelity-torch64.json" > "$O/fidelity-torch64.txt" 2>&1
+  tmo 60 python3 bench/gpu/compare_official.py $T/fid-torch64 $T/fid-torch 2 official64 official > "$O/fidelity-noise.txt" 2>&1
+  stamp "noise floor: $(tail -1 "$O/fidelity-noise.txt")"
 fi
 # 8. Two 70B-shaped layers (4.5 GB checkpoint): the widest Hessians (28672) and the memory estimate.
 if want 8; then

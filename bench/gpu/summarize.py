@@ -68,15 +68,17 @@ for path in sorted(glob.glob(os.path.join(out, "torch-baseline-*.json"))):
     for label, rose_total in rose_by_layers.get(layers, []):
         print(f"  - {label}: {total / rose_total:.1f}x faster than the PyTorch loop on the same {layers} layers")
 
-fidelity = read(os.path.join(out, "fidelity.txt"))
-if fidelity:
-    lines = fidelity.strip().splitlines()
-    if re.match(r"\d+ matrices:", lines[-1]):
-        print(f"- Rose against the official loop on the same windows: {lines[-1]}")
-        for line in lines[:-1]:
-            print(f"  - {line}")
-    else:
-        print(f"- the comparison with the official loop did not finish: {lines[-1]}")
+for name, title in (("fidelity.txt", "Rose against the official loop on the same windows"),
+                    ("fidelity-noise.txt", "the official loop against itself, Hessians summed in double (its noise floor)")):
+    fidelity = read(os.path.join(out, name))
+    if fidelity:
+        lines = fidelity.strip().splitlines() or ["(empty)"]
+        if re.match(r"\d+ matrices:", lines[-1]):
+            print(f"- {title}: {lines[-1]}")
+            for line in lines[:-1]:
+                print(f"  - {line}")
+        else:
+            print(f"- {title} did not finish: {lines[-1]}")
 
 # Kernel benchmarks (steps 6 and 9): BenchmarkDotNet's tables, a line per benchmark method, device and shape.
 def benchmark_rows(text):

@@ -8,7 +8,11 @@
 # again for the next layer's inputs, and the pruned weights are written out (save_pretrained's I/O).
 # Calibration tokens are random (seeded): timing does not depend on them; ROSE_TORCH_TOKENS gives
 # fixed ones instead (bench/gpu/compare_official.py compares the pruned weights with Rose's), and the
-# pruned layers go to ROSE_TORCH_OUT (default /tmp/torch-baseline-out) as layerN.pt.
+# pruned layers go to ROSE_TORCH_OUT (default /tmp/torch-baseline-out) as layerN.pt, with each matrix's
+# OBS loss (the official sum of (w - q)^2 / d^2 / 2) in losses.json. ROSE_TORCH_HESSIAN_DTYPE=float64
+# accumulates the Hessians and ROSE statistics in double (rounded to fp32 before pruning, as the official
+# code prunes): a second run of the same loop whose sums differ only in rounding, the official
+# algorithm's own numerical noise floor for the comparison with Rose.
 #
 #   python3 bench/gpu/torch_baseline.py MODEL_DIR LAYERS NSAMPLES SEQLEN SPARSITY OUT.json
 # ROSE_TORCH_DEVICE=cpu runs it on the CPU (to check the script where there is no GPU; torch < 2.0,
@@ -21,6 +25,7 @@ from safetensors_reader import DTYPES, index_tensors, read_tensor
 model_dir, n_layers, nsamples, seqlen, sparsity, out_json = (sys.argv[1], int(sys.argv[2]), int(sys.argv[3]),
                                                              int(sys.argv[4]), float(sys.argv[5]), sys.argv[6])
 dev = torch.device(os.environ.get("ROSE_TORCH_DEVICE", "cuda"))
+stats_dtype = getattr(torch, os.environ.get("ROSE_TORCH_HESSIAN_DTYPE", "float32"))
 torch.backends.cuda.matmul.allow_tf32 = False
 clock = {"load": 0.0, "statistics": 0.0, "prune": 0.0, "forward": 0.0, "write": 0.0}
 start = time.time()
@@ -104,12 +109,12 @@ def attention(q, k, v):
 
 class Stats:  # the official add_batch, one calibration window (tmp = 1) per call
     def __init__(self, cols):
-        self.H = torch.zeros((cols, cols), device=dev)
-        self.scaler_row = torch.zeros(cols, device=dev)
+        self.H = torch.zeros((cols, cols), device=dev, dtype=stats_dtype)
+        self.scaler_row = torch.zeros(cols, device=dev, dtype=stats_dtype)
         self.n = 0
 
     def add(self, inp):
-        inp = inp.reshape(-1, inp.shape[-1]).t().float()
+        inp = inp.reshape(-1, inp.shape[-1]).t().to(stats_dtype)
         self.H *= self.n / (self.n + 1)
         self.scaler_row *= self.n / (self.n + 1)
         self.n += 1
@@ -120,13 +125,14 @@ class Stats:  # the official add_batch, one calibration window (tmp = 1) per cal
 
 def rose_prune(W, st, blocksize=128, percdamp=0.01):
     W = W.float().clone()
-    H = st.H
+    H = st.H.float()
+    scaler_row = st.scaler_row.float()
     cols = W.shape[1]
     dead = torch.diag(H) == 0
     H[dead, dead] = 1
     W[:, dead] = 0
     # ROSE ordering: block losses of |W|·sqrt(s) below each block's own threshold.
-    score = W.abs() * torch.sqrt(st.scaler_row.reshape(1, -1))
+    score = W.abs() * torch.sqrt(scaler_row.reshape(1, -1))
     col_loss = torch.zeros(cols, device=dev)
     block_loss = []
     for b0 in range(0, cols, blocksize):
@@ -148,6 +154,7 @@ def rose_prune(W, st, blocksize=128, percdamp=0.01):
     H = torch.linalg.cholesky(H)
     H = torch.cholesky_inverse(H)
     Hinv = torch.linalg.cholesky(H, upper=True)
+    loss = torch.zeros((), device=dev)
     for i1 in range(0, cols, blocksize):
         i2 = min(i1 + blocksize, cols)
         count = i2 - i1
@@ -164,18 +171,20 @@ def rose_prune(W, st, blocksize=128, percdamp=0.01):
             q[mask1[:, i]] = 0
             Q1[:, i] = q
             err1 = (w - q) / d
+            loss += torch.sum(err1 ** 2) / 2
             W1[:, i:] -= err1.unsqueeze(1).matmul(Hinv1[i, i:].unsqueeze(0))
             Err1[:, i] = err1
         W[:, i1:i2] = Q1
         W[:, i2:] -= Err1.matmul(Hinv[i1:i2, i2:])
     if perm is not None:
         W = W[:, torch.argsort(perm)]
-    return W.to(dtype)
+    return W.to(dtype), loss
 
 
 LINEARS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 out_dir = os.environ.get("ROSE_TORCH_OUT", "/tmp/torch-baseline-out")
 os.makedirs(out_dir, exist_ok=True)
+losses = {}
 for l in range(n_layers):
     t = time.time()
     prefix = f"model.layers.{l}."
@@ -197,7 +206,7 @@ for l in range(n_layers):
         outs[j:j + 1] = layer_forward(inps[j:j + 1], w, hook)
     t = lap("statistics", t)
     for name in LINEARS:
-        w[name] = rose_prune(w[name], stats[name])
+        w[name], losses[f"{l}.{name}"] = rose_prune(w[name], stats[name])
     del stats
     t = lap("prune", t)
     for j in range(nsamples):
@@ -209,8 +218,9 @@ for l in range(n_layers):
     print(f"layer {l + 1}/{n_layers} done at {time.time() - start:.1f} s", flush=True)
 
 sync()
+json.dump({k: v.item() for k, v in losses.items()}, open(os.path.join(out_dir, "losses.json"), "w"), indent=1)
 result = {"layers": n_layers, "nsamples": nsamples, "seqlen": seqlen, "sparsity": sparsity,
-          "seconds_total": time.time() - start, "seconds": clock,
+          "hessian_dtype": str(stats_dtype).removeprefix("torch."), "seconds_total": time.time() - start, "seconds": clock,
           "device": torch.cuda.get_device_name(0) if dev.type == "cuda" else "cpu"}
 json.dump(result, open(out_json, "w"), indent=2)
 print(json.dumps(result))
