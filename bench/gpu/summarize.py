@@ -49,6 +49,9 @@ for path in sorted(glob.glob(os.path.join(out, "reports", "*.json"))):
     print(f"- {label}: {total:.1f} s for {layers} layers ({total / layers:.2f} s per layer); phases (s): {phases}")
     # Random weights give no matrix the uneven block losses that make ROSE reorder; a real model's do.
     print(f"  - reordered by ROSE: {report.get('reordered_matrices', 0)} of {len(report['matrices'])} matrices")
+    memory = {k: v for k, v in (report.get("memory") or {}).items() if v is not None}
+    if memory:
+        print("  - memory (GiB, peaks): " + ", ".join(f"{k.removesuffix('_gib')} {v:.2f}" for k, v in memory.items()))
     tflops = report.get("throughput_tflops") or {}
     gbps = report.get("throughput_gbps") or {}
     peak = report.get("percent_of_peak") or {}

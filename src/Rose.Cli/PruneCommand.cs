@@ -119,6 +119,8 @@ public static class PruneCommand
                 stdout.WriteLine($"perplexity {report.PerplexityBefore:F4} → {after:F4} (seqlen {report.EvalSeqLen})");
             if (report.ThroughputTflops is { Count: > 0 } || report.ThroughputGbps is { Count: > 0 })
                 stdout.WriteLine("throughput: " + ThroughputSummary(report));
+            if (MemorySummary(report.Memory) is { } memory)
+                stdout.WriteLine("memory: " + memory);
             if (parse.GetValue(json))
                 stdout.WriteLine(JsonSerializer.Serialize(new
                 {
@@ -149,6 +151,21 @@ public static class PruneCommand
         var parts = (report.ThroughputTflops ?? new Dictionary<string, double>()).Select(t => Part(t.Key, t.Value, "TFLOP/s"))
             .Concat((report.ThroughputGbps ?? new Dictionary<string, double>()).Select(t => Part(t.Key, t.Value, "GB/s")));
         return string.Join(", ", parts);
+    }
+
+    /// <summary>"host peak 1.50 GiB resident (1.00 GiB anonymous, 512.0 MiB mapped files at most); GPU 2.00 GiB in use at most", or
+    /// null when nothing was measured.</summary>
+    internal static string? MemorySummary(MemoryReport? memory)
+    {
+        if (memory is null) return null;
+        static string Size(double gib) => ByteSize.Format((long)(gib * (1L << 30)));
+        var parts = new List<string>();
+        if (memory.HostPeakResidentGib is { } resident)
+            parts.Add($"host peak {Size(resident)} resident" + (memory.HostPeakAnonymousGib is { } anonymous && memory.HostPeakMappedFilesGib is { } files
+                ? $" ({Size(anonymous)} anonymous, {Size(files)} mapped files at most)" : ""));
+        if (memory.GpuPeakUsedGib is { } gpu)
+            parts.Add($"GPU {Size(gpu)} in use at most");
+        return parts.Count == 0 ? null : string.Join("; ", parts);
     }
 
     internal static int Positive(int value, string name) =>

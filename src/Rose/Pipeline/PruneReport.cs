@@ -55,6 +55,8 @@ public sealed record PruneReport
     /// the statistics and forward of a 16-bit model, the FP32 peak for fp32 work, the memory bandwidth
     /// for GB/s phases.</summary>
     public IReadOnlyDictionary<string, double>? PercentOfPeak { get; init; }
+    /// <summary>What the run held in host and GPU memory at its peaks (<see cref="MemoryReport"/>).</summary>
+    public MemoryReport? Memory { get; init; }
 
     public static readonly JsonSerializerOptions Json = new()
     {

@@ -30,8 +30,9 @@ public sealed class PruningPipeline
         var total = Stopwatch.StartNew();
         var seconds = new Dictionary<string, double> { ["load"] = 0, ["calibration"] = 0, ["forward"] = 0, ["statistics"] = 0, ["prune"] = 0, ["write"] = 0, ["resume_point"] = 0, ["eval"] = 0 };
         var clock = Stopwatch.StartNew();
+        var memory = new MemoryPeaks(_backend is Cuda.CudaBackend device ? device.Context.MemoryInfo : null);
         // Synchronize so asynchronous device work is charged to the phase that issued it.
-        void Lap(string phase) { _backend.Synchronize(); seconds[phase] += clock.Elapsed.TotalSeconds; clock.Restart(); }
+        void Lap(string phase) { _backend.Synchronize(); seconds[phase] += clock.Elapsed.TotalSeconds; memory.Sample(); clock.Restart(); }
 
         using var model = LlamaModel.Open(options.ModelDirectory);
         int seqLen = Math.Min(options.SeqLen, model.Config.MaxPositionEmbeddings);
@@ -207,6 +208,8 @@ public sealed class PruningPipeline
                                 matrices.Add(new MatrixReport(name, l, kind.ModulePath(), [linear.OutFeatures, linear.InFeatures],
                                     result.Sparsity, result.Loss, result.RelativeRange, result.Reordered, result.DampUsed,
                                     result.NonPdEvents, result.IdentityFallback, result.DeadColumns, result.PhaseSeconds));
+                                // A layer's GPU working set peaks while its widest matrix prunes, before the phase ends.
+                                memory.Sample();
                                 if (result.IdentityFallback || result.NonPdEvents > 0)
                                     _log.WriteLine($"{name}: Hessian not positive definite {result.NonPdEvents}× (damping used {result.DampUsed}{(result.IdentityFallback ? ", identity fallback" : "")})");
                                 progress?.Report(new ProgressUpdate($"{layerLabel} {kind.ModulePath()}", ++done, steps));
@@ -309,6 +312,7 @@ public sealed class PruningPipeline
                 ThroughputGbps = gbps,
                 Device = peak,
                 PercentOfPeak = peak is null ? null : PercentOfPeak(peak, tflops, gbps, Cuda.Forward.CudaPerplexityEvaluator.DTypeOf(model)),
+                Memory = memory.Report(),
             };
             report.Save(Path.Combine(output.TempPath, "rose-report.json"));
             output.Commit();

@@ -50,6 +50,8 @@ public class CliTests
             var (code, output) = Run("prune", "--method", "sparsegpt", "--sparsity", "0.5", "--calib-sampling", "sequential",
                 "--nsamples", "8", "--seqlen", "128", "--out", outDir, "--eval", BundledSample.EvalText, "--eval-seqlen", "128", "--json");
             Assert.That(code, Is.EqualTo(0), output);
+            if (OperatingSystem.IsLinux())
+                Assert.That(output, Does.Match(@"memory: host peak [0-9.]+ [KMG]iB resident \([0-9.]+ [KMG]iB anonymous, [0-9.]+ [KMG]?i?B mapped files at most\)\n"));
             using (var summary = JsonDocument.Parse(output.TrimEnd().Split('\n')[^1]))
             {
                 double after = summary.RootElement.GetProperty("perplexity_after").GetDouble();

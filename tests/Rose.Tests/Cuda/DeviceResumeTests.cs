@@ -74,6 +74,8 @@ public sealed class DeviceResumeTests
         };
 
         var reference = new PruningPipeline(gpu, TextWriter.Null).Run(Options("reference"));
+        // The samples see the activations, the layer and its Hessians in device memory.
+        Assert.That(reference.Memory?.GpuPeakUsedGib, Is.GreaterThan(0));
 
         using (var cancel = new CancellationTokenSource())
         {

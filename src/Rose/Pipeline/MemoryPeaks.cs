@@ -1,0 +1,37 @@
+namespace Rose.Pipeline;
+
+/// <summary>The memory a prune used, for rose-report.json: the host's peak resident set as the kernel keeps it,
+/// and, at the pipeline's sample points (each phase's end and each pruned matrix), the most anonymous and
+/// mapped-file memory of the host and the most GPU memory in use. A resumed run's figures are its own
+/// invocation's. Null where it was not measured (no /proc, no GPU).</summary>
+/// <param name="GpuPeakUsedGib">The driver's total minus free at the samples: includes the CUDA context and
+/// any other process on the GPU.</param>
+public sealed record MemoryReport(double? HostPeakResidentGib, double? HostPeakAnonymousGib, double? HostPeakMappedFilesGib,
+    double? GpuPeakUsedGib);
+
+/// <summary>Keeps the largest figures of <see cref="MemoryReport"/> across samples.</summary>
+internal sealed class MemoryPeaks(Func<(long Free, long Total)>? deviceMemory)
+{
+    private const double Gib = 1L << 30;
+    private long? _anonymous, _mappedFiles, _gpuUsed;
+
+    public void Sample()
+    {
+        if (HostMemoryUsage.Read() is { } host)
+        {
+            _anonymous = Math.Max(_anonymous ?? 0, host.Anonymous);
+            _mappedFiles = Math.Max(_mappedFiles ?? 0, host.MappedFiles);
+        }
+        if (deviceMemory is not null)
+        {
+            var (free, total) = deviceMemory();
+            _gpuUsed = Math.Max(_gpuUsed ?? 0, total - free);
+        }
+    }
+
+    public MemoryReport Report()
+    {
+        Sample();
+        return new MemoryReport(HostMemoryUsage.Read()?.PeakResident / Gib, _anonymous / Gib, _mappedFiles / Gib, _gpuUsed / Gib);
+    }
+}
