@@ -15,7 +15,7 @@
 #      default without step 1); the checkpoint is synthesized in the background while step 1 runs;
 #   6. the forward's kernels one by one at the 7B and 8B shapes (ForwardKernelFull: both attention kernels,
 #      RMSNorm, RoPE, SwiGLU, residual add; TFLOP/s or GB/s), and an nsys profile of a 2-layer prune, when
-#      nsys is there;
+#      nsys is there, else (the machine of 2026-11-30) Nsight Compute's report on one tensor-core attention launch;
 #   7. Rose against the official loop in PyTorch on 2 7B-shaped layers, the same windows: how many
 #      weights each prunes that the other keeps and their OBS losses (bench/gpu/compare_official.py),
 #      beside the official loop against itself with its Hessians summed in double (its noise floor);
@@ -144,6 +144,18 @@ if want 6 && command -v nsys > /dev/null; then
     --device cuda --out $T/l7b2-rose --force > "$O/nsys-run.txt" 2>&1
   tmo 60 nsys stats --report cuda_gpu_kern_sum --report cuda_gpu_mem_time_sum --format csv -o "$O/nsys" $T/prof.nsys-rep > /dev/null 2>&1
   stamp "nsys done"; head -25 "$O"/nsys*kern_sum*.csv 2>/dev/null | cut -c1-200
+fi
+# Without nsys: Nsight Compute on one launch of the tensor-core attention, the forward's largest cost (1.1 ms a
+# 7B window on 2026-11-30, 3% of the tensor peak, where a model of its loads and MMAs expects several times
+# less): throughput against the peaks, occupancy, warp stalls. The third launch is a batch of 16 real windows
+# whether or not the probe (two small launches) ran first: 2 layers make three real launches.
+if want 6 && ! command -v nsys > /dev/null && command -v ncu > /dev/null; then
+  [ -f $T/l7b2/tokenizer.json ] || $cli synth --arch $arch --dtype bf16 --layers 2 --out $T/l7b2 > /dev/null 2>&1
+  ROSE_ATTENTION=mma tmo 150 ncu --kernel-name regex:rose_attention_mma --launch-skip 2 --launch-count 1 --set full \
+    -o $T/ncu-attention -f $cli prune --model $T/l7b2 --method rose --sparsity 0.7 --calib samples/data/tinystories-calib.txt \
+    --calib-sampling sequential --nsamples 16 --seqlen $sl --device cuda --out $T/l7b2-ncu --force > "$O/ncu-run.txt" 2>&1
+  stamp "ncu rc=$?"; tail -3 "$O/ncu-run.txt" | cut -c1-300
+  tmo 60 ncu --import $T/ncu-attention.ncu-rep --page details > "$O/ncu-attention.txt" 2>&1
 fi
 # 7. Rose against the official loop on 2 LLaMA-2-7B-shaped layers: the same checkpoint and the same
 #    32 × 2048 windows (bench/gpu/byte_windows.py), the pruned weights compared matrix by matrix.

@@ -4,7 +4,7 @@
 # (the tiny architecture, 8 x 128 calibration tokens, timeouts x4). What it shows is whether every
 # step's commands, paths and options work and summarize.py reads what they leave; the speed and the
 # 7B/70B shapes are the device's business. Steps that need PyTorch (3, the baselines in 4 and 7) fail
-# here unless torch is installed, and step 6's profile needs nsys (its kernel benchmarks run the quick shapes).
+# here unless torch is installed, and step 6's profile needs nsys or ncu (its kernel benchmarks run the quick shapes).
 #
 #   bench/gpu/pack.sh && bench/gpu/rehearse.sh [steps]     (output in $OUT, default /tmp/rose-rehearsal)
 set -euo pipefail

@@ -83,6 +83,15 @@ for name, title in (("fidelity.txt", "Rose against the official loop on the same
         else:
             print(f"- {title} did not finish: {lines[-1]}")
 
+# Nsight Compute on the tensor-core attention (step 6 without nsys): the figures that say what bounds it.
+ncu = read(os.path.join(out, "ncu-attention.txt"))
+if ncu is not None:
+    keys = ("Duration", "Compute (SM) Throughput", "Memory Throughput", "Registers Per Thread", "Achieved Occupancy",
+            "Theoretical Occupancy", "Block Limit Registers", "Issue Slots Busy", "Warp Cycles Per Issued Instruction",
+            "Executed Ipc Active", "L2 Hit Rate", "Dynamic Shared Memory Per Block", "Static Shared Memory Per Block")
+    found = [" ".join(line.split()) for line in ncu.splitlines() if line.strip().startswith(keys)]
+    print("- Nsight Compute, tensor-core attention: " + ("; ".join(found) if found else f"no metrics ({ncu.strip()[-300:]})"))
+
 # Kernel benchmarks (steps 6 and 9): BenchmarkDotNet's tables, a line per benchmark method, device and shape.
 def benchmark_rows(text):
     header = None
