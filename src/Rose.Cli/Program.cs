@@ -61,6 +61,14 @@ public static class CommandGuard
             Console.Error.WriteLine($"error: the GPU ran out of memory in {e.Function}; pass --offload-activations, lower --nsamples or --seqlen, or use --device cpu");
             return 1;
         }
+        catch (OutOfMemoryException)
+        {
+            // .NET's heap limit (in a container, three quarters of its memory limit) was reached; the pipeline has
+            // already said which progress it kept.
+            Console.Error.WriteLine($"error: the host ran out of memory (the .NET heap may hold {ByteSize.Format(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes)}); " +
+                "lower --nsamples or --seqlen, prune with --device cuda, or raise the limit (DOTNET_GCHeapHardLimit, the container's memory)");
+            return 1;
+        }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException)
         {
             Console.Error.WriteLine($"error: {OneLine(e.Message)}");

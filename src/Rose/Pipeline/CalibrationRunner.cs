@@ -46,11 +46,12 @@ public sealed class CalibrationRunner : ICalibrationRunner
     public static long CaptureBytes(ModelShape shape, int seqLen) =>
         (long)seqLen * (3L * shape.Hidden + shape.QDim + shape.Intermediate) * sizeof(float);
 
-    /// <summary>Host bytes one layer's work holds besides the activations: its weights in fp32, the statistics,
-    /// and the widest prune (the weight pruned where it lies; ROSE's scores and permuted copy; the permuted or
-    /// damped Hessian, the factor, and the factorization's double-precision lower triangle, as large again).</summary>
+    /// <summary>Host bytes one layer's work holds besides the activations: its weights in fp32 and the next layer's,
+    /// which load while it prunes, the statistics, and the widest prune (the weight pruned where it lies; ROSE's
+    /// scores and permuted copy; the permuted or damped Hessian, the factor, and the factorization's
+    /// double-precision lower triangle, as large again).</summary>
     public static long LayerWorkingBytes(ModelShape shape) =>
-        LayerWorkingSet.WeightElements(shape) * sizeof(float) + LayerWorkingSet.StatisticsBytes(shape)
+        2 * LayerWorkingSet.WeightElements(shape) * sizeof(float) + LayerWorkingSet.StatisticsBytes(shape)
         + LayerWorkingSet.PruningBytes(shape, matrixCopies: 2, hessianCopies: 3);
 
     /// <summary>How many windows the statistics pass runs side by side, each on one core: one per core as

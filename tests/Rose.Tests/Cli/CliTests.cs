@@ -15,6 +15,20 @@ public class CliTests
     }
 
     [Test]
+    public void RunningOutOfHostMemoryIsAnErrorThatSaysWhatToLower()
+    {
+        // Where .NET's heap has a limit (a container's), an allocation past it throws instead of the kernel killing the run.
+        var previous = Console.Error;
+        var error = new StringWriter();
+        Console.SetError(error);
+        int code;
+        try { code = CommandGuard.Run(() => throw new OutOfMemoryException()); }
+        finally { Console.SetError(previous); }
+        Assert.That(code, Is.EqualTo(1));
+        Assert.That(error.ToString(), Does.Contain("error: the host ran out of memory").And.Contain("lower --nsamples or --seqlen"));
+    }
+
+    [Test]
     public void EvalJsonLastLineCarriesTheFigures()
     {
         var (code, output) = Run("eval", "--seqlen", "128", "--max-windows", "4", "--json");

@@ -38,16 +38,18 @@ public class HostRunnerSizingTests
         Assert.That(CalibrationRunner.ParallelWindows(Llama2_7B, 1 << 20, 128, 4 * GiB), Is.EqualTo(1));
     }
 
-    /// <summary>A 7B layer: 202M fp32 weights (0.75 GiB), four Hessians (0.64 GiB) and down_proj's prune, whose
-    /// 11008² Hessian is held three times over (1.35 GiB) beside two copies of an 11008 × 4096 matrix (0.34 GiB).</summary>
+    /// <summary>A 7B layer: 202M fp32 weights (0.75 GiB) and as many for the next layer loading meanwhile, four
+    /// Hessians (0.64 GiB) and down_proj's prune, whose 11008² Hessian is held three times over (1.35 GiB) beside two
+    /// copies of an 11008 × 4096 matrix (0.34 GiB).</summary>
     [Test]
-    public void ASevenBillionLayerNeedsAboutThreeGibibytes()
+    public void ASevenBillionLayerNeedsAboutFourGibibytes()
     {
         long layer = CalibrationRunner.LayerWorkingBytes(Llama2_7B);
         long weights = (4L * 4096 * 4096 + 3L * 4096 * 11008) * 4;
         long hessians = (3L * 4096 * 4096 + 11008L * 11008) * 4;
-        Assert.That(layer, Is.GreaterThan(weights + hessians + 3L * 11008 * 11008 * 4));
-        Assert.That(layer, Is.InRange(3.0 * GiB, 3.2 * GiB));
+        // This layer's weights and the next one's, loading while it prunes.
+        Assert.That(layer, Is.GreaterThan(2 * weights + hessians + 3L * 11008 * 11008 * 4));
+        Assert.That(layer, Is.InRange(3.7 * GiB, 3.95 * GiB));
     }
 
     [Test]
@@ -69,7 +71,7 @@ public class HostRunnerSizingTests
     {
         long layer = CalibrationRunner.LayerWorkingBytes(Llama2_7B);
         // Each fits alone; together they do not.
-        long available = (long)((layer + 3 * GiB) / 0.9);
+        long available = (long)((layer + 3 * GiB) / CalibrationRunners.HeapShare);
         var why = CalibrationRunners.HostMemoryShortfall(4 * GiB, layer, available);
         Assert.That(why, Does.Contain("lower --nsamples or --seqlen"));
         Assert.That(CalibrationRunners.HostMemoryShortfall(20 * GiB, layer, 16 * GiB), Does.Contain("the calibration activations need"));
