@@ -1,9 +1,9 @@
 namespace Rose.Pipeline;
 
 /// <summary>The memory a prune used, for rose-report.json: the host's peak resident set as the kernel keeps it,
-/// and, at the pipeline's sample points (each phase's end and each pruned matrix), the most anonymous and
-/// mapped-file memory of the host and the most GPU memory in use. A resumed run's figures are its own
-/// invocation's. Null where it was not measured (no /proc, no GPU).</summary>
+/// and, at the pipeline's sample points (each phase's end and after each pruned matrix, when one matrix's working
+/// copies are already freed), the most anonymous and mapped-file memory of the host and the most GPU memory in use.
+/// A resumed run's figures are its own invocation's. Null where it was not measured (no /proc, no GPU).</summary>
 /// <param name="GpuPeakUsedGib">The driver's total minus free at the samples: includes the CUDA context and
 /// any other process on the GPU.</param>
 public sealed record MemoryReport(double? HostPeakResidentGib, double? HostPeakAnonymousGib, double? HostPeakMappedFilesGib,

@@ -208,7 +208,8 @@ public sealed class PruningPipeline
                                 matrices.Add(new MatrixReport(name, l, kind.ModulePath(), [linear.OutFeatures, linear.InFeatures],
                                     result.Sparsity, result.Loss, result.RelativeRange, result.Reordered, result.DampUsed,
                                     result.NonPdEvents, result.IdentityFallback, result.DeadColumns, result.PhaseSeconds));
-                                // A layer's GPU working set peaks while its widest matrix prunes, before the phase ends.
+                                // Between matrices the layer still holds its statistics and shared factors, gone by the phase's
+                                // end; a matrix's own working copies are gone too by now, so its prune's peak is not seen.
                                 memory.Sample();
                                 if (result.IdentityFallback || result.NonPdEvents > 0)
                                     _log.WriteLine($"{name}: Hessian not positive definite {result.NonPdEvents}× (damping used {result.DampUsed}{(result.IdentityFallback ? ", identity fallback" : "")})");
