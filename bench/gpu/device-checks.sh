@@ -24,13 +24,16 @@
 #   9. the pruning primitives one by one at the 7B shapes on CUDA (fold, factor, OBS, permutation, scores,
 #      masks, one matrix's whole ROSE prune): the README's kernel table for the code as it is now.
 # Arguments pick steps (default: all). One device call may run at most 600 s, and a session has 15
-# device minutes including the machine's start, so run what decides the issue first:
-#   bench/gpu/device-checks.sh 1 5     (about 6 minutes, at most 10: tests, then the 32-layer target;
-#                                       its prune may take up to 380 s: the last measured rate, 6.9 s a
-#                                       layer, would need 220 s; call it with timeout_s 600)
-#   bench/gpu/device-checks.sh 4 2 3   (about 5: side by side with PyTorch, resume, prune-layer)
-#   bench/gpu/device-checks.sh 6 7 8   (about 5: kernels and profile, fidelity against the official loop, 70B layers)
-#   bench/gpu/device-checks.sh 9       (about 2, if time is left: the pruning primitives)
+# device minutes including the machine's start, so run what matters most first. The commands' wall times
+# on 2026-11-30 (H200; the machine's start added about 30 s to the first call, the rest ran back to back):
+#   bench/gpu/device-checks.sh 1 5     (86 s: tests 37 s, fp32-attention forward tests 12 s, the 32-layer
+#                                       benchmark 35 s; the synthesis runs beside the tests)
+#   bench/gpu/device-checks.sh 4 2 3   (98 s: resume 8 s, prune-layer and round trip 26 s, 4 layers both
+#                                       attention kernels 20 s, the PyTorch loop 44 s)
+#   bench/gpu/device-checks.sh 6 7 8   (86 s without nsys: forward kernels 34 s, fidelity 37 s, 70B layers 15 s;
+#                                       the ncu profile of step 6 is new since and adds perhaps a minute)
+#   bench/gpu/device-checks.sh 9       (117 s: the pruning primitives)
+# Give the timeout some room (timeout_s 300 for each of these) and hand the machine back after the last.
 # bench/gpu/rehearse.sh runs this script here on the CPU emulator of CUDA, with small shapes, so a
 # mistake in it shows before it costs device time; these variables are how it shrinks the work:
 arch=${ROSE_CHECK_ARCH:-llama2-7b} big=${ROSE_CHECK_BIG_ARCH:-llama2-70b}
