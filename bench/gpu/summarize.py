@@ -51,7 +51,8 @@ for path in sorted(glob.glob(os.path.join(out, "reports", "*.json"))):
     print(f"  - reordered by ROSE: {report.get('reordered_matrices', 0)} of {len(report['matrices'])} matrices")
     memory = {k: v for k, v in (report.get("memory") or {}).items() if v is not None}
     if memory:
-        print("  - memory (GiB, peaks): " + ", ".join(f"{k.removesuffix('_gib')} {v:.2f}" for k, v in memory.items()))
+        print("  - memory: " + ", ".join(f"{k.removesuffix('_gib')} {v:.2f}" + (" GiB" if k.endswith("_gib") else "")
+                                        if isinstance(v, float) else f"{k} {v}" for k, v in memory.items()))
     tflops = report.get("throughput_tflops") or {}
     gbps = report.get("throughput_gbps") or {}
     peak = report.get("percent_of_peak") or {}

@@ -153,8 +153,8 @@ public static class PruneCommand
         return string.Join(", ", parts);
     }
 
-    /// <summary>"host peak 1.50 GiB resident (1.00 GiB anonymous, 512.0 MiB mapped files at most); GPU 2.00 GiB in use at most", or
-    /// null when nothing was measured.</summary>
+    /// <summary>"host peak 1.50 GiB resident (1.00 GiB anonymous, 512.0 MiB mapped files at most); GPU 2.00 GiB in use at most;
+    /// GC pauses 0.12 s (3 full collections)", or null without a report.</summary>
     internal static string? MemorySummary(MemoryReport? memory)
     {
         if (memory is null) return null;
@@ -165,7 +165,8 @@ public static class PruneCommand
                 ? $" ({Size(anonymous)} anonymous, {Size(files)} mapped files at most)" : ""));
         if (memory.GpuPeakUsedGib is { } gpu)
             parts.Add($"GPU {Size(gpu)} in use at most");
-        return parts.Count == 0 ? null : string.Join("; ", parts);
+        parts.Add($"GC pauses {memory.GcPauseSeconds:F2} s ({memory.FullCollections} full collections)");
+        return string.Join("; ", parts);
     }
 
     internal static int Positive(int value, string name) =>

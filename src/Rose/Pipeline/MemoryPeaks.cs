@@ -6,13 +6,18 @@ namespace Rose.Pipeline;
 /// A resumed run's figures are its own invocation's. Null where it was not measured (no /proc, no GPU).</summary>
 /// <param name="GpuPeakUsedGib">The driver's total minus free at the samples: includes the CUDA context and
 /// any other process on the GPU.</param>
+/// <param name="GcPauseSeconds">How long .NET's garbage collector stopped the process during the run: what its
+/// compaction of the heap (Directory.Build.props) costs, beside the memory it saves.</param>
+/// <param name="FullCollections">The run's full (generation 2) collections, the ones that may compact large arrays.</param>
 public sealed record MemoryReport(double? HostPeakResidentGib, double? HostPeakAnonymousGib, double? HostPeakMappedFilesGib,
-    double? GpuPeakUsedGib);
+    double? GpuPeakUsedGib, double GcPauseSeconds, int FullCollections);
 
 /// <summary>Keeps the largest figures of <see cref="MemoryReport"/> across samples.</summary>
 internal sealed class MemoryPeaks(Func<(long Free, long Total)>? deviceMemory)
 {
     private const double Gib = 1L << 30;
+    private readonly TimeSpan _pausedBefore = GC.GetTotalPauseDuration();
+    private readonly int _fullCollectionsBefore = GC.CollectionCount(2);
     private long? _anonymous, _mappedFiles, _gpuUsed;
 
     public void Sample()
@@ -32,6 +37,7 @@ internal sealed class MemoryPeaks(Func<(long Free, long Total)>? deviceMemory)
     public MemoryReport Report()
     {
         Sample();
-        return new MemoryReport(HostMemoryUsage.Read()?.PeakResident / Gib, _anonymous / Gib, _mappedFiles / Gib, _gpuUsed / Gib);
+        return new MemoryReport(HostMemoryUsage.Read()?.PeakResident / Gib, _anonymous / Gib, _mappedFiles / Gib, _gpuUsed / Gib,
+            (GC.GetTotalPauseDuration() - _pausedBefore).TotalSeconds, GC.CollectionCount(2) - _fullCollectionsBefore);
     }
 }

@@ -65,7 +65,7 @@ public class CliTests
                 "--nsamples", "8", "--seqlen", "128", "--out", outDir, "--eval", BundledSample.EvalText, "--eval-seqlen", "128", "--json");
             Assert.That(code, Is.EqualTo(0), output);
             if (OperatingSystem.IsLinux())
-                Assert.That(output, Does.Match(@"memory: host peak [0-9.]+ [KMG]iB resident \([0-9.]+ [KMG]iB anonymous, [0-9.]+ [KMG]?i?B mapped files at most\)\n"));
+                Assert.That(output, Does.Match(@"memory: host peak [0-9.]+ [KMG]iB resident \([0-9.]+ [KMG]iB anonymous, [0-9.]+ [KMG]?i?B mapped files at most\); GC pauses [0-9.]+ s \([0-9]+ full collections\)\n"));
             using (var summary = JsonDocument.Parse(output.TrimEnd().Split('\n')[^1]))
             {
                 double after = summary.RootElement.GetProperty("perplexity_after").GetDouble();

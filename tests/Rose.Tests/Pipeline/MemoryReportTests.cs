@@ -41,6 +41,17 @@ public class MemoryReportTests
     }
 
     [Test]
+    public void TheGarbageCollectorsWorkIsCountedFromTheRunsStart()
+    {
+        var peaks = new MemoryPeaks(deviceMemory: null);
+        var before = peaks.Report();
+        for (int i = 0; i < 3; i++) GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        var after = peaks.Report();
+        Assert.That(after.FullCollections - before.FullCollections, Is.GreaterThanOrEqualTo(3));
+        Assert.That(after.GcPauseSeconds, Is.GreaterThan(before.GcPauseSeconds), "three blocking collections stopped the process");
+    }
+
+    [Test]
     public void AHostPruneReportsItsHostMemoryAndNoGpu()
     {
         if (!OperatingSystem.IsLinux())
