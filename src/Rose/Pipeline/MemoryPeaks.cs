@@ -20,24 +20,29 @@ internal sealed class MemoryPeaks(Func<(long Free, long Total)>? deviceMemory)
     private readonly int _fullCollectionsBefore = GC.CollectionCount(2);
     private long? _anonymous, _mappedFiles, _gpuUsed;
 
-    public void Sample()
+    public void Sample() => Record();
+
+    public MemoryReport Report()
     {
-        if (HostMemoryUsage.Read() is { } host)
+        var host = Record();
+        return new MemoryReport(host?.PeakResident / Gib, _anonymous / Gib, _mappedFiles / Gib, _gpuUsed / Gib,
+            (GC.GetTotalPauseDuration() - _pausedBefore).TotalSeconds, GC.CollectionCount(2) - _fullCollectionsBefore);
+    }
+
+    /// <summary>Takes one sample; returns the host's reading so the report need not read /proc again.</summary>
+    private HostMemoryUsage? Record()
+    {
+        var host = HostMemoryUsage.Read();
+        if (host is { } h)
         {
-            _anonymous = Math.Max(_anonymous ?? 0, host.Anonymous);
-            _mappedFiles = Math.Max(_mappedFiles ?? 0, host.MappedFiles);
+            _anonymous = Math.Max(_anonymous ?? 0, h.Anonymous);
+            _mappedFiles = Math.Max(_mappedFiles ?? 0, h.MappedFiles);
         }
         if (deviceMemory is not null)
         {
             var (free, total) = deviceMemory();
             _gpuUsed = Math.Max(_gpuUsed ?? 0, total - free);
         }
-    }
-
-    public MemoryReport Report()
-    {
-        Sample();
-        return new MemoryReport(HostMemoryUsage.Read()?.PeakResident / Gib, _anonymous / Gib, _mappedFiles / Gib, _gpuUsed / Gib,
-            (GC.GetTotalPauseDuration() - _pausedBefore).TotalSeconds, GC.CollectionCount(2) - _fullCollectionsBefore);
+        return host;
     }
 }
